@@ -1,0 +1,78 @@
+package tenancy
+
+import "time"
+
+// Tenant is one customer of the application, with its own database, cache
+// namespace, storage root and job context.
+type Tenant struct {
+	ID                 int64          `json:"id"`
+	UUID               string         `json:"uuid"`
+	Name               string         `json:"name"`
+	Status             Status         `json:"status"`
+	StatusReason       string         `json:"status_reason"`
+	DatabaseName       string         `json:"database_name"`
+	Shard              string         `json:"shard"`
+	Notes              string         `json:"notes"`
+	Settings           map[string]any `json:"settings"`
+	Data               map[string]any `json:"data"`
+	Maintenance        bool           `json:"maintenance"`
+	MaintenanceMessage string         `json:"maintenance_message"`
+	CreatedAt          time.Time      `json:"created_at"`
+	UpdatedAt          time.Time      `json:"updated_at"`
+	LastAccessedAt     *time.Time     `json:"last_accessed_at"`
+	Domains            []Domain       `json:"domains"`
+}
+
+// Domain is a host name that identifies a tenant. Domains are unique across
+// all tenants and stored normalised (see NormalizeDomain).
+type Domain struct {
+	ID         int64     `json:"id"`
+	TenantID   int64     `json:"tenant_id"`
+	Domain     string    `json:"domain"`
+	IsPrimary  bool      `json:"is_primary"`
+	SSLEnabled bool      `json:"ssl_enabled"`
+	CreatedAt  time.Time `json:"created_at"`
+}
+
+// PrimaryDomain returns the tenant's primary domain, or its first domain when
+// none is marked primary, or "" when it has none.
+func (t *Tenant) PrimaryDomain() string {
+	for _, d := range t.Domains {
+		if d.IsPrimary {
+			return d.Domain
+		}
+	}
+	if len(t.Domains) > 0 {
+		return t.Domains[0].Domain
+	}
+	return ""
+}
+
+// Served reports whether requests for the tenant reach the application: it is
+// active and not in maintenance.
+func (t *Tenant) Served() bool { return t.Status.Served() && !t.Maintenance }
+
+// OperationRecord is the last outcome of a fleet operation (such as "migrate"
+// or "seed") on one tenant, as kept in the central catalog.
+type OperationRecord struct {
+	TenantID   int64         `json:"tenant_id"`
+	TenantUUID string        `json:"tenant_uuid"`
+	Operation  string        `json:"operation"`
+	State      string        `json:"state"`
+	Version    int64         `json:"version"`
+	Error      string        `json:"error,omitempty"`
+	Duration   time.Duration `json:"duration_ns"`
+	FinishedAt time.Time     `json:"finished_at"`
+}
+
+// Operation states recorded in OperationRecord.State.
+const (
+	StateSucceeded = "succeeded"
+	StateFailed    = "failed"
+)
+
+// Operation names recorded in OperationRecord.Operation.
+const (
+	OpMigrate = "migrate"
+	OpSeed    = "seed"
+)

@@ -1,0 +1,75 @@
+package tenancy
+
+import (
+	"context"
+	"time"
+)
+
+// Store is the central catalog of tenants and their domains. Implementations
+// (SQLite, PostgreSQL, …) live under store/ and all pass store/storetest.
+//
+// Store methods trust their input: validation, normalisation and events are
+// the Manager's job. They report conflicts with ErrDomainTaken and
+// ErrDatabaseTaken, and missing rows with ErrNotFound or ErrDomainNotFound.
+type Store interface {
+	// CreateTenant inserts t and t.Domains in one transaction, setting their
+	// IDs and timestamps. Exactly one domain ends up primary.
+	CreateTenant(ctx context.Context, t *Tenant) error
+	// TenantByUUID returns the tenant with its domains.
+	TenantByUUID(ctx context.Context, uuid string) (*Tenant, error)
+	// TenantByDomain returns the tenant owning the normalised domain.
+	TenantByDomain(ctx context.Context, domain string) (*Tenant, error)
+	// ListTenants returns one page of tenants with their domains and the
+	// total number matching the filter. opts is already validated.
+	ListTenants(ctx context.Context, opts ListOptions) ([]*Tenant, int, error)
+	// AllTenants returns every tenant (with domains) whose status is in
+	// statuses, or every tenant when statuses is empty, ordered by id.
+	AllTenants(ctx context.Context, statuses ...Status) ([]*Tenant, error)
+	// UpdateTenant saves name, status, status reason, notes, settings, data
+	// and maintenance fields of t, and sets t.UpdatedAt.
+	UpdateTenant(ctx context.Context, t *Tenant) error
+	// DeleteTenant removes the tenant, its domains and its operation records.
+	DeleteTenant(ctx context.Context, id int64) error
+	// AddDomain adds d to its tenant, setting its ID and creation time. When
+	// d.IsPrimary, the tenant's other domains stop being primary.
+	AddDomain(ctx context.Context, d *Domain) error
+	// RemoveDomain removes one domain of a tenant; when it was the primary
+	// one, the oldest remaining domain becomes primary.
+	RemoveDomain(ctx context.Context, tenantID int64, domain string) error
+	// SetPrimaryDomain makes domain the tenant's only primary domain.
+	SetPrimaryDomain(ctx context.Context, tenantID int64, domain string) error
+	// RecordOperation stores the outcome of an operation on a tenant,
+	// replacing the previous outcome of the same operation.
+	RecordOperation(ctx context.Context, rec OperationRecord) error
+	// Operations lists the recorded outcomes of an operation, ordered by
+	// tenant id; state "" means every state.
+	Operations(ctx context.Context, operation, state string) ([]OperationRecord, error)
+	// TouchTenants sets last_accessed_at for many tenants at once.
+	TouchTenants(ctx context.Context, accessed map[int64]time.Time) error
+	// Close releases the store's resources.
+	Close() error
+}
+
+// ListOptions selects, orders and pages tenants.
+type ListOptions struct {
+	// Status keeps only tenants in this status; "" keeps all.
+	Status Status
+	// Search matches a substring (case-insensitive) of the name, any
+	// domain or the database name.
+	Search string
+	// Sort is one of SortFields; "" means "created_at".
+	Sort string
+	// Desc orders descending.
+	Desc bool
+	// Page is 1-based; PerPage at most MaxPerPage.
+	Page, PerPage int
+}
+
+// Paging limits for ListOptions.
+const (
+	DefaultPerPage = 15
+	MaxPerPage     = 100
+)
+
+// SortFields are the fields tenants can be sorted by.
+var SortFields = []string{"name", "created_at", "updated_at", "last_accessed_at", "status"}

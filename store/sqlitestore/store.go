@@ -1,0 +1,578 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/pressly/goose/v3"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/gotenancy/tenancy"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Config configures a Store.
+type Config struct {
+	// Path is the catalog file; required. Its directory must exist.
+	Path string
+	// BusyTimeout is how long a writer waits for a lock; default 10s.
+	BusyTimeout time.Duration
+}
+
+// Store is the SQLite implementation of tenancy.Store.
+type Store struct {
+	db   *sql.DB
+	path string
+}
+
+var _ tenancy.Store = (*Store)(nil)
+
+// Open opens (creating if needed) the catalog at cfg.Path and brings its
+// schema up to date.
+func Open(ctx context.Context, cfg *Config) (*Store, error) {
+	if cfg == nil || cfg.Path == "" {
+		return nil, errors.New("sqlitestore: Config.Path is required")
+	}
+	busy := cfg.BusyTimeout
+	if busy == 0 {
+		busy = 10 * time.Second
+	}
+	if busy < 0 {
+		return nil, fmt.Errorf("sqlitestore: negative BusyTimeout %s", busy)
+	}
+	q := url.Values{}
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busy.Milliseconds()))
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Set("_txlock", "immediate")
+	dsn := (&url.URL{Scheme: "file", OmitHost: true, Path: cfg.Path, RawQuery: q.Encode()}).String()
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("sqlitestore: open %s: %w", cfg.Path, err)
+	}
+	db.SetMaxOpenConns(8)
+	db.SetMaxIdleConns(8)
+	if err := migrateSchema(ctx, db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlitestore: catalog schema at %s: %w", cfg.Path, err)
+	}
+	return &Store{db: db, path: cfg.Path}, nil
+}
+
+func migrateSchema(ctx context.Context, db *sql.DB) error {
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return err
+	}
+	p, err := goose.NewProvider(goose.DialectSQLite3, db, sub, goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		return err
+	}
+	_, err = p.Up(ctx)
+	return err
+}
+
+// DB returns the underlying handle, for change polling and diagnostics.
+func (s *Store) DB() *sql.DB { return s.db }
+
+// Path returns the catalog file path.
+func (s *Store) Path() string { return s.path }
+
+// Close closes the catalog.
+func (s *Store) Close() error { return s.db.Close() }
+
+func micros(t time.Time) int64 { return t.UTC().UnixMicro() }
+
+func fromMicros(v int64) time.Time { return time.UnixMicro(v).UTC() }
+
+func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+
+func encodeObject(m map[string]any) (string, error) {
+	if len(m) == 0 {
+		return "{}", nil
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return "", err
+	}
+	return string(b), nil
+}
+
+func decodeObject(s string) (map[string]any, error) {
+	m := map[string]any{}
+	if s == "" {
+		return m, nil
+	}
+	if err := json.Unmarshal([]byte(s), &m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// mapConstraint turns unique-constraint violations into the catalog's sentinels.
+func mapConstraint(err error) error {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return err
+	}
+	if se.Code() != sqlite3.SQLITE_CONSTRAINT_UNIQUE && se.Code() != sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY {
+		return err
+	}
+	msg := se.Error()
+	switch {
+	case strings.Contains(msg, "domains.domain"):
+		return fmt.Errorf("%w: %v", tenancy.ErrDomainTaken, err)
+	case strings.Contains(msg, "tenants.database_name"):
+		return fmt.Errorf("%w: %v", tenancy.ErrDatabaseTaken, err)
+	}
+	return err
+}
+
+func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// CreateTenant implements tenancy.Store.
+func (s *Store) CreateTenant(ctx context.Context, t *tenancy.Tenant) error {
+	settings, err := encodeObject(t.Settings)
+	if err != nil {
+		return fmt.Errorf("encode settings: %w", err)
+	}
+	data, err := encodeObject(t.Data)
+	if err != nil {
+		return fmt.Errorf("encode data: %w", err)
+	}
+	ts := now()
+	domains := append([]tenancy.Domain(nil), t.Domains...)
+	primary := -1
+	for i := range domains {
+		if domains[i].IsPrimary && primary < 0 {
+			primary = i
+		}
+		domains[i].IsPrimary = false
+	}
+	if primary < 0 && len(domains) > 0 {
+		primary = 0
+	}
+	if primary >= 0 {
+		domains[primary].IsPrimary = true
+	}
+	var id int64
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		err := tx.QueryRowContext(ctx, `INSERT INTO tenants
+			(uuid, name, status, status_reason, database_name, shard, notes, settings, data,
+			 maintenance, maintenance_message, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			t.UUID, t.Name, string(t.Status), t.StatusReason, t.DatabaseName, t.Shard, t.Notes,
+			settings, data, t.Maintenance, t.MaintenanceMessage, micros(ts), micros(ts)).Scan(&id)
+		if err != nil {
+			return mapConstraint(err)
+		}
+		for i := range domains {
+			d := &domains[i]
+			d.TenantID = id
+			d.CreatedAt = ts
+			if err := tx.QueryRowContext(ctx, `INSERT INTO domains (tenant_id, domain, is_primary, ssl_enabled, created_at)
+				VALUES (?, ?, ?, ?, ?) RETURNING id`, id, d.Domain, d.IsPrimary, d.SSLEnabled, micros(ts)).Scan(&d.ID); err != nil {
+				return mapConstraint(err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	t.ID = id
+	t.CreatedAt, t.UpdatedAt = ts, ts
+	t.Domains = domains
+	if t.Settings == nil {
+		t.Settings = map[string]any{}
+	}
+	if t.Data == nil {
+		t.Data = map[string]any{}
+	}
+	return nil
+}
+
+const tenantColumns = `t.id, t.uuid, t.name, t.status, t.status_reason, t.database_name, t.shard, t.notes,
+	t.settings, t.data, t.maintenance, t.maintenance_message, t.created_at, t.updated_at, t.last_accessed_at`
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanTenant(row scanner) (*tenancy.Tenant, error) {
+	var (
+		t                tenancy.Tenant
+		status           string
+		settings, data   string
+		created, updated int64
+		accessed         sql.NullInt64
+	)
+	if err := row.Scan(&t.ID, &t.UUID, &t.Name, &status, &t.StatusReason, &t.DatabaseName, &t.Shard, &t.Notes,
+		&settings, &data, &t.Maintenance, &t.MaintenanceMessage, &created, &updated, &accessed); err != nil {
+		return nil, err
+	}
+	t.Status = tenancy.Status(status)
+	var err error
+	if t.Settings, err = decodeObject(settings); err != nil {
+		return nil, fmt.Errorf("tenant %s settings: %w", t.UUID, err)
+	}
+	if t.Data, err = decodeObject(data); err != nil {
+		return nil, fmt.Errorf("tenant %s data: %w", t.UUID, err)
+	}
+	t.CreatedAt, t.UpdatedAt = fromMicros(created), fromMicros(updated)
+	if accessed.Valid {
+		at := fromMicros(accessed.Int64)
+		t.LastAccessedAt = &at
+	}
+	t.Domains = []tenancy.Domain{}
+	return &t, nil
+}
+
+func (s *Store) oneTenant(ctx context.Context, where string, arg any) (*tenancy.Tenant, error) {
+	t, err := scanTenant(s.db.QueryRowContext(ctx, `SELECT `+tenantColumns+` FROM tenants t `+where, arg))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, tenancy.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := s.loadDomains(ctx, []*tenancy.Tenant{t}); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// TenantByUUID implements tenancy.Store.
+func (s *Store) TenantByUUID(ctx context.Context, uuid string) (*tenancy.Tenant, error) {
+	return s.oneTenant(ctx, `WHERE t.uuid = ?`, uuid)
+}
+
+// TenantByDomain implements tenancy.Store.
+func (s *Store) TenantByDomain(ctx context.Context, domain string) (*tenancy.Tenant, error) {
+	return s.oneTenant(ctx, `WHERE t.id = (SELECT tenant_id FROM domains WHERE domain = ?)`, domain)
+}
+
+// loadDomains fills the Domains of each tenant with one query.
+func (s *Store) loadDomains(ctx context.Context, ts []*tenancy.Tenant) error {
+	if len(ts) == 0 {
+		return nil
+	}
+	byID := make(map[int64]*tenancy.Tenant, len(ts))
+	for _, t := range ts {
+		byID[t.ID] = t
+	}
+	query := `SELECT id, tenant_id, domain, is_primary, ssl_enabled, created_at FROM domains`
+	var args []any
+	if len(ts) <= 500 {
+		query += ` WHERE tenant_id IN (?` + strings.Repeat(",?", len(ts)-1) + `)`
+		for _, t := range ts {
+			args = append(args, t.ID)
+		}
+	}
+	rows, err := s.db.QueryContext(ctx, query+` ORDER BY tenant_id, is_primary DESC, id`, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var d tenancy.Domain
+		var created int64
+		if err := rows.Scan(&d.ID, &d.TenantID, &d.Domain, &d.IsPrimary, &d.SSLEnabled, &created); err != nil {
+			return err
+		}
+		d.CreatedAt = fromMicros(created)
+		if t, ok := byID[d.TenantID]; ok {
+			t.Domains = append(t.Domains, d)
+		}
+	}
+	return rows.Err()
+}
+
+var sortColumns = map[string]string{
+	"name":             "t.name COLLATE NOCASE",
+	"created_at":       "t.created_at",
+	"updated_at":       "t.updated_at",
+	"last_accessed_at": "t.last_accessed_at",
+	"status":           "t.status",
+}
+
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// ListTenants implements tenancy.Store.
+func (s *Store) ListTenants(ctx context.Context, opts tenancy.ListOptions) ([]*tenancy.Tenant, int, error) {
+	var where []string
+	var args []any
+	if opts.Status != "" {
+		where = append(where, `t.status = ?`)
+		args = append(args, string(opts.Status))
+	}
+	if opts.Search != "" {
+		pattern := "%" + escapeLike(strings.ToLower(opts.Search)) + "%"
+		where = append(where, `(lower(t.name) LIKE ? ESCAPE '\' OR t.database_name LIKE ? ESCAPE '\'
+			OR EXISTS (SELECT 1 FROM domains d WHERE d.tenant_id = t.id AND d.domain LIKE ? ESCAPE '\'))`)
+		args = append(args, pattern, pattern, pattern)
+	}
+	cond := ""
+	if len(where) > 0 {
+		cond = ` WHERE ` + strings.Join(where, ` AND `)
+	}
+	var total int
+	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM tenants t`+cond, args...).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	col, ok := sortColumns[opts.Sort]
+	if !ok {
+		col = sortColumns["created_at"]
+	}
+	dir := "ASC"
+	if opts.Desc {
+		dir = "DESC"
+	}
+	perPage := opts.PerPage
+	if perPage <= 0 {
+		perPage = tenancy.DefaultPerPage
+	}
+	page := max(opts.Page, 1)
+	rows, err := s.db.QueryContext(ctx, `SELECT `+tenantColumns+` FROM tenants t`+cond+
+		` ORDER BY `+col+` `+dir+`, t.id `+dir+` LIMIT ? OFFSET ?`,
+		append(args, perPage, (page-1)*perPage)...)
+	if err != nil {
+		return nil, 0, err
+	}
+	ts, err := collectTenants(rows)
+	if err != nil {
+		return nil, 0, err
+	}
+	return ts, total, s.loadDomains(ctx, ts)
+}
+
+func collectTenants(rows *sql.Rows) ([]*tenancy.Tenant, error) {
+	defer rows.Close()
+	ts := []*tenancy.Tenant{}
+	for rows.Next() {
+		t, err := scanTenant(rows)
+		if err != nil {
+			return nil, err
+		}
+		ts = append(ts, t)
+	}
+	return ts, rows.Err()
+}
+
+// AllTenants implements tenancy.Store.
+func (s *Store) AllTenants(ctx context.Context, statuses ...tenancy.Status) ([]*tenancy.Tenant, error) {
+	query := `SELECT ` + tenantColumns + ` FROM tenants t`
+	var args []any
+	if len(statuses) > 0 {
+		query += ` WHERE t.status IN (?` + strings.Repeat(",?", len(statuses)-1) + `)`
+		for _, st := range statuses {
+			args = append(args, string(st))
+		}
+	}
+	rows, err := s.db.QueryContext(ctx, query+` ORDER BY t.id`, args...)
+	if err != nil {
+		return nil, err
+	}
+	ts, err := collectTenants(rows)
+	if err != nil {
+		return nil, err
+	}
+	return ts, s.loadDomains(ctx, ts)
+}
+
+// UpdateTenant implements tenancy.Store.
+func (s *Store) UpdateTenant(ctx context.Context, t *tenancy.Tenant) error {
+	settings, err := encodeObject(t.Settings)
+	if err != nil {
+		return fmt.Errorf("encode settings: %w", err)
+	}
+	data, err := encodeObject(t.Data)
+	if err != nil {
+		return fmt.Errorf("encode data: %w", err)
+	}
+	ts := now()
+	res, err := s.db.ExecContext(ctx, `UPDATE tenants SET name = ?, status = ?, status_reason = ?, notes = ?,
+		settings = ?, data = ?, maintenance = ?, maintenance_message = ?, updated_at = ? WHERE id = ?`,
+		t.Name, string(t.Status), t.StatusReason, t.Notes, settings, data, t.Maintenance, t.MaintenanceMessage,
+		micros(ts), t.ID)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return tenancy.ErrNotFound
+	}
+	t.UpdatedAt = ts
+	return nil
+}
+
+// DeleteTenant implements tenancy.Store.
+func (s *Store) DeleteTenant(ctx context.Context, id int64) error {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM tenants WHERE id = ?`, id)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return tenancy.ErrNotFound
+	}
+	return nil
+}
+
+func tenantExists(ctx context.Context, tx *sql.Tx, id int64) error {
+	var one int
+	err := tx.QueryRowContext(ctx, `SELECT 1 FROM tenants WHERE id = ?`, id).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return tenancy.ErrNotFound
+	}
+	return err
+}
+
+// AddDomain implements tenancy.Store.
+func (s *Store) AddDomain(ctx context.Context, d *tenancy.Domain) error {
+	ts := now()
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := tenantExists(ctx, tx, d.TenantID); err != nil {
+			return err
+		}
+		var others int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM domains WHERE tenant_id = ?`, d.TenantID).Scan(&others); err != nil {
+			return err
+		}
+		primary := d.IsPrimary || others == 0
+		if primary {
+			if _, err := tx.ExecContext(ctx, `UPDATE domains SET is_primary = 0 WHERE tenant_id = ?`, d.TenantID); err != nil {
+				return err
+			}
+		}
+		if err := tx.QueryRowContext(ctx, `INSERT INTO domains (tenant_id, domain, is_primary, ssl_enabled, created_at)
+			VALUES (?, ?, ?, ?, ?) RETURNING id`, d.TenantID, d.Domain, primary, d.SSLEnabled, micros(ts)).Scan(&d.ID); err != nil {
+			return mapConstraint(err)
+		}
+		d.IsPrimary, d.CreatedAt = primary, ts
+		_, err := tx.ExecContext(ctx, `UPDATE tenants SET updated_at = ? WHERE id = ?`, micros(ts), d.TenantID)
+		return err
+	})
+}
+
+// RemoveDomain implements tenancy.Store.
+func (s *Store) RemoveDomain(ctx context.Context, tenantID int64, domain string) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		var wasPrimary bool
+		err := tx.QueryRowContext(ctx, `DELETE FROM domains WHERE tenant_id = ? AND domain = ? RETURNING is_primary`,
+			tenantID, domain).Scan(&wasPrimary)
+		if errors.Is(err, sql.ErrNoRows) {
+			return tenancy.ErrDomainNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if wasPrimary {
+			if _, err := tx.ExecContext(ctx, `UPDATE domains SET is_primary = 1
+				WHERE id = (SELECT id FROM domains WHERE tenant_id = ? ORDER BY id LIMIT 1)`, tenantID); err != nil {
+				return err
+			}
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE tenants SET updated_at = ? WHERE id = ?`, micros(now()), tenantID)
+		return err
+	})
+}
+
+// SetPrimaryDomain implements tenancy.Store.
+func (s *Store) SetPrimaryDomain(ctx context.Context, tenantID int64, domain string) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		var id int64
+		err := tx.QueryRowContext(ctx, `SELECT id FROM domains WHERE tenant_id = ? AND domain = ?`, tenantID, domain).Scan(&id)
+		if errors.Is(err, sql.ErrNoRows) {
+			return tenancy.ErrDomainNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE domains SET is_primary = (id = ?) WHERE tenant_id = ?`, id, tenantID); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE tenants SET updated_at = ? WHERE id = ?`, micros(now()), tenantID)
+		return err
+	})
+}
+
+// RecordOperation implements tenancy.Store.
+func (s *Store) RecordOperation(ctx context.Context, rec tenancy.OperationRecord) error {
+	finished := rec.FinishedAt
+	if finished.IsZero() {
+		finished = now()
+	}
+	_, err := s.db.ExecContext(ctx, `INSERT INTO tenant_operations
+		(tenant_id, operation, state, version, error, duration_ns, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (tenant_id, operation) DO UPDATE SET state = excluded.state, version = excluded.version,
+		error = excluded.error, duration_ns = excluded.duration_ns, finished_at = excluded.finished_at`,
+		rec.TenantID, rec.Operation, rec.State, rec.Version, rec.Error, int64(rec.Duration), micros(finished))
+	var se *sqlite.Error
+	if errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY {
+		return tenancy.ErrNotFound
+	}
+	return err
+}
+
+// Operations implements tenancy.Store.
+func (s *Store) Operations(ctx context.Context, operation, state string) ([]tenancy.OperationRecord, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT o.tenant_id, t.uuid, o.operation, o.state, o.version, o.error,
+		o.duration_ns, o.finished_at FROM tenant_operations o JOIN tenants t ON t.id = o.tenant_id
+		WHERE o.operation = ? AND (? = '' OR o.state = ?) ORDER BY o.tenant_id`, operation, state, state)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	recs := []tenancy.OperationRecord{}
+	for rows.Next() {
+		var r tenancy.OperationRecord
+		var dur, finished int64
+		if err := rows.Scan(&r.TenantID, &r.TenantUUID, &r.Operation, &r.State, &r.Version, &r.Error, &dur, &finished); err != nil {
+			return nil, err
+		}
+		r.Duration, r.FinishedAt = time.Duration(dur), fromMicros(finished)
+		recs = append(recs, r)
+	}
+	return recs, rows.Err()
+}
+
+// TouchTenants implements tenancy.Store.
+func (s *Store) TouchTenants(ctx context.Context, accessed map[int64]time.Time) error {
+	if len(accessed) == 0 {
+		return nil
+	}
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		stmt, err := tx.PrepareContext(ctx, `UPDATE tenants SET last_accessed_at = max(coalesce(last_accessed_at, 0), ?) WHERE id = ?`)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for id, at := range accessed {
+			if _, err := stmt.ExecContext(ctx, micros(at), id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

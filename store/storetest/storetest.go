@@ -1,0 +1,475 @@
+// Package storetest is the conformance suite every tenancy.Store
+// implementation runs: the SQLite store now, the PostgreSQL and MySQL stores
+// later. Run it from the implementation's tests with a constructor that
+// returns a fresh, empty store.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/gotenancy/tenancy"
+)
+
+// Run runs the conformance suite. newStore must return an empty store that
+// the suite may close.
+func Run(t *testing.T, newStore func(t *testing.T) tenancy.Store) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s tenancy.Store)
+	}{
+		{"CreateAndGet", testCreateAndGet},
+		{"Conflicts", testConflicts},
+		{"NotFound", testNotFound},
+		{"List", testList},
+		{"AllTenants", testAllTenants},
+		{"Update", testUpdate},
+		{"Domains", testDomains},
+		{"Delete", testDelete},
+		{"Operations", testOperations},
+		{"Touch", testTouch},
+		{"ConcurrentCreate", testConcurrentCreate},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := newStore(t)
+			t.Cleanup(func() { s.Close() })
+			tc.fn(t, s)
+		})
+	}
+}
+
+// NewTenant returns an unsaved active tenant with one primary domain.
+func NewTenant(name, domain string) *tenancy.Tenant {
+	id := uuid.Must(uuid.NewV7()).String()
+	return &tenancy.Tenant{
+		UUID:         id,
+		Name:         name,
+		Status:       tenancy.StatusActive,
+		DatabaseName: "tenant_" + id[len(id)-12:],
+		Settings:     map[string]any{},
+		Data:         map[string]any{},
+		Domains:      []tenancy.Domain{{Domain: domain, IsPrimary: true}},
+	}
+}
+
+func mustCreate(t *testing.T, s tenancy.Store, tn *tenancy.Tenant) *tenancy.Tenant {
+	t.Helper()
+	if err := s.CreateTenant(context.Background(), tn); err != nil {
+		t.Fatalf("CreateTenant(%s): %v", tn.Name, err)
+	}
+	return tn
+}
+
+func testCreateAndGet(t *testing.T, s tenancy.Store) {
+	ctx := context.Background()
+	tn := NewTenant("Acme", "acme.example.com")
+	tn.Notes = "first customer"
+	tn.Shard = "s1"
+	tn.Settings = map[string]any{"plan": "pro", "seats": float64(5)}
+	tn.Data = map[string]any{"color": "red"}
+	tn.Domains = append(tn.Domains, tenancy.Domain{Domain: "acme.test", SSLEnabled: true})
+	before := time.Now().Add(-time.Second)
+	mustCreate(t, s, tn)
+	if tn.ID == 0 || tn.CreatedAt.Before(before) || !tn.UpdatedAt.Equal(tn.CreatedAt) {
+		t.Fatalf("create did not set id/timestamps: %+v", tn)
+	}
+	for _, d := range tn.Domains {
+		if d.ID == 0 || d.TenantID != tn.ID {
+			t.Fatalf("domain ids not set: %+v", d)
+		}
+	}
+	for _, get := range []func() (*tenancy.Tenant, error){
+		func() (*tenancy.Tenant, error) { return s.TenantByUUID(ctx, tn.UUID) },
+		func() (*tenancy.Tenant, error) { return s.TenantByDomain(ctx, "acme.example.com") },
+		func() (*tenancy.Tenant, error) { return s.TenantByDomain(ctx, "acme.test") },
+	} {
+		got, err := get()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.ID != tn.ID || got.UUID != tn.UUID || got.Name != "Acme" || got.Status != tenancy.StatusActive ||
+			got.Notes != "first customer" || got.Shard != "s1" || got.DatabaseName != tn.DatabaseName {
+			t.Fatalf("got %+v, want %+v", got, tn)
+		}
+		if got.Settings["plan"] != "pro" || got.Settings["seats"] != float64(5) || got.Data["color"] != "red" {
+			t.Fatalf("settings/data not kept: %v %v", got.Settings, got.Data)
+		}
+		if !got.CreatedAt.Equal(tn.CreatedAt) || got.LastAccessedAt != nil {
+			t.Fatalf("timestamps: got %v/%v want %v", got.CreatedAt, got.LastAccessedAt, tn.CreatedAt)
+		}
+		if len(got.Domains) != 2 || got.PrimaryDomain() != "acme.example.com" || !got.Domains[1].SSLEnabled {
+			t.Fatalf("domains: %+v", got.Domains)
+		}
+	}
+	// Without a primary flag the first domain becomes primary.
+	other := NewTenant("Other", "a.other.test")
+	other.Domains = []tenancy.Domain{{Domain: "a.other.test"}, {Domain: "b.other.test"}}
+	mustCreate(t, s, other)
+	got, err := s.TenantByUUID(ctx, other.UUID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.PrimaryDomain() != "a.other.test" || primaries(got) != 1 {
+		t.Fatalf("primary: %+v", got.Domains)
+	}
+}
+
+func primaries(t *tenancy.Tenant) int {
+	n := 0
+	for _, d := range t.Domains {
+		if d.IsPrimary {
+			n++
+		}
+	}
+	return n
+}
+
+func testConflicts(t *testing.T, s tenancy.Store) {
+	ctx := context.Background()
+	a := mustCreate(t, s, NewTenant("A", "a.test"))
+	dup := NewTenant("B", "a.test")
+	if err := s.CreateTenant(ctx, dup); !errors.Is(err, tenancy.ErrDomainTaken) {
+		t.Fatalf("duplicate domain: %v, want ErrDomainTaken", err)
+	}
+	dupDB := NewTenant("C", "c.test")
+	dupDB.DatabaseName = a.DatabaseName
+	if err := s.CreateTenant(ctx, dupDB); !errors.Is(err, tenancy.ErrDatabaseTaken) {
+		t.Fatalf("duplicate database: %v, want ErrDatabaseTaken", err)
+	}
+	// A failed create leaves nothing behind: not the tenant, not its first domain.
+	half := NewTenant("D", "d.test")
+	half.Domains = append(half.Domains, tenancy.Domain{Domain: "a.test"})
+	if err := s.CreateTenant(ctx, half); !errors.Is(err, tenancy.ErrDomainTaken) {
+		t.Fatalf("second domain taken: %v", err)
+	}
+	if _, err := s.TenantByDomain(ctx, "d.test"); !errors.Is(err, tenancy.ErrNotFound) {
+		t.Fatalf("half-made tenant left behind: %v", err)
+	}
+	if _, total, _ := s.ListTenants(ctx, tenancy.ListOptions{}); total != 1 {
+		t.Fatalf("total after failed creates = %d, want 1", total)
+	}
+	b := mustCreate(t, s, NewTenant("B", "b.test"))
+	if err := s.AddDomain(ctx, &tenancy.Domain{TenantID: b.ID, Domain: "a.test"}); !errors.Is(err, tenancy.ErrDomainTaken) {
+		t.Fatalf("AddDomain taken: %v", err)
+	}
+}
+
+func testNotFound(t *testing.T, s tenancy.Store) {
+	ctx := context.Background()
+	if _, err := s.TenantByUUID(ctx, uuid.NewString()); !errors.Is(err, tenancy.ErrNotFound) {
+		t.Fatalf("TenantByUUID: %v", err)
+	}
+	if _, err := s.TenantByDomain(ctx, "nobody.test"); !errors.Is(err, tenancy.ErrNotFound) {
+		t.Fatalf("TenantByDomain: %v", err)
+	}
+	if err := s.UpdateTenant(ctx, &tenancy.Tenant{ID: 999, Status: tenancy.StatusActive}); !errors.Is(err, tenancy.ErrNotFound) {
+		t.Fatalf("UpdateTenant: %v", err)
+	}
+	if err := s.DeleteTenant(ctx, 999); !errors.Is(err, tenancy.ErrNotFound) {
+		t.Fatalf("DeleteTenant: %v", err)
+	}
+	if err := s.AddDomain(ctx, &tenancy.Domain{TenantID: 999, Domain: "x.test"}); !errors.Is(err, tenancy.ErrNotFound) {
+		t.Fatalf("AddDomain: %v", err)
+	}
+	a := mustCreate(t, s, NewTenant("A", "a.test"))
+	if err := s.RemoveDomain(ctx, a.ID, "zzz.test"); !errors.Is(err, tenancy.ErrDomainNotFound) {
+		t.Fatalf("RemoveDomain: %v", err)
+	}
+	if err := s.SetPrimaryDomain(ctx, a.ID, "zzz.test"); !errors.Is(err, tenancy.ErrDomainNotFound) {
+		t.Fatalf("SetPrimaryDomain: %v", err)
+	}
+	b := mustCreate(t, s, NewTenant("B", "b.test"))
+	if err := s.RemoveDomain(ctx, a.ID, "b.test"); !errors.Is(err, tenancy.ErrDomainNotFound) {
+		t.Fatalf("RemoveDomain of another tenant's domain: %v", err)
+	}
+	if err := s.RecordOperation(ctx, tenancy.OperationRecord{TenantID: 999, Operation: tenancy.OpMigrate, State: tenancy.StateFailed}); !errors.Is(err, tenancy.ErrNotFound) {
+		t.Fatalf("RecordOperation: %v", err)
+	}
+	_ = b
+}
+
+func testList(t *testing.T, s tenancy.Store) {
+	ctx := context.Background()
+	names := []string{"delta", "Alpha", "charlie", "bravo", "echo_1", "foxtrot%"}
+	var made []*tenancy.Tenant
+	for i, n := range names {
+		tn := NewTenant(n, fmt.Sprintf("%s.list.test", fmt.Sprint("host", i)))
+		if i%2 == 1 {
+			tn.Status = tenancy.StatusSuspended
+		}
+		made = append(made, mustCreate(t, s, tn))
+		time.Sleep(2 * time.Millisecond) // distinct created_at values
+	}
+	list := func(o tenancy.ListOptions) ([]string, int) {
+		t.Helper()
+		ts, total, err := s.ListTenants(ctx, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, tn := range ts {
+			if len(tn.Domains) != 1 {
+				t.Fatalf("list did not load domains of %s", tn.Name)
+			}
+			out = append(out, tn.Name)
+		}
+		return out, total
+	}
+	eq := func(got []string, want ...string) {
+		t.Helper()
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("got %v, want %v", got, want)
+		}
+	}
+	got, total := list(tenancy.ListOptions{})
+	eq(got, names...)
+	if total != 6 {
+		t.Fatalf("total %d", total)
+	}
+	got, _ = list(tenancy.ListOptions{Sort: "name"})
+	eq(got, "Alpha", "bravo", "charlie", "delta", "echo_1", "foxtrot%")
+	got, _ = list(tenancy.ListOptions{Sort: "name", Desc: true, PerPage: 2, Page: 2})
+	eq(got, "delta", "charlie")
+	got, total = list(tenancy.ListOptions{Sort: "name", PerPage: 4, Page: 2})
+	eq(got, "echo_1", "foxtrot%")
+	if total != 6 {
+		t.Fatalf("paged total %d", total)
+	}
+	got, total = list(tenancy.ListOptions{Status: tenancy.StatusSuspended, Sort: "created_at"})
+	eq(got, "Alpha", "bravo", "foxtrot%")
+	if total != 3 {
+		t.Fatalf("status total %d", total)
+	}
+	got, _ = list(tenancy.ListOptions{Search: "ALPH"})
+	eq(got, "Alpha")
+	got, _ = list(tenancy.ListOptions{Search: "host3.list"})
+	eq(got, "bravo")
+	got, _ = list(tenancy.ListOptions{Search: made[2].DatabaseName})
+	eq(got, "charlie")
+	// LIKE wildcards in the search are literal.
+	got, _ = list(tenancy.ListOptions{Search: "%"})
+	eq(got, "foxtrot%")
+	got, _ = list(tenancy.ListOptions{Search: "o_1"})
+	eq(got, "echo_1")
+	got, total = list(tenancy.ListOptions{Search: "nothing-matches"})
+	if len(got) != 0 || total != 0 {
+		t.Fatalf("no match: %v %d", got, total)
+	}
+	got, _ = list(tenancy.ListOptions{Page: 9})
+	if len(got) != 0 {
+		t.Fatalf("page past the end: %v", got)
+	}
+	for _, f := range tenancy.SortFields {
+		for _, desc := range []bool{false, true} {
+			if _, n := list(tenancy.ListOptions{Sort: f, Desc: desc}); n != 6 {
+				t.Fatalf("sort %s: total %d", f, n)
+			}
+		}
+	}
+}
+
+func testAllTenants(t *testing.T, s tenancy.Store) {
+	ctx := context.Background()
+	for i := range 5 {
+		tn := NewTenant(fmt.Sprint("t", i), fmt.Sprintf("t%d.all.test", i))
+		if i >= 3 {
+			tn.Status = tenancy.StatusBlocked
+		}
+		mustCreate(t, s, tn)
+	}
+	all, err := s.AllTenants(ctx)
+	if err != nil || len(all) != 5 {
+		t.Fatalf("AllTenants: %d %v", len(all), err)
+	}
+	for i := 1; i < len(all); i++ {
+		if all[i-1].ID >= all[i].ID || len(all[i].Domains) != 1 {
+			t.Fatalf("AllTenants order/domains wrong")
+		}
+	}
+	blocked, err := s.AllTenants(ctx, tenancy.StatusBlocked, tenancy.StatusInactive)
+	if err != nil || len(blocked) != 2 {
+		t.Fatalf("AllTenants(blocked): %d %v", len(blocked), err)
+	}
+}
+
+func testUpdate(t *testing.T, s tenancy.Store) {
+	ctx := context.Background()
+	tn := mustCreate(t, s, NewTenant("A", "a.test"))
+	created := tn.UpdatedAt
+	time.Sleep(2 * time.Millisecond)
+	tn.Name, tn.Status, tn.StatusReason, tn.Notes = "A2", tenancy.StatusBlocked, "fraud", "n"
+	tn.Settings = map[string]any{"k": "v"}
+	tn.Data = map[string]any{"d": true}
+	tn.Maintenance, tn.MaintenanceMessage = true, "upgrading"
+	if err := s.UpdateTenant(ctx, tn); err != nil {
+		t.Fatal(err)
+	}
+	if !tn.UpdatedAt.After(created) {
+		t.Fatalf("updated_at not advanced")
+	}
+	got, err := s.TenantByUUID(ctx, tn.UUID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Name != "A2" || got.Status != tenancy.StatusBlocked || got.StatusReason != "fraud" || got.Notes != "n" ||
+		got.Settings["k"] != "v" || got.Data["d"] != true || !got.Maintenance || got.MaintenanceMessage != "upgrading" ||
+		!got.UpdatedAt.Equal(tn.UpdatedAt) || !got.CreatedAt.Equal(created) {
+		t.Fatalf("update not kept: %+v", got)
+	}
+}
+
+func testDomains(t *testing.T, s tenancy.Store) {
+	ctx := context.Background()
+	tn := mustCreate(t, s, NewTenant("A", "a.test"))
+	d2 := &tenancy.Domain{TenantID: tn.ID, Domain: "a2.test", SSLEnabled: true}
+	if err := s.AddDomain(ctx, d2); err != nil {
+		t.Fatal(err)
+	}
+	if d2.ID == 0 || d2.IsPrimary {
+		t.Fatalf("added domain: %+v", d2)
+	}
+	d3 := &tenancy.Domain{TenantID: tn.ID, Domain: "a3.test", IsPrimary: true}
+	if err := s.AddDomain(ctx, d3); err != nil {
+		t.Fatal(err)
+	}
+	get := func() *tenancy.Tenant {
+		got, err := s.TenantByUUID(ctx, tn.UUID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if primaries(got) != 1 {
+			t.Fatalf("want exactly one primary: %+v", got.Domains)
+		}
+		return got
+	}
+	if got := get(); got.PrimaryDomain() != "a3.test" || len(got.Domains) != 3 {
+		t.Fatalf("after add primary: %+v", got.Domains)
+	}
+	if err := s.SetPrimaryDomain(ctx, tn.ID, "a2.test"); err != nil {
+		t.Fatal(err)
+	}
+	if got := get(); got.PrimaryDomain() != "a2.test" {
+		t.Fatalf("after set primary: %+v", got.Domains)
+	}
+	if err := s.RemoveDomain(ctx, tn.ID, "a2.test"); err != nil {
+		t.Fatal(err)
+	}
+	if got := get(); got.PrimaryDomain() != "a.test" || len(got.Domains) != 2 {
+		t.Fatalf("after removing primary the oldest should be primary: %+v", got.Domains)
+	}
+	if _, err := s.TenantByDomain(ctx, "a2.test"); !errors.Is(err, tenancy.ErrNotFound) {
+		t.Fatalf("removed domain still resolves: %v", err)
+	}
+	// A removed domain can be taken by another tenant.
+	mustCreate(t, s, NewTenant("B", "a2.test"))
+}
+
+func testDelete(t *testing.T, s tenancy.Store) {
+	ctx := context.Background()
+	a := mustCreate(t, s, NewTenant("A", "a.test"))
+	if err := s.RecordOperation(ctx, tenancy.OperationRecord{TenantID: a.ID, Operation: tenancy.OpMigrate, State: tenancy.StateSucceeded}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteTenant(ctx, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.TenantByUUID(ctx, a.UUID); !errors.Is(err, tenancy.ErrNotFound) {
+		t.Fatalf("deleted tenant found: %v", err)
+	}
+	if ops, err := s.Operations(ctx, tenancy.OpMigrate, ""); err != nil || len(ops) != 0 {
+		t.Fatalf("operations left after delete: %v %v", ops, err)
+	}
+	// Its domain and database name are free again.
+	again := NewTenant("A", "a.test")
+	again.DatabaseName = a.DatabaseName
+	mustCreate(t, s, again)
+}
+
+func testOperations(t *testing.T, s tenancy.Store) {
+	ctx := context.Background()
+	a := mustCreate(t, s, NewTenant("A", "a.test"))
+	b := mustCreate(t, s, NewTenant("B", "b.test"))
+	at := time.Now().UTC().Truncate(time.Millisecond)
+	recs := []tenancy.OperationRecord{
+		{TenantID: a.ID, Operation: tenancy.OpMigrate, State: tenancy.StateFailed, Version: 2, Error: "boom", Duration: 1500 * time.Microsecond, FinishedAt: at},
+		{TenantID: b.ID, Operation: tenancy.OpMigrate, State: tenancy.StateSucceeded, Version: 3},
+		{TenantID: a.ID, Operation: tenancy.OpSeed, State: tenancy.StateSucceeded},
+	}
+	for _, r := range recs {
+		if err := s.RecordOperation(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	failed, err := s.Operations(ctx, tenancy.OpMigrate, tenancy.StateFailed)
+	if err != nil || len(failed) != 1 {
+		t.Fatalf("failed: %v %v", failed, err)
+	}
+	f := failed[0]
+	if f.TenantUUID != a.UUID || f.Version != 2 || f.Error != "boom" || f.Duration != 1500*time.Microsecond || !f.FinishedAt.Equal(at) {
+		t.Fatalf("record not kept: %+v", f)
+	}
+	// A new outcome replaces the old one.
+	if err := s.RecordOperation(ctx, tenancy.OperationRecord{TenantID: a.ID, Operation: tenancy.OpMigrate, State: tenancy.StateSucceeded, Version: 3}); err != nil {
+		t.Fatal(err)
+	}
+	all, err := s.Operations(ctx, tenancy.OpMigrate, "")
+	if err != nil || len(all) != 2 || all[0].State != tenancy.StateSucceeded || all[0].Error != "" || all[0].FinishedAt.IsZero() {
+		t.Fatalf("after replace: %+v %v", all, err)
+	}
+}
+
+func testTouch(t *testing.T, s tenancy.Store) {
+	ctx := context.Background()
+	a := mustCreate(t, s, NewTenant("A", "a.test"))
+	at := time.Now().UTC().Truncate(time.Millisecond)
+	if err := s.TouchTenants(ctx, map[int64]time.Time{a.ID: at, 12345: at}); err != nil {
+		t.Fatal(err)
+	}
+	// An older time never moves last access backwards.
+	if err := s.TouchTenants(ctx, map[int64]time.Time{a.ID: at.Add(-time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.TenantByUUID(ctx, a.UUID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.LastAccessedAt == nil || !got.LastAccessedAt.Equal(at) {
+		t.Fatalf("last_accessed_at = %v, want %v", got.LastAccessedAt, at)
+	}
+}
+
+func testConcurrentCreate(t *testing.T, s tenancy.Store) {
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	won, taken := 0, 0
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := s.CreateTenant(ctx, NewTenant(fmt.Sprint("racer", i), "contested.test"))
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				won++
+			case errors.Is(err, tenancy.ErrDomainTaken):
+				taken++
+			default:
+				t.Errorf("unexpected error: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if won != 1 || taken != 7 {
+		t.Fatalf("won %d, taken %d; want 1 and 7", won, taken)
+	}
+}
