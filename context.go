@@ -1,0 +1,86 @@
+package tenancy
+
+import (
+	"context"
+	"database/sql"
+	"sync"
+)
+
+// scopeKey is the context key of the current tenant's scope.
+type scopeKey struct{}
+
+// scope is what a context carries for one tenant: the tenant and its
+// lazily acquired database handle.
+type scope struct {
+	tenant *Tenant
+	open   func(ctx context.Context) (*sql.DB, func(), error)
+
+	mu      sync.Mutex
+	db      *sql.DB
+	release func()
+	closed  bool
+}
+
+// FromContext returns the tenant the context belongs to, if any.
+func FromContext(ctx context.Context) (*Tenant, bool) {
+	s, ok := ctx.Value(scopeKey{}).(*scope)
+	if !ok {
+		return nil, false
+	}
+	return s.tenant, true
+}
+
+// MustFromContext returns the context's tenant or ErrNoTenant.
+func MustFromContext(ctx context.Context) (*Tenant, error) {
+	if t, ok := FromContext(ctx); ok {
+		return t, nil
+	}
+	return nil, ErrNoTenant
+}
+
+// DB returns the current tenant's database, opened on first use. Without a
+// tenant in the context it returns ErrNoTenant: it never falls back to the
+// central database.
+func DB(ctx context.Context) (*sql.DB, error) {
+	s, ok := ctx.Value(scopeKey{}).(*scope)
+	if !ok {
+		return nil, ErrNoTenant
+	}
+	return s.database(ctx)
+}
+
+func (s *scope) database(ctx context.Context) (*sql.DB, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.db != nil {
+		return s.db, nil
+	}
+	if s.closed || s.open == nil {
+		return nil, ErrNoTenant
+	}
+	db, release, err := s.open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.db, s.release = db, release
+	return db, nil
+}
+
+// end releases the database handle, if one was taken; later DB calls on
+// the scope fail.
+func (s *scope) end() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	if s.release != nil {
+		s.release()
+		s.release = nil
+	}
+	s.db = nil
+}
+
+// withTenantDB returns ctx carrying t with an already open database, for
+// seeders and other code the Manager runs on a tenant's behalf.
+func withTenantDB(ctx context.Context, t *Tenant, db *sql.DB) context.Context {
+	return context.WithValue(ctx, scopeKey{}, &scope{tenant: t, db: db})
+}

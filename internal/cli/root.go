@@ -1,0 +1,102 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+)
+
+// Main runs the command line with args and returns the process exit code.
+func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	root := newRoot(stdin)
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	if err := root.ExecuteContext(ctx); err != nil {
+		fmt.Fprintln(stderr, "Error:", oneLine(err))
+		return 1
+	}
+	return 0
+}
+
+// oneLine joins a possibly multi-line error into one line.
+func oneLine(err error) string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", "; ")), " ")
+}
+
+// options are the global flags.
+type options struct {
+	dataDir    string
+	output     string
+	migrations string
+	seeders    string
+	maxOpen    int
+	in         io.Reader
+}
+
+// outputJSON reports whether -o json was asked for.
+func (o *options) outputJSON() bool { return o.output == "json" }
+
+// interactive reports whether stdin is a terminal a person can answer on.
+func (o *options) interactive() bool {
+	f, ok := o.in.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+func newRoot(stdin io.Reader) *cobra.Command {
+	o := &options{in: stdin}
+	root := &cobra.Command{
+		Use:           "tenancy",
+		Short:         "Manage the tenants of a multi-tenant Go application",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			if o.output != "table" && o.output != "json" {
+				return fmt.Errorf("invalid --output %q: want table or json", o.output)
+			}
+			if o.dataDir == "" {
+				return errors.New("--data-dir must not be empty")
+			}
+			if o.maxOpen < 1 {
+				return fmt.Errorf("invalid --max-open-databases %d: must be at least 1", o.maxOpen)
+			}
+			return nil
+		},
+	}
+	dataDir := os.Getenv("TENANCY_DATA_DIR")
+	if dataDir == "" {
+		dataDir = "./tenancy-data"
+	}
+	f := root.PersistentFlags()
+	f.StringVar(&o.dataDir, "data-dir", dataDir, "data directory holding the catalog and tenant databases (env TENANCY_DATA_DIR)")
+	f.StringVarP(&o.output, "output", "o", "table", "output format: table or json")
+	f.StringVar(&o.migrations, "migrations", "", "tenant migrations directory (default <data-dir>/migrations/tenant)")
+	f.StringVar(&o.seeders, "seeders", "", "SQL seeders directory (default <data-dir>/seeders/tenant)")
+	f.IntVar(&o.maxOpen, "max-open-databases", 256, "most tenant databases open at once")
+	root.AddCommand(
+		newInstallCmd(o),
+		newCreateCmd(o),
+		newListCmd(o),
+		newShowCmd(o),
+		newUpdateCmd(o),
+		newDeleteCmd(o),
+		newStatusCmd(o, "activate", "active", "Activate a tenant"),
+		newStatusCmd(o, "suspend", "suspended", "Suspend a tenant temporarily"),
+		newStatusCmd(o, "block", "blocked", "Block a tenant permanently"),
+		newStatusCmd(o, "deactivate", "inactive", "Deactivate a tenant, keeping its data"),
+		newDomainsCmd(o),
+		newMigrateCmd(o),
+		newSeedCmd(o),
+		newRunCmd(o),
+		newTestTenantsCmd(o),
+		newMaintenanceCmd(o),
+	)
+	return root
+}

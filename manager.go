@@ -1,0 +1,606 @@
+package tenancy
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/gotenancy/tenancy/migrate"
+	"github.com/gotenancy/tenancy/seed"
+	"github.com/gotenancy/tenancy/tenantdb"
+)
+
+// Config configures a Manager.
+type Config struct {
+	// Store is the central catalog; required.
+	Store Store
+	// Provisioner creates, drops and opens tenant databases; required.
+	Provisioner tenantdb.Provisioner
+	// Connections pools tenant database handles. When nil the Manager makes
+	// one with ConnConfig and closes it on Close.
+	Connections *tenantdb.ConnManager
+	// ConnConfig configures the pool the Manager makes; nil means defaults.
+	ConnConfig *tenantdb.ConnConfig
+	// Migrations are applied to tenant databases; nil means none.
+	Migrations *migrate.Set
+	// Seeders are the named seeders; nil means none.
+	Seeders *seed.Registry
+	// Logger receives hook failures and other diagnostics; default slog.Default().
+	Logger *slog.Logger
+}
+
+// Manager is the one service layer over tenants: the CLI, the REST API, the
+// dashboard and jobs all go through it, so validation, events and
+// bookkeeping live in one place. It is safe for concurrent use.
+type Manager struct {
+	store      Store
+	prov       tenantdb.Provisioner
+	conns      *tenantdb.ConnManager
+	ownsConns  bool
+	migrations *migrate.Set
+	seeders    *seed.Registry
+	log        *slog.Logger
+
+	hooksMu sync.RWMutex
+	hooks   map[EventKind][]Hook
+}
+
+// NewManager returns a Manager over cfg's store and provisioner.
+func NewManager(cfg *Config) (*Manager, error) {
+	if cfg == nil || cfg.Store == nil {
+		return nil, errors.New("tenancy: Config.Store is required")
+	}
+	if cfg.Provisioner == nil {
+		return nil, errors.New("tenancy: Config.Provisioner is required")
+	}
+	m := &Manager{
+		store:      cfg.Store,
+		prov:       cfg.Provisioner,
+		conns:      cfg.Connections,
+		migrations: cfg.Migrations,
+		seeders:    cfg.Seeders,
+		log:        cfg.Logger,
+		hooks:      map[EventKind][]Hook{},
+	}
+	if m.conns == nil {
+		conns, err := tenantdb.NewConnManager(cfg.Provisioner, cfg.ConnConfig)
+		if err != nil {
+			return nil, fmt.Errorf("tenancy: %w", err)
+		}
+		m.conns, m.ownsConns = conns, true
+	}
+	if m.migrations == nil {
+		empty, err := migrate.Load(nil)
+		if err != nil {
+			return nil, fmt.Errorf("tenancy: %w", err)
+		}
+		m.migrations = empty
+	}
+	if m.seeders == nil {
+		m.seeders = seed.NewRegistry()
+	}
+	if m.log == nil {
+		m.log = slog.Default()
+	}
+	return m, nil
+}
+
+// Close closes the connection pool if the Manager made it. The store is the
+// caller's to close.
+func (m *Manager) Close() error {
+	if m.ownsConns {
+		return m.conns.Close()
+	}
+	return nil
+}
+
+// Connections returns the tenant database pool, for its statistics.
+func (m *Manager) Connections() *tenantdb.ConnManager { return m.conns }
+
+// Migrations returns the tenant migrations the Manager applies.
+func (m *Manager) Migrations() *migrate.Set { return m.migrations }
+
+// Seeders returns the seeder registry.
+func (m *Manager) Seeders() *seed.Registry { return m.seeders }
+
+// On registers a hook for an event kind. Hooks run in registration order.
+func (m *Manager) On(kind EventKind, h Hook) {
+	m.hooksMu.Lock()
+	defer m.hooksMu.Unlock()
+	m.hooks[kind] = append(m.hooks[kind], h)
+}
+
+// emit runs the hooks of e.Kind. For vetoable kinds the first error is
+// returned; for the others errors are logged.
+func (m *Manager) emit(ctx context.Context, e Event) error {
+	m.hooksMu.RLock()
+	hooks := m.hooks[e.Kind]
+	m.hooksMu.RUnlock()
+	for _, h := range hooks {
+		ev := e
+		ev.Tenant = e.Tenant.Clone()
+		if err := h(ctx, ev); err != nil {
+			if e.Kind.vetoable() {
+				return fmt.Errorf("%s hook: %w", e.Kind, err)
+			}
+			m.log.ErrorContext(ctx, "tenant hook failed", "event", string(e.Kind), "tenant", e.Tenant.UUID, "err", err)
+		}
+	}
+	return nil
+}
+
+// CreateRequest describes a tenant to create.
+type CreateRequest struct {
+	Name   string
+	Domain string
+	// DatabaseName is generated from Name when empty.
+	DatabaseName string
+	// Status defaults to active.
+	Status   Status
+	Notes    string
+	Shard    string
+	Settings map[string]any
+	Data     map[string]any
+	// Migrate applies the tenant migrations after creating the database.
+	Migrate bool
+	// Seed runs Seeders (every seeder when empty) after migrating.
+	Seed    bool
+	Seeders []string
+}
+
+const (
+	maxNameLen  = 255
+	maxNotesLen = 64 << 10
+)
+
+func validateName(name string) (string, error) {
+	n := strings.TrimSpace(name)
+	switch {
+	case n == "":
+		return "", &ValidationError{Field: "name", Reason: "must not be empty"}
+	case !utf8.ValidString(n):
+		return "", &ValidationError{Field: "name", Reason: "must be valid UTF-8"}
+	case utf8.RuneCountInString(n) > maxNameLen:
+		return "", &ValidationError{Field: "name", Reason: fmt.Sprintf("longer than %d characters", maxNameLen)}
+	case strings.IndexFunc(n, unicode.IsControl) >= 0:
+		return "", &ValidationError{Field: "name", Reason: "must not contain control characters"}
+	}
+	return n, nil
+}
+
+func validateNotes(notes string) error {
+	if len(notes) > maxNotesLen || !utf8.ValidString(notes) {
+		return &ValidationError{Field: "notes", Reason: fmt.Sprintf("must be valid UTF-8 of at most %d bytes", maxNotesLen)}
+	}
+	return nil
+}
+
+func validateDatabaseName(name string) error {
+	if err := tenantdb.ValidateName(name); err != nil {
+		return &ValidationError{Field: "database_name", Reason: fmt.Sprintf("%q must match ^[a-z][a-z0-9_]{0,62}$", name)}
+	}
+	return nil
+}
+
+// Create makes a tenant as one step: record, database, migrations (when
+// asked) and seed (when asked). A failure at any step undoes the earlier
+// ones, so either the tenant exists completely or nothing of it does.
+func (m *Manager) Create(ctx context.Context, req CreateRequest) (*Tenant, error) {
+	name, err := validateName(req.Name)
+	if err != nil {
+		return nil, err
+	}
+	domain, err := NormalizeDomain(req.Domain)
+	if err != nil {
+		return nil, err
+	}
+	if err := validateNotes(req.Notes); err != nil {
+		return nil, err
+	}
+	status := req.Status
+	if status == "" {
+		status = StatusActive
+	} else if !status.Valid() {
+		if status, err = ParseStatus(string(req.Status)); err != nil {
+			return nil, err
+		}
+	}
+	dbName := req.DatabaseName
+	if dbName == "" {
+		dbName = tenantdb.GenerateName(name)
+	} else if err := validateDatabaseName(dbName); err != nil {
+		return nil, err
+	}
+	if req.Seed {
+		for _, s := range req.Seeders {
+			if !m.seeders.Has(s) {
+				return nil, &ValidationError{Field: "seeder", Reason: fmt.Sprintf("unknown seeder %q", s)}
+			}
+		}
+	}
+	id, err := uuid.NewV7()
+	if err != nil {
+		return nil, err
+	}
+	t := &Tenant{
+		UUID:         id.String(),
+		Name:         name,
+		Status:       status,
+		DatabaseName: dbName,
+		Shard:        req.Shard,
+		Notes:        req.Notes,
+		Settings:     req.Settings,
+		Data:         req.Data,
+		Domains:      []Domain{{Domain: domain, IsPrimary: true}},
+	}
+	if err := m.emit(ctx, Event{Kind: EventCreating, Tenant: t}); err != nil {
+		return nil, err
+	}
+	if err := m.store.CreateTenant(ctx, t); err != nil {
+		if errors.Is(err, ErrDomainTaken) {
+			return nil, fmt.Errorf("%w: %s", ErrDomainTaken, domain)
+		}
+		if errors.Is(err, ErrDatabaseTaken) {
+			return nil, fmt.Errorf("%w: %s", ErrDatabaseTaken, dbName)
+		}
+		return nil, fmt.Errorf("create tenant record: %w", err)
+	}
+	if err := m.provision(ctx, t, req); err != nil {
+		// Undo with a context that outlives a cancelled request.
+		undo := context.WithoutCancel(ctx)
+		if derr := m.store.DeleteTenant(undo, t.ID); derr != nil {
+			err = errors.Join(err, fmt.Errorf("undo tenant record: %w", derr))
+		}
+		return nil, err
+	}
+	m.emit(ctx, Event{Kind: EventCreated, Tenant: t})
+	return t, nil
+}
+
+// provision makes the tenant's database and migrates and seeds it, dropping
+// the database again when a later step fails.
+func (m *Manager) provision(ctx context.Context, t *Tenant, req CreateRequest) error {
+	if err := m.prov.Create(ctx, t.DatabaseName); err != nil {
+		if errors.Is(err, tenantdb.ErrExists) {
+			return fmt.Errorf("%w: a database named %s already exists", ErrDatabaseTaken, t.DatabaseName)
+		}
+		return fmt.Errorf("create database %s: %w", t.DatabaseName, err)
+	}
+	err := m.prepare(ctx, t, req.Migrate, req.Seed, req.Seeders)
+	if err == nil {
+		return nil
+	}
+	undo := context.WithoutCancel(ctx)
+	m.conns.Forget(t.DatabaseName)
+	if derr := m.prov.Drop(undo, t.DatabaseName); derr != nil {
+		err = errors.Join(err, fmt.Errorf("undo database %s: %w", t.DatabaseName, derr))
+	}
+	return err
+}
+
+// prepare migrates and seeds a new tenant database as asked.
+func (m *Manager) prepare(ctx context.Context, t *Tenant, doMigrate, doSeed bool, seeders []string) error {
+	if !doMigrate && !doSeed {
+		return nil
+	}
+	h, err := m.conns.Acquire(ctx, t.DatabaseName)
+	if err != nil {
+		return fmt.Errorf("open database %s: %w", t.DatabaseName, err)
+	}
+	defer h.Release()
+	if doMigrate {
+		if _, err := m.migrations.Up(ctx, m.prov.Dialect(), h.DB()); err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+	}
+	if doSeed {
+		if err := m.seeders.Run(withTenantDB(ctx, t, h.DB()), h.DB(), seeders...); err != nil {
+			return fmt.Errorf("seed: %w", err)
+		}
+	}
+	return nil
+}
+
+// Get returns a tenant by uuid or by any of its domains.
+func (m *Manager) Get(ctx context.Context, ref string) (*Tenant, error) {
+	ref = strings.TrimSpace(ref)
+	if ref == "" {
+		return nil, &ValidationError{Field: "tenant", Reason: "must be a uuid or a domain"}
+	}
+	var (
+		t   *Tenant
+		err error
+	)
+	if id, perr := uuid.Parse(ref); perr == nil {
+		t, err = m.store.TenantByUUID(ctx, id.String())
+	} else if domain, nerr := NormalizeDomain(ref); nerr == nil {
+		t, err = m.store.TenantByDomain(ctx, domain)
+	} else {
+		err = ErrNotFound
+	}
+	if errors.Is(err, ErrNotFound) {
+		return nil, fmt.Errorf("%w: %q", ErrNotFound, ref)
+	}
+	return t, err
+}
+
+// ListResult is one page of tenants.
+type ListResult struct {
+	Tenants []*Tenant
+	Total   int
+	Page    int
+	PerPage int
+}
+
+// LastPage is the number of the last page (1 when there are no tenants).
+func (r ListResult) LastPage() int { return max(1, (r.Total+r.PerPage-1)/r.PerPage) }
+
+// List returns one page of tenants. Paging defaults to page 1 of
+// DefaultPerPage; PerPage above MaxPerPage, an unknown sort field or
+// status is a *ValidationError.
+func (m *Manager) List(ctx context.Context, opts ListOptions) (ListResult, error) {
+	if opts.Status != "" {
+		st, err := ParseStatus(string(opts.Status))
+		if err != nil {
+			return ListResult{}, err
+		}
+		opts.Status = st
+	}
+	if opts.Sort != "" && !containsString(SortFields, opts.Sort) {
+		return ListResult{}, &ValidationError{Field: "sort", Reason: fmt.Sprintf("unknown sort field %q (want one of %s)", opts.Sort, strings.Join(SortFields, ", "))}
+	}
+	switch {
+	case opts.Page < 0:
+		return ListResult{}, &ValidationError{Field: "page", Reason: "must be at least 1"}
+	case opts.PerPage < 0 || opts.PerPage > MaxPerPage:
+		return ListResult{}, &ValidationError{Field: "per_page", Reason: fmt.Sprintf("must be between 1 and %d", MaxPerPage)}
+	}
+	if opts.Page == 0 {
+		opts.Page = 1
+	}
+	if opts.PerPage == 0 {
+		opts.PerPage = DefaultPerPage
+	}
+	opts.Search = strings.TrimSpace(opts.Search)
+	if len(opts.Search) > maxNameLen {
+		return ListResult{}, &ValidationError{Field: "search", Reason: fmt.Sprintf("longer than %d bytes", maxNameLen)}
+	}
+	ts, total, err := m.store.ListTenants(ctx, opts)
+	if err != nil {
+		return ListResult{}, err
+	}
+	return ListResult{Tenants: ts, Total: total, Page: opts.Page, PerPage: opts.PerPage}, nil
+}
+
+func containsString(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// UpdateRequest lists the fields to change; nil fields are kept.
+type UpdateRequest struct {
+	Name         *string
+	Status       *Status
+	StatusReason *string
+	Notes        *string
+	Settings     map[string]any
+	Data         map[string]any
+}
+
+// Update changes a tenant's fields.
+func (m *Manager) Update(ctx context.Context, ref string, req UpdateRequest) (*Tenant, error) {
+	t, err := m.Get(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	before := t.Status
+	if req.Name != nil {
+		if t.Name, err = validateName(*req.Name); err != nil {
+			return nil, err
+		}
+	}
+	if req.Status != nil {
+		st, err := ParseStatus(string(*req.Status))
+		if err != nil {
+			return nil, err
+		}
+		if st != t.Status {
+			t.StatusReason = ""
+		}
+		t.Status = st
+	}
+	if req.StatusReason != nil {
+		t.StatusReason = strings.TrimSpace(*req.StatusReason)
+	}
+	if req.Notes != nil {
+		if err := validateNotes(*req.Notes); err != nil {
+			return nil, err
+		}
+		t.Notes = *req.Notes
+	}
+	if req.Settings != nil {
+		t.Settings = req.Settings
+	}
+	if req.Data != nil {
+		t.Data = req.Data
+	}
+	if err := m.store.UpdateTenant(ctx, t); err != nil {
+		return nil, err
+	}
+	m.emit(ctx, Event{Kind: EventUpdated, Tenant: t})
+	if t.Status != before {
+		m.emit(ctx, Event{Kind: EventStatusChanged, Tenant: t, PreviousStatus: before})
+	}
+	return t, nil
+}
+
+// SetStatus changes a tenant's status, recording the reason.
+func (m *Manager) SetStatus(ctx context.Context, ref string, status Status, reason string) (*Tenant, error) {
+	return m.Update(ctx, ref, UpdateRequest{Status: &status, StatusReason: &reason})
+}
+
+// SetMaintenance turns a tenant's maintenance mode on (with a message shown
+// to visitors) or off.
+func (m *Manager) SetMaintenance(ctx context.Context, ref string, on bool, message string) (*Tenant, error) {
+	t, err := m.Get(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	if err := validateNotes(message); err != nil {
+		return nil, &ValidationError{Field: "message", Reason: err.(*ValidationError).Reason}
+	}
+	t.Maintenance = on
+	t.MaintenanceMessage = ""
+	if on {
+		t.MaintenanceMessage = strings.TrimSpace(message)
+	}
+	if err := m.store.UpdateTenant(ctx, t); err != nil {
+		return nil, err
+	}
+	m.emit(ctx, Event{Kind: EventUpdated, Tenant: t})
+	return t, nil
+}
+
+// DomainRequest describes a domain to add.
+type DomainRequest struct {
+	Domain     string
+	Primary    bool
+	SSLEnabled bool
+}
+
+// AddDomain adds a domain to a tenant.
+func (m *Manager) AddDomain(ctx context.Context, ref string, req DomainRequest) (*Tenant, error) {
+	domain, err := NormalizeDomain(req.Domain)
+	if err != nil {
+		return nil, err
+	}
+	t, err := m.Get(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	d := &Domain{TenantID: t.ID, Domain: domain, IsPrimary: req.Primary, SSLEnabled: req.SSLEnabled}
+	if err := m.store.AddDomain(ctx, d); err != nil {
+		if errors.Is(err, ErrDomainTaken) {
+			return nil, fmt.Errorf("%w: %s", ErrDomainTaken, domain)
+		}
+		return nil, err
+	}
+	if t, err = m.store.TenantByUUID(ctx, t.UUID); err != nil {
+		return nil, err
+	}
+	m.emit(ctx, Event{Kind: EventDomainAdded, Tenant: t, Domain: domain})
+	return t, nil
+}
+
+// RemoveDomain removes a domain from a tenant. A tenant's last domain
+// cannot be removed (ErrLastDomain).
+func (m *Manager) RemoveDomain(ctx context.Context, ref, domain string) (*Tenant, error) {
+	t, d, err := m.tenantDomain(ctx, ref, domain)
+	if err != nil {
+		return nil, err
+	}
+	if len(t.Domains) == 1 {
+		return nil, fmt.Errorf("%w: %s is the only domain of %s", ErrLastDomain, d, t.Name)
+	}
+	if err := m.store.RemoveDomain(ctx, t.ID, d); err != nil {
+		return nil, err
+	}
+	if t, err = m.store.TenantByUUID(ctx, t.UUID); err != nil {
+		return nil, err
+	}
+	m.emit(ctx, Event{Kind: EventDomainRemoved, Tenant: t, Domain: d})
+	return t, nil
+}
+
+// SetPrimaryDomain makes one of a tenant's domains its primary domain.
+func (m *Manager) SetPrimaryDomain(ctx context.Context, ref, domain string) (*Tenant, error) {
+	t, d, err := m.tenantDomain(ctx, ref, domain)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.store.SetPrimaryDomain(ctx, t.ID, d); err != nil {
+		return nil, err
+	}
+	if t, err = m.store.TenantByUUID(ctx, t.UUID); err != nil {
+		return nil, err
+	}
+	m.emit(ctx, Event{Kind: EventUpdated, Tenant: t})
+	return t, nil
+}
+
+// tenantDomain resolves a tenant and one of its domains, normalised.
+func (m *Manager) tenantDomain(ctx context.Context, ref, domain string) (*Tenant, string, error) {
+	d, err := NormalizeDomain(domain)
+	if err != nil {
+		return nil, "", err
+	}
+	t, err := m.Get(ctx, ref)
+	if err != nil {
+		return nil, "", err
+	}
+	for _, have := range t.Domains {
+		if have.Domain == d {
+			return t, d, nil
+		}
+	}
+	return nil, "", fmt.Errorf("%w: %s is not a domain of %s", ErrDomainNotFound, d, t.Name)
+}
+
+// Delete removes a tenant completely: its database (and its files), its
+// domains, its records. The database goes first, so a failure leaves the
+// tenant in the catalog to delete again.
+func (m *Manager) Delete(ctx context.Context, ref string) (*Tenant, error) {
+	t, err := m.Get(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.emit(ctx, Event{Kind: EventDeleting, Tenant: t}); err != nil {
+		return nil, err
+	}
+	m.conns.Forget(t.DatabaseName)
+	if err := m.prov.Drop(ctx, t.DatabaseName); err != nil {
+		return nil, fmt.Errorf("drop database %s: %w", t.DatabaseName, err)
+	}
+	if err := m.store.DeleteTenant(ctx, t.ID); err != nil {
+		return nil, fmt.Errorf("delete tenant record: %w", err)
+	}
+	m.emit(ctx, Event{Kind: EventDeleted, Tenant: t})
+	return t, nil
+}
+
+// Run runs fn in the tenant's context: FromContext returns the tenant and
+// DB opens its database on first use. The handle is released when fn returns.
+func (m *Manager) Run(ctx context.Context, t *Tenant, fn func(ctx context.Context) error) error {
+	s := m.newScope(t)
+	defer s.end()
+	return fn(context.WithValue(ctx, scopeKey{}, s))
+}
+
+// newScope makes a scope whose database comes from the connection pool.
+func (m *Manager) newScope(t *Tenant) *scope {
+	name := t.DatabaseName
+	return &scope{tenant: t, open: func(ctx context.Context) (*sql.DB, func(), error) {
+		h, err := m.conns.Acquire(ctx, name)
+		if err != nil {
+			return nil, nil, fmt.Errorf("open database of tenant %s: %w", t.UUID, err)
+		}
+		return h.DB(), h.Release, nil
+	}}
+}
+
+// DatabaseSize reports the bytes a tenant's database occupies.
+func (m *Manager) DatabaseSize(ctx context.Context, t *Tenant) (int64, error) {
+	return m.prov.Size(ctx, t.DatabaseName)
+}
