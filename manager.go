@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -253,7 +254,9 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (*Tenant, error
 		}
 		return nil, fmt.Errorf("create tenant record: %w", err)
 	}
-	if err := m.provision(ctx, t, req); err != nil {
+	start := time.Now()
+	version, err := m.provision(ctx, t, req)
+	if err != nil {
 		// Undo with a context that outlives a cancelled request.
 		undo := context.WithoutCancel(ctx)
 		if derr := m.store.DeleteTenant(undo, t.ID); derr != nil {
@@ -261,52 +264,60 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (*Tenant, error
 		}
 		return nil, err
 	}
+	if req.Migrate {
+		o := &Outcome{Tenant: t, UUID: t.UUID, State: StateSucceeded, To: version, Duration: time.Since(start)}
+		if err := m.record(ctx, OpMigrate, o); err != nil {
+			m.log.WarnContext(ctx, "tenant created but its migration outcome was not recorded", "tenant", t.UUID, "err", err)
+		}
+	}
 	m.emit(ctx, Event{Kind: EventCreated, Tenant: t})
 	return t, nil
 }
 
 // provision makes the tenant's database and migrates and seeds it, dropping
-// the database again when a later step fails.
-func (m *Manager) provision(ctx context.Context, t *Tenant, req CreateRequest) error {
+// the database again when a later step fails. It returns the migration
+// version reached.
+func (m *Manager) provision(ctx context.Context, t *Tenant, req CreateRequest) (int64, error) {
 	if err := m.prov.Create(ctx, t.DatabaseName); err != nil {
 		if errors.Is(err, tenantdb.ErrExists) {
-			return fmt.Errorf("%w: a database named %s already exists", ErrDatabaseTaken, t.DatabaseName)
+			return 0, fmt.Errorf("%w: a database named %s already exists", ErrDatabaseTaken, t.DatabaseName)
 		}
-		return fmt.Errorf("create database %s: %w", t.DatabaseName, err)
+		return 0, fmt.Errorf("create database %s: %w", t.DatabaseName, err)
 	}
-	err := m.prepare(ctx, t, req.Migrate, req.Seed, req.Seeders)
+	version, err := m.prepare(ctx, t, req.Migrate, req.Seed, req.Seeders)
 	if err == nil {
-		return nil
+		return version, nil
 	}
 	undo := context.WithoutCancel(ctx)
 	m.conns.Forget(t.DatabaseName)
 	if derr := m.prov.Drop(undo, t.DatabaseName); derr != nil {
 		err = errors.Join(err, fmt.Errorf("undo database %s: %w", t.DatabaseName, derr))
 	}
-	return err
+	return 0, err
 }
 
 // prepare migrates and seeds a new tenant database as asked.
-func (m *Manager) prepare(ctx context.Context, t *Tenant, doMigrate, doSeed bool, seeders []string) error {
+func (m *Manager) prepare(ctx context.Context, t *Tenant, doMigrate, doSeed bool, seeders []string) (int64, error) {
 	if !doMigrate && !doSeed {
-		return nil
+		return 0, nil
 	}
 	h, err := m.conns.Acquire(ctx, t.DatabaseName)
 	if err != nil {
-		return fmt.Errorf("open database %s: %w", t.DatabaseName, err)
+		return 0, fmt.Errorf("open database %s: %w", t.DatabaseName, err)
 	}
 	defer h.Release()
+	var res migrate.Result
 	if doMigrate {
-		if _, err := m.migrations.Up(ctx, m.prov.Dialect(), h.DB()); err != nil {
-			return fmt.Errorf("migrate: %w", err)
+		if res, err = m.migrations.Up(ctx, m.prov.Dialect(), h.DB()); err != nil {
+			return 0, fmt.Errorf("migrate: %w", err)
 		}
 	}
 	if doSeed {
 		if err := m.seeders.Run(withTenantDB(ctx, t, h.DB()), h.DB(), seeders...); err != nil {
-			return fmt.Errorf("seed: %w", err)
+			return 0, fmt.Errorf("seed: %w", err)
 		}
 	}
-	return nil
+	return res.To, nil
 }
 
 // Get returns a tenant by uuid or by any of its domains.

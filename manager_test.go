@@ -142,6 +142,10 @@ func TestCreateMigrateSeed(t *testing.T) {
 	if n := noteCount(t, f, tn); n != 1 {
 		t.Fatalf("seeded notes = %d", n)
 	}
+	ops, err := f.mgr.OperationStatus(ctx, tenancy.OpMigrate)
+	if err != nil || len(ops) != 1 || ops[0].Last == nil || ops[0].Last.Version != 2 || ops[0].Last.State != tenancy.StateSucceeded {
+		t.Fatalf("create did not record its migration: %+v %v", ops, err)
+	}
 	for _, ref := range []string{tn.UUID, "acme.example.com", "ACME.example.com."} {
 		got, err := f.mgr.Get(ctx, ref)
 		if err != nil || got.ID != tn.ID {
