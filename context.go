@@ -13,12 +13,27 @@ type scopeKey struct{}
 // lazily acquired database handle.
 type scope struct {
 	tenant *Tenant
-	open   func(ctx context.Context) (*sql.DB, func(), error)
+	open   func(ctx context.Context, t *Tenant) (*sql.DB, func(), error)
+
+	// boots are the bootstrappers that ran, reverted by finish; ctx is the
+	// context they made, passed to Revert.
+	boots      []Bootstrapper
+	ctx        context.Context
+	finishFunc func()
+
+	res resources
 
 	mu      sync.Mutex
 	db      *sql.DB
 	release func()
 	closed  bool
+}
+
+// ended reports whether the code the scope was made for has returned.
+func (s *scope) ended() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
 }
 
 // FromContext returns the tenant the context belongs to, if any.
@@ -58,12 +73,20 @@ func (s *scope) database(ctx context.Context) (*sql.DB, error) {
 	if s.closed || s.open == nil {
 		return nil, ErrNoTenant
 	}
-	db, release, err := s.open(ctx)
+	db, release, err := s.open(ctx, s.tenant)
 	if err != nil {
 		return nil, err
 	}
 	s.db, s.release = db, release
 	return db, nil
+}
+
+// finish reverts the bootstrappers in reverse order and ends the scope.
+func (s *scope) finish(ctx context.Context) {
+	for i := len(s.boots) - 1; i >= 0; i-- {
+		s.boots[i].Revert(ctx)
+	}
+	s.end()
 }
 
 // end releases the database handle, if one was taken; later DB calls on

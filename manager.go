@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -36,6 +37,8 @@ type Config struct {
 	Seeders *seed.Registry
 	// Logger receives hook failures and other diagnostics; default slog.Default().
 	Logger *slog.Logger
+	// Bootstrappers prepare tenant-scoped resources for Run and Enter, in order.
+	Bootstrappers []Bootstrapper
 }
 
 // Manager is the one service layer over tenants: the CLI, the REST API, the
@@ -52,6 +55,9 @@ type Manager struct {
 
 	hooksMu sync.RWMutex
 	hooks   map[EventKind][]Hook
+
+	bootMu        sync.RWMutex
+	bootstrappers []Bootstrapper
 }
 
 // NewManager returns a Manager over cfg's store and provisioner.
@@ -70,6 +76,8 @@ func NewManager(cfg *Config) (*Manager, error) {
 		seeders:    cfg.Seeders,
 		log:        cfg.Logger,
 		hooks:      map[EventKind][]Hook{},
+
+		bootstrappers: slices.Clone(cfg.Bootstrappers),
 	}
 	if m.conns == nil {
 		conns, err := tenantdb.NewConnManager(cfg.Provisioner, cfg.ConnConfig)
@@ -591,24 +599,63 @@ func (m *Manager) Delete(ctx context.Context, ref string) (*Tenant, error) {
 	return t, nil
 }
 
-// Run runs fn in the tenant's context: FromContext returns the tenant and
-// DB opens its database on first use. The handle is released when fn returns.
+// Use adds bootstrappers after those of Config; call it before serving.
+func (m *Manager) Use(b ...Bootstrapper) {
+	m.bootMu.Lock()
+	defer m.bootMu.Unlock()
+	m.bootstrappers = append(m.bootstrappers, b...)
+}
+
+// Run runs fn in the tenant's context: FromContext returns the tenant, DB
+// opens its database on first use, and the bootstrappers' resources (cache,
+// storage, jobs, logger) are available. Everything is released when fn returns.
 func (m *Manager) Run(ctx context.Context, t *Tenant, fn func(ctx context.Context) error) error {
+	ctx, end, err := m.Enter(ctx, t)
+	if err != nil {
+		return err
+	}
+	defer end()
+	return fn(ctx)
+}
+
+// Enter starts code running for t: it returns the tenant context and the
+// function that ends it (reverting the bootstrappers in reverse order and
+// releasing the database handle). Run is Enter and end around a function;
+// Enter serves callers, such as HTTP middleware, that want no closure.
+func (m *Manager) Enter(ctx context.Context, t *Tenant) (context.Context, func(), error) {
 	s := m.newScope(t)
-	defer s.end()
-	return fn(context.WithValue(ctx, scopeKey{}, s))
+	ctx = context.WithValue(ctx, scopeKey{}, s)
+	m.bootMu.RLock()
+	boots := m.bootstrappers
+	m.bootMu.RUnlock()
+	s.boots = boots
+	for i, b := range boots {
+		next, err := b.Bootstrap(ctx, t)
+		if err != nil {
+			s.boots = boots[:i]
+			s.finish(ctx)
+			return nil, nil, fmt.Errorf("bootstrap tenant %s: %w", t.UUID, err)
+		}
+		ctx = next
+	}
+	s.ctx = ctx
+	return ctx, s.finishFunc, nil
 }
 
 // newScope makes a scope whose database comes from the connection pool.
 func (m *Manager) newScope(t *Tenant) *scope {
-	name := t.DatabaseName
-	return &scope{tenant: t, open: func(ctx context.Context) (*sql.DB, func(), error) {
-		h, err := m.conns.Acquire(ctx, name)
-		if err != nil {
-			return nil, nil, fmt.Errorf("open database of tenant %s: %w", t.UUID, err)
-		}
-		return h.DB(), h.Release, nil
-	}}
+	s := &scope{tenant: t, open: m.openFor}
+	s.finishFunc = func() { s.finish(s.ctx) }
+	return s
+}
+
+// openFor acquires the database of the tenant of ctx from the pool.
+func (m *Manager) openFor(ctx context.Context, t *Tenant) (*sql.DB, func(), error) {
+	h, err := m.conns.Acquire(ctx, t.DatabaseName)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open database of tenant %s: %w", t.UUID, err)
+	}
+	return h.DB(), h.Release, nil
 }
 
 // DatabaseSize reports the bytes a tenant's database occupies.

@@ -1,0 +1,139 @@
+package tenancy
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"time"
+)
+
+// Bootstrapper prepares one kind of tenant-scoped resource when code starts
+// running for a tenant (a request, a job, Manager.Run) and releases it when
+// that code ends. Bootstrappers run in registration order and are reverted
+// in reverse order.
+type Bootstrapper interface {
+	// Bootstrap attaches the tenant's resource to ctx (through WithCache,
+	// WithStorage, WithEnqueuer, WithLogger or context values of its own)
+	// and returns the context the tenant's code will see. It should be
+	// cheap: open expensive resources lazily, on first use.
+	Bootstrap(ctx context.Context, t *Tenant) (context.Context, error)
+	// Revert releases whatever Bootstrap acquired for ctx.
+	Revert(ctx context.Context)
+}
+
+// TenantCache is one tenant's cache namespace. Keys never collide with
+// another tenant's; Flush empties this tenant's namespace only.
+type TenantCache interface {
+	// Get returns the value stored under key, and whether there was one.
+	Get(ctx context.Context, key string) ([]byte, bool, error)
+	// Set stores value under key; ttl <= 0 means no expiry.
+	Set(ctx context.Context, key string, value []byte, ttl time.Duration) error
+	// Delete removes key.
+	Delete(ctx context.Context, key string) error
+	// Flush removes every key of this tenant in O(1).
+	Flush(ctx context.Context) error
+}
+
+// StorageOpener opens a tenant's storage root on first use.
+type StorageOpener interface {
+	// Root returns the tenant's storage root; no path can escape it.
+	Root() (*os.Root, error)
+}
+
+// JobArgs is a background job's arguments; Kind names the job (it matches
+// river.JobArgs).
+type JobArgs interface {
+	Kind() string
+}
+
+// Enqueuer enqueues background jobs that run in the tenant's context.
+type Enqueuer interface {
+	Enqueue(ctx context.Context, job JobArgs) error
+}
+
+// resources are the tenant-scoped resources attached to a scope.
+type resources struct {
+	cache    TenantCache
+	storage  StorageOpener
+	enqueuer Enqueuer
+	logger   *slog.Logger
+}
+
+func scopeOf(ctx context.Context) *scope {
+	s, _ := ctx.Value(scopeKey{}).(*scope)
+	return s
+}
+
+// WithCache attaches the tenant's cache to a tenant context (for
+// bootstrappers). Outside a tenant context it does nothing.
+func WithCache(ctx context.Context, c TenantCache) context.Context {
+	if s := scopeOf(ctx); s != nil {
+		s.res.cache = c
+	}
+	return ctx
+}
+
+// WithStorage attaches the tenant's storage to a tenant context (for
+// bootstrappers). Outside a tenant context it does nothing.
+func WithStorage(ctx context.Context, o StorageOpener) context.Context {
+	if s := scopeOf(ctx); s != nil {
+		s.res.storage = o
+	}
+	return ctx
+}
+
+// WithEnqueuer attaches the tenant's job enqueuer to a tenant context (for
+// bootstrappers). Outside a tenant context it does nothing.
+func WithEnqueuer(ctx context.Context, e Enqueuer) context.Context {
+	if s := scopeOf(ctx); s != nil {
+		s.res.enqueuer = e
+	}
+	return ctx
+}
+
+// WithLogger attaches the tenant's logger to a tenant context (for
+// bootstrappers). Outside a tenant context it does nothing.
+func WithLogger(ctx context.Context, l *slog.Logger) context.Context {
+	if s := scopeOf(ctx); s != nil {
+		s.res.logger = l
+	}
+	return ctx
+}
+
+// Cache returns the current tenant's cache, or ErrNoTenant without a tenant
+// (or without a cache bootstrapper): it never falls back to a shared namespace.
+func Cache(ctx context.Context) (TenantCache, error) {
+	s := scopeOf(ctx)
+	if s == nil || s.ended() || s.res.cache == nil {
+		return nil, ErrNoTenant
+	}
+	return s.res.cache, nil
+}
+
+// Storage returns the current tenant's storage root, or ErrNoTenant.
+func Storage(ctx context.Context) (*os.Root, error) {
+	s := scopeOf(ctx)
+	if s == nil || s.ended() || s.res.storage == nil {
+		return nil, ErrNoTenant
+	}
+	return s.res.storage.Root()
+}
+
+// Enqueue enqueues a job that runs in the current tenant's context, or
+// returns ErrNoTenant.
+func Enqueue(ctx context.Context, job JobArgs) error {
+	s := scopeOf(ctx)
+	if s == nil || s.ended() || s.res.enqueuer == nil {
+		return ErrNoTenant
+	}
+	return s.res.enqueuer.Enqueue(ctx, job)
+}
+
+// Logger returns a logger carrying the current tenant's attributes; without
+// a tenant it returns slog.Default(), which carries none.
+func Logger(ctx context.Context) *slog.Logger {
+	if s := scopeOf(ctx); s != nil && s.res.logger != nil {
+		return s.res.logger
+	}
+	return slog.Default()
+}
