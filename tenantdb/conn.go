@@ -1,0 +1,482 @@
+package tenantdb
+
+import (
+	"container/list"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// ConnManager defaults, used for zero values in ConnConfig.
+const (
+	DefaultMaxOpen     = 256
+	DefaultIdleTimeout = 5 * time.Minute
+)
+
+// ConnConfig configures a ConnManager. Zero values mean the defaults.
+type ConnConfig struct {
+	// MaxOpen is the most tenant databases open at once; default 256.
+	// Databases being opened or closed count against it.
+	MaxOpen int
+	// IdleTimeout is how long a handle may stay unused before it is closed;
+	// default 5m. A handle is closed after between 1 and 1.25 times
+	// IdleTimeout unused (a background goroutine checks every
+	// IdleTimeout/4). A negative value disables idle eviction.
+	IdleTimeout time.Duration
+}
+
+// ConnStats is a snapshot of a ConnManager's gauges and counters.
+type ConnStats struct {
+	// MaxOpen is the budget.
+	MaxOpen int `json:"max_open"`
+	// Open is the number of databases open, being opened or being closed.
+	Open int `json:"open"`
+	// InUse is the number of open databases with at least one unreleased
+	// Acquire.
+	InUse int `json:"in_use"`
+	// Hits counts Acquires served by an open handle (including those that
+	// waited for another caller's Open of the same name).
+	Hits uint64 `json:"hits"`
+	// Misses counts Opens started.
+	Misses uint64 `json:"misses"`
+	// Evictions counts handles closed to make room (LRU) or for being idle.
+	Evictions uint64 `json:"evictions"`
+	// IdleEvictions counts handles closed for being idle.
+	IdleEvictions uint64 `json:"idle_evictions"`
+}
+
+// ConnManager hands out per-tenant *sql.DB handles under a budget: at most
+// MaxOpen open, least-recently-used eviction when the budget is full, idle
+// eviction in the background, reference counting so a handle in use is never
+// closed, and one Open at a time per database name (concurrent acquirers of a
+// missing name wait for the one open). It is safe for concurrent use.
+//
+// The budget is strict: a handle evicted to make room is closed before the
+// database replacing it is opened, and a slot is given back only once its
+// handle is closed.
+type ConnManager struct {
+	opener      Opener
+	maxOpen     int
+	idleTimeout time.Duration
+
+	mu      sync.Mutex
+	entries map[string]*Handle // by name: open and opening handles
+	lru     list.List          // of *Handle; open handles in entries, most recently used first
+	open    int                // slots taken: open, opening and closing databases
+	inUse   int                // open handles with refs > 0
+	closed  bool
+	// tick is the idle clock: the janitor advances it every
+	// idleTimeout/idleTicks, and Release stamps handles with it, so the hit
+	// path never reads the system clock.
+	tick uint64
+	// freed, when not nil, is closed (and cleared) the next time a slot may
+	// have become available: a handle's last Release, a close, a failed
+	// open, Close. Acquirers waiting for room wait on it.
+	freed chan struct{}
+
+	hits, misses, evictions, idleEvictions uint64
+
+	stop chan struct{} // closed by Close to stop the janitor
+	done chan struct{} // closed when the janitor has stopped; nil if none
+}
+
+// Handle is a reference-counted tenant database handle. Concurrent acquirers
+// of the same database share one Handle; it stays open until every Acquire of
+// it has been released.
+type Handle struct {
+	m    *ConnManager
+	name string
+	db   *sql.DB // set once before the handle is handed out
+
+	// Guarded by m.mu.
+	refs     int
+	lastUsed uint64        // m.tick at the last Release
+	elem     *list.Element // in m.lru; nil when not there
+	opening  bool          // the Open is in flight; ready is closed when it ends
+	ready    chan struct{}
+	err      error // why the Open failed
+	retry    bool  // the Open failed because its caller's ctx ended; waiters try again
+	detached bool  // no longer in m.entries: closed at its last Release
+}
+
+// errOpenerPanicked is given to callers waiting for an Open that panicked.
+var errOpenerPanicked = errors.New("tenantdb: opener panicked")
+
+// NewConnManager returns a ConnManager that opens databases with o. A nil cfg
+// means the defaults. If idle eviction is enabled a background goroutine runs
+// until Close.
+func NewConnManager(o Opener, cfg *ConnConfig) (*ConnManager, error) {
+	if o == nil {
+		return nil, errors.New("tenantdb: connection manager: opener is nil")
+	}
+	var c ConnConfig
+	if cfg != nil {
+		c = *cfg
+	}
+	if c.MaxOpen < 0 {
+		return nil, fmt.Errorf("tenantdb: connection manager: MaxOpen %d is negative", c.MaxOpen)
+	}
+	if c.MaxOpen == 0 {
+		c.MaxOpen = DefaultMaxOpen
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = DefaultIdleTimeout
+	}
+	m := &ConnManager{
+		opener:      o,
+		maxOpen:     c.MaxOpen,
+		idleTimeout: c.IdleTimeout,
+		entries:     make(map[string]*Handle, min(c.MaxOpen, 1024)),
+		stop:        make(chan struct{}),
+	}
+	if c.IdleTimeout > 0 {
+		interval := max(c.IdleTimeout/idleTicks, time.Millisecond)
+		m.done = make(chan struct{})
+		go m.janitor(interval)
+	}
+	return m, nil
+}
+
+// Acquire returns a handle for the named database, opening it if needed.
+// Callers must Release it. When MaxOpen handles are open and all are in use,
+// Acquire waits until one is released or ctx is done. ctx also bounds the
+// Open; if it ends first, other callers waiting for that Open retry it rather
+// than fail. An Open error is returned to the caller and the callers waiting
+// for it, and not remembered: the next Acquire tries again.
+func (m *ConnManager) Acquire(ctx context.Context, name string) (*Handle, error) {
+	m.mu.Lock()
+	for {
+		if m.closed {
+			m.mu.Unlock()
+			return nil, ErrClosed
+		}
+		h := m.entries[name]
+		if h != nil && !h.opening {
+			// Hit: the fast path. No allocation, no defer.
+			h.refs++
+			if h.refs == 1 {
+				m.inUse++
+			}
+			m.lru.MoveToFront(h.elem)
+			m.hits++
+			m.mu.Unlock()
+			return h, nil
+		}
+		if h != nil {
+			// Someone else is opening it: wait for that Open.
+			ready := h.ready
+			m.mu.Unlock()
+			select {
+			case <-ready:
+			case <-ctx.Done():
+				return nil, fmt.Errorf("tenantdb: acquire %q: %w", name, ctx.Err())
+			}
+			m.mu.Lock()
+			if h.err != nil && !h.retry {
+				err := h.err
+				m.mu.Unlock()
+				return nil, err
+			}
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			m.mu.Unlock()
+			return nil, fmt.Errorf("tenantdb: acquire %q: %w", name, err)
+		}
+		var victim *Handle
+		if m.open >= m.maxOpen {
+			victim = m.lruVictimLocked()
+			if victim == nil {
+				// Every slot is in use: wait for a Release (or a close).
+				if m.freed == nil {
+					m.freed = make(chan struct{})
+				}
+				freed := m.freed
+				m.mu.Unlock()
+				select {
+				case <-freed:
+				case <-ctx.Done():
+					return nil, fmt.Errorf("tenantdb: acquire %q: waiting for a free slot: %w", name, ctx.Err())
+				}
+				m.mu.Lock()
+				continue
+			}
+			m.detachLocked(victim)
+			m.evictions++
+			// The victim's slot passes to the new handle: m.open unchanged.
+		} else {
+			m.open++
+		}
+		return m.openSlow(ctx, name, victim) // unlocks m.mu
+	}
+}
+
+// openSlow opens name into a new handle occupying a slot already taken for
+// it. It is called with m.mu held and releases it. victim, if not nil, is an
+// unused detached handle whose slot was taken over; it is closed first.
+func (m *ConnManager) openSlow(ctx context.Context, name string, victim *Handle) (*Handle, error) {
+	h := &Handle{m: m, name: name, opening: true, ready: make(chan struct{})}
+	m.entries[name] = h
+	m.misses++
+	m.mu.Unlock()
+
+	if victim != nil {
+		_ = victim.db.Close() // nothing to report it to; the victim was unused
+	}
+
+	finished := false
+	defer func() {
+		if !finished { // the opener panicked; let the waiters go
+			m.mu.Lock()
+			m.failOpenLocked(h, errOpenerPanicked, false)
+			m.mu.Unlock()
+		}
+	}()
+	db, err := m.opener.Open(ctx, name)
+	finished = true
+	if err == nil && db == nil {
+		err = fmt.Errorf("tenantdb: open %q: opener returned a nil *sql.DB", name)
+	}
+
+	m.mu.Lock()
+	if err != nil {
+		m.failOpenLocked(h, err, ctx.Err() != nil)
+		m.mu.Unlock()
+		return nil, err
+	}
+	if m.closed {
+		m.failOpenLocked(h, ErrClosed, false)
+		m.open++ // keep the slot until the handle is closed
+		m.mu.Unlock()
+		_ = m.closeDB(db)
+		return nil, ErrClosed
+	}
+	h.db = db
+	h.opening = false
+	close(h.ready)
+	h.refs = 1
+	m.inUse++
+	if !h.detached { // not forgotten while it was being opened
+		h.elem = m.lru.PushFront(h)
+	}
+	m.mu.Unlock()
+	return h, nil
+}
+
+// failOpenLocked ends a failed Open: it wakes the waiters, forgets the handle
+// and gives its slot back.
+func (m *ConnManager) failOpenLocked(h *Handle, err error, retry bool) {
+	h.err = err
+	h.retry = retry
+	h.opening = false
+	close(h.ready)
+	m.detachLocked(h)
+	m.open--
+	m.signalLocked()
+}
+
+// lruVictimLocked returns the least recently used unused open handle, or nil.
+func (m *ConnManager) lruVictimLocked() *Handle {
+	for e := m.lru.Back(); e != nil; e = e.Prev() {
+		if h := e.Value.(*Handle); h.refs == 0 {
+			return h
+		}
+	}
+	return nil
+}
+
+// detachLocked removes h from the index and the LRU list; it will be closed
+// at its last Release, or now by the caller if unused.
+func (m *ConnManager) detachLocked(h *Handle) {
+	if m.entries[h.name] == h {
+		delete(m.entries, h.name)
+	}
+	if h.elem != nil {
+		m.lru.Remove(h.elem)
+		h.elem = nil
+	}
+	h.detached = true
+}
+
+// signalLocked wakes the acquirers waiting for a slot.
+func (m *ConnManager) signalLocked() {
+	if m.freed != nil {
+		close(m.freed)
+		m.freed = nil
+	}
+}
+
+// closeDB closes a detached handle's database, then gives its slot back.
+func (m *ConnManager) closeDB(db *sql.DB) error {
+	err := db.Close()
+	m.mu.Lock()
+	m.open--
+	m.signalLocked()
+	m.mu.Unlock()
+	return err
+}
+
+// DB returns the database handle. It is valid until Release.
+func (h *Handle) DB() *sql.DB { return h.db }
+
+// Name returns the database name the handle was acquired for.
+func (h *Handle) Name() string { return h.name }
+
+// Release gives the handle back; it must be called exactly once per Acquire,
+// and the *sql.DB must not be used afterwards. Releasing more often than
+// acquiring panics.
+func (h *Handle) Release() {
+	m := h.m
+	m.mu.Lock()
+	h.refs--
+	if h.refs > 0 {
+		m.mu.Unlock()
+		return
+	}
+	if h.refs < 0 {
+		h.refs = 0
+		m.mu.Unlock()
+		panic("tenantdb: Handle.Release called more often than Acquire for " + h.name)
+	}
+	m.inUse--
+	h.lastUsed = m.tick
+	if !h.detached {
+		m.lru.MoveToFront(h.elem)
+		m.signalLocked()
+		m.mu.Unlock()
+		return
+	}
+	// Forgotten, evicted or closed while in use: close it now.
+	db := h.db
+	m.mu.Unlock()
+	_ = m.closeDB(db)
+}
+
+// Forget closes the named database's handle now if unused, or as soon as its
+// last user releases it; the next Acquire opens it afresh. It is used before
+// dropping a database. Unknown names are fine.
+func (m *ConnManager) Forget(name string) {
+	m.mu.Lock()
+	h := m.entries[name]
+	if h == nil {
+		m.mu.Unlock()
+		return
+	}
+	m.detachLocked(h)
+	if h.opening || h.refs > 0 {
+		m.mu.Unlock()
+		return
+	}
+	db := h.db
+	m.mu.Unlock()
+	_ = m.closeDB(db)
+}
+
+// Stats returns a snapshot of the counters.
+func (m *ConnManager) Stats() ConnStats {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return ConnStats{
+		MaxOpen:       m.maxOpen,
+		Open:          m.open,
+		InUse:         m.inUse,
+		Hits:          m.hits,
+		Misses:        m.misses,
+		Evictions:     m.evictions,
+		IdleEvictions: m.idleEvictions,
+	}
+}
+
+// Close closes every unused handle, waiting for nothing: handles in use are
+// closed at their Release, and Opens in flight are closed when they finish.
+// Afterwards Acquire returns ErrClosed. It returns the errors of the closes
+// it made; closing again returns nil.
+func (m *ConnManager) Close() error {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return nil
+	}
+	m.closed = true
+	var dbs []*sql.DB
+	for _, h := range m.entries {
+		if h.opening {
+			continue // openSlow sees m.closed when the Open ends
+		}
+		m.detachLocked(h)
+		if h.refs == 0 {
+			dbs = append(dbs, h.db)
+		}
+	}
+	m.signalLocked()
+	m.mu.Unlock()
+
+	close(m.stop)
+	if m.done != nil {
+		<-m.done
+	}
+	var errs []error
+	for _, db := range dbs {
+		if err := m.closeDB(db); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("tenantdb: close connection manager: %w", err)
+	}
+	return nil
+}
+
+// janitor evicts idle handles every interval until Close.
+func (m *ConnManager) janitor(interval time.Duration) {
+	defer close(m.done)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-m.stop:
+			return
+		case <-t.C:
+			m.evictIdle()
+		}
+	}
+}
+
+// idleTicks is the number of janitor ticks per idle timeout. A handle
+// released during tick t is evicted when the clock passes t+idleTicks, that
+// is after between 1 and 1+1/idleTicks idle timeouts (later if ticks are
+// dropped, never earlier).
+const idleTicks = 4
+
+// evictIdle advances the idle clock and closes the handles unused for at
+// least the idle timeout.
+func (m *ConnManager) evictIdle() {
+	m.mu.Lock()
+	m.tick++
+	var dbs []*sql.DB
+	// An unused handle was moved to the front of the list when it was last
+	// released, which is when lastUsed was set, so the unused handles are in
+	// lastUsed order: walking from the least recent end can stop at the
+	// first one that has not been idle long enough. Handles in use are
+	// skipped.
+	for e := m.lru.Back(); e != nil; {
+		prev := e.Prev()
+		if h := e.Value.(*Handle); h.refs == 0 {
+			if m.tick-h.lastUsed <= idleTicks {
+				break
+			}
+			m.detachLocked(h)
+			m.evictions++
+			m.idleEvictions++
+			dbs = append(dbs, h.db)
+		}
+		e = prev
+	}
+	m.mu.Unlock()
+	for _, db := range dbs {
+		_ = m.closeDB(db)
+	}
+}

@@ -1,0 +1,46 @@
+package tenantdb
+
+import (
+	"context"
+	"database/sql"
+)
+
+// Provisioner creates, drops and opens tenant databases of one engine and
+// isolation mode. Every method validates the database name with ValidateName
+// before doing anything and returns an error wrapping ErrInvalidName for a bad
+// one. Implementations are safe for concurrent use and must pass the
+// conformance suite in package tenantdbtest.
+type Provisioner interface {
+	// Dialect is the goose dialect name of the databases it makes ("sqlite3",
+	// later "postgres", "mysql").
+	Dialect() string
+	// Create makes a new empty database. It returns an error wrapping ErrExists
+	// if one is there already (it never clobbers one).
+	Create(ctx context.Context, name string) error
+	// Drop removes the database and everything belonging to it (for SQLite:
+	// the file plus its -wal, -shm and -journal files), even while handles to
+	// it are open; such handles stop being usable. Dropping a missing
+	// database returns nil.
+	Drop(ctx context.Context, name string) error
+	// Exists reports whether the database exists.
+	Exists(ctx context.Context, name string) (bool, error)
+	// Open returns a handle to an existing database, or an error wrapping
+	// ErrNotExist if it is missing; it never creates one implicitly. The
+	// caller closes the handle.
+	Open(ctx context.Context, name string) (*sql.DB, error)
+	// Wipe drops every table, view, trigger and index in the open database
+	// (used by "migrate fresh"), leaving it empty.
+	Wipe(ctx context.Context, db *sql.DB) error
+	// Size reports the bytes the database occupies (SQLite: the sum of the
+	// file and its -wal and -shm files). A missing database gives an error
+	// wrapping ErrNotExist.
+	Size(ctx context.Context, name string) (int64, error)
+}
+
+// Opener is the part of a Provisioner the ConnManager needs.
+type Opener interface {
+	// Open returns a handle to an existing database; see Provisioner.Open.
+	Open(ctx context.Context, name string) (*sql.DB, error)
+}
+
+var _ Opener = Provisioner(nil)

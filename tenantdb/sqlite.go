@@ -1,0 +1,423 @@
+package tenantdb
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+)
+
+// SQLite defaults, used for zero values in SQLiteConfig.
+const (
+	DefaultSQLiteBusyTimeout  = 5 * time.Second
+	DefaultSQLiteMaxOpenConns = 4
+	DefaultSQLiteMaxIdleConns = 1
+)
+
+const (
+	sqliteDriver = "sqlite"
+	sqliteExt    = ".sqlite"
+	sqliteFile   = 0o600 // tenant data is private to the process's user
+	sqliteDir    = 0o755
+)
+
+// sqliteSidecars are the suffixes of the files SQLite keeps next to a
+// database file.
+var sqliteSidecars = [...]string{"-wal", "-shm", "-journal"}
+
+// SQLiteConfig configures SQLite. Zero values mean the defaults.
+type SQLiteConfig struct {
+	// Dir is the directory holding the <name>.sqlite files. It is required
+	// and created (0o755) if missing.
+	Dir string
+	// BusyTimeout is how long a statement waits for a lock held by another
+	// connection before failing with SQLITE_BUSY; default 5s.
+	BusyTimeout time.Duration
+	// MaxOpenConns is the connection pool size of each tenant *sql.DB;
+	// default 4.
+	MaxOpenConns int
+	// MaxIdleConns is the number of idle connections each tenant *sql.DB
+	// keeps; default 1. It may not exceed MaxOpenConns.
+	MaxIdleConns int
+}
+
+// SQLite is the Provisioner that stores each tenant in one file,
+// <Dir>/<name>.sqlite. Handles are opened with the WAL journal, the configured
+// busy_timeout, foreign_keys on, synchronous NORMAL and immediate
+// transactions, and with the SQLite URI parameter mode=rw, so that opening
+// never creates a missing database. It is safe for concurrent use.
+type SQLite struct {
+	dir       string // absolute
+	dsnPrefix string // "file:///abs/dir/" escaped as a URI path
+	dsnQuery  string // "?mode=rw&_pragma=..."
+	maxOpen   int
+	maxIdle   int
+}
+
+var _ Provisioner = (*SQLite)(nil)
+
+// NewSQLite returns a SQLite provisioner for cfg, creating cfg.Dir if needed.
+// A nil cfg is rejected because Dir is required.
+func NewSQLite(cfg *SQLiteConfig) (*SQLite, error) {
+	if cfg == nil || cfg.Dir == "" {
+		return nil, errors.New("tenantdb: sqlite config: Dir is required")
+	}
+	c := *cfg
+	if c.BusyTimeout < 0 {
+		return nil, fmt.Errorf("tenantdb: sqlite config: BusyTimeout %v is negative", c.BusyTimeout)
+	}
+	if c.BusyTimeout == 0 {
+		c.BusyTimeout = DefaultSQLiteBusyTimeout
+	}
+	if c.MaxOpenConns < 0 {
+		return nil, fmt.Errorf("tenantdb: sqlite config: MaxOpenConns %d is negative", c.MaxOpenConns)
+	}
+	if c.MaxOpenConns == 0 {
+		c.MaxOpenConns = DefaultSQLiteMaxOpenConns
+	}
+	if c.MaxIdleConns < 0 {
+		return nil, fmt.Errorf("tenantdb: sqlite config: MaxIdleConns %d is negative", c.MaxIdleConns)
+	}
+	if c.MaxIdleConns == 0 {
+		c.MaxIdleConns = DefaultSQLiteMaxIdleConns
+	}
+	if c.MaxIdleConns > c.MaxOpenConns {
+		return nil, fmt.Errorf("tenantdb: sqlite config: MaxIdleConns %d exceeds MaxOpenConns %d", c.MaxIdleConns, c.MaxOpenConns)
+	}
+	dir, err := filepath.Abs(c.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("tenantdb: sqlite config: Dir %q: %w", c.Dir, err)
+	}
+	if err := os.MkdirAll(dir, sqliteDir); err != nil {
+		return nil, fmt.Errorf("tenantdb: sqlite config: create Dir: %w", err)
+	}
+	if fi, err := os.Stat(dir); err != nil {
+		return nil, fmt.Errorf("tenantdb: sqlite config: Dir: %w", err)
+	} else if !fi.IsDir() {
+		return nil, fmt.Errorf("tenantdb: sqlite config: Dir %q is not a directory", dir)
+	}
+
+	// The DSN is a SQLite URI (modernc passes names starting with "file:" to
+	// sqlite3_open_v2 with SQLITE_OPEN_URI), so the directory is
+	// percent-escaped as a URI path; names need no escaping once validated.
+	// mode=rw makes SQLite refuse to create a missing file, so a handle never
+	// resurrects a dropped database, not even when its pool dials later.
+	uriPath := filepath.ToSlash(dir)
+	if !strings.HasPrefix(uriPath, "/") {
+		uriPath = "/" + uriPath // Windows: C:/x -> /C:/x
+	}
+	if !strings.HasSuffix(uriPath, "/") {
+		uriPath += "/"
+	}
+	busyMS := (c.BusyTimeout + time.Millisecond - 1) / time.Millisecond
+	return &SQLite{
+		dir:       dir,
+		dsnPrefix: (&url.URL{Scheme: "file", Path: uriPath}).String(),
+		dsnQuery: "?mode=rw" +
+			"&_pragma=busy_timeout(" + strconv.FormatInt(int64(busyMS), 10) + ")" +
+			"&_pragma=journal_mode(WAL)" +
+			"&_pragma=foreign_keys(1)" +
+			"&_pragma=synchronous(NORMAL)" +
+			"&_txlock=immediate",
+		maxOpen: c.MaxOpenConns,
+		maxIdle: c.MaxIdleConns,
+	}, nil
+}
+
+// Dialect returns "sqlite3", goose's name for SQLite.
+func (s *SQLite) Dialect() string { return "sqlite3" }
+
+// Dir returns the absolute directory holding the database files.
+func (s *SQLite) Dir() string { return s.dir }
+
+// Path returns the file path of the named database, <Dir>/<name>.sqlite. It
+// does not validate name.
+func (s *SQLite) Path(name string) string {
+	return filepath.Join(s.dir, name+sqliteExt)
+}
+
+func (s *SQLite) dsn(name string) string {
+	return s.dsnPrefix + name + sqliteExt + s.dsnQuery
+}
+
+// Create makes a new empty SQLite database file in WAL mode. The file is
+// created exclusively (O_EXCL), so an existing database is never clobbered
+// (ErrExists); if anything fails after that the file is removed again.
+func (s *SQLite) Create(ctx context.Context, name string) (err error) {
+	if err := ValidateName(name); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	path := s.Path(name)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, sqliteFile)
+	if err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("tenantdb: create sqlite database %q: %w", name, ErrExists)
+		}
+		return fmt.Errorf("tenantdb: create sqlite database %q: %w", name, err)
+	}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, removeSQLiteFiles(path))
+		}
+	}()
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("tenantdb: create sqlite database %q: %w", name, err)
+	}
+	// Leftovers of an earlier database of the same name would be replayed
+	// into the new one (a hot journal or WAL); the main file did not exist,
+	// so they belong to nothing.
+	if err := removeSidecars(path); err != nil {
+		return fmt.Errorf("tenantdb: create sqlite database %q: %w", name, err)
+	}
+	db, err := sql.Open(sqliteDriver, s.dsn(name))
+	if err != nil {
+		return fmt.Errorf("tenantdb: create sqlite database %q: %w", name, err)
+	}
+	db.SetMaxOpenConns(1)
+	// Switching the empty file to WAL writes the database header, making it
+	// a valid SQLite database of its own.
+	var mode string
+	err = db.QueryRowContext(ctx, "PRAGMA journal_mode = WAL").Scan(&mode)
+	if err == nil && !strings.EqualFold(mode, "wal") {
+		err = fmt.Errorf("journal_mode is %q, want wal", mode)
+	}
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("tenantdb: create sqlite database %q: %w", name, err)
+	}
+	return nil
+}
+
+// Drop removes the database file and its -wal, -shm and -journal files.
+// Dropping a missing database returns nil. Handles still open on it keep
+// working on the unlinked file (POSIX) until closed, but cannot dial new
+// connections; callers normally ConnManager.Forget the name first.
+func (s *SQLite) Drop(ctx context.Context, name string) error {
+	if err := ValidateName(name); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := removeSQLiteFiles(s.Path(name)); err != nil {
+		return fmt.Errorf("tenantdb: drop sqlite database %q: %w", name, err)
+	}
+	return nil
+}
+
+// removeSQLiteFiles removes a database file, then its sidecars, ignoring
+// those that are missing.
+func removeSQLiteFiles(path string) error {
+	err := os.Remove(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		err = nil
+	}
+	return errors.Join(err, removeSidecars(path))
+}
+
+func removeSidecars(path string) error {
+	var errs []error
+	for _, suffix := range sqliteSidecars {
+		if err := os.Remove(path + suffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Exists reports whether the database file exists.
+func (s *SQLite) Exists(ctx context.Context, name string) (bool, error) {
+	if err := ValidateName(name); err != nil {
+		return false, err
+	}
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	_, err := os.Stat(s.Path(name))
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, fs.ErrNotExist):
+		return false, nil
+	default:
+		return false, fmt.Errorf("tenantdb: sqlite database %q: %w", name, err)
+	}
+}
+
+// Open returns a pooled handle to an existing database, checked with a ping.
+// A missing database gives ErrNotExist and is not created.
+func (s *SQLite) Open(ctx context.Context, name string) (*sql.DB, error) {
+	if err := ValidateName(name); err != nil {
+		return nil, err
+	}
+	ok, err := s.Exists(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("tenantdb: open sqlite database %q: %w", name, ErrNotExist)
+	}
+	db, err := sql.Open(sqliteDriver, s.dsn(name))
+	if err != nil {
+		return nil, fmt.Errorf("tenantdb: open sqlite database %q: %w", name, err)
+	}
+	db.SetMaxOpenConns(s.maxOpen)
+	db.SetMaxIdleConns(s.maxIdle)
+	if err := db.PingContext(ctx); err != nil {
+		_ = db.Close()
+		// Dropped between the check and the ping: mode=rw refused to
+		// create it.
+		if ok, serr := s.Exists(context.WithoutCancel(ctx), name); serr == nil && !ok {
+			return nil, fmt.Errorf("tenantdb: open sqlite database %q: %w", name, ErrNotExist)
+		}
+		return nil, fmt.Errorf("tenantdb: open sqlite database %q: %w", name, err)
+	}
+	return db, nil
+}
+
+// Size reports the bytes the database occupies on disk: its file plus the
+// -wal and -shm files. A missing database gives ErrNotExist.
+func (s *SQLite) Size(ctx context.Context, name string) (int64, error) {
+	if err := ValidateName(name); err != nil {
+		return 0, err
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	path := s.Path(name)
+	fi, err := os.Stat(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return 0, fmt.Errorf("tenantdb: size of sqlite database %q: %w", name, ErrNotExist)
+		}
+		return 0, fmt.Errorf("tenantdb: size of sqlite database %q: %w", name, err)
+	}
+	total := fi.Size()
+	for _, suffix := range [...]string{"-wal", "-shm"} {
+		fi, err := os.Stat(path + suffix)
+		switch {
+		case err == nil:
+			total += fi.Size()
+		case !errors.Is(err, fs.ErrNotExist):
+			return 0, fmt.Errorf("tenantdb: size of sqlite database %q: %w", name, err)
+		}
+	}
+	return total, nil
+}
+
+// Wipe drops every table, view, trigger and index in db (SQLite's internal
+// sqlite_* objects aside), in one transaction with foreign key enforcement
+// off, and resets user_version to 0, leaving the database empty.
+func (s *SQLite) Wipe(ctx context.Context, db *sql.DB) (err error) {
+	if db == nil {
+		return errors.New("tenantdb: wipe sqlite database: nil *sql.DB")
+	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("tenantdb: wipe sqlite database: %w", err)
+	}
+	defer conn.Close()
+	// foreign_keys cannot change inside a transaction, and with it on a DROP
+	// TABLE of a referenced table fails.
+	if _, err := conn.ExecContext(ctx, "PRAGMA foreign_keys = OFF"); err != nil {
+		return fmt.Errorf("tenantdb: wipe sqlite database: %w", err)
+	}
+	defer func() {
+		if _, rerr := conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA foreign_keys = ON"); rerr != nil {
+			// Never give the pool a connection without foreign keys.
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+			err = errors.Join(err, fmt.Errorf("tenantdb: wipe sqlite database: restore foreign_keys: %w", rerr))
+		}
+	}()
+
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("tenantdb: wipe sqlite database: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	// Dropping one object can take others with it (a table its indexes and
+	// triggers, a virtual table its shadow tables), and a shadow table may
+	// refuse to be dropped before its virtual table; so drop in passes until
+	// nothing is left or a pass makes no progress.
+	for {
+		objs, err := sqliteObjects(ctx, tx)
+		if err != nil {
+			return fmt.Errorf("tenantdb: wipe sqlite database: %w", err)
+		}
+		if len(objs) == 0 {
+			break
+		}
+		var lastErr error
+		dropped := 0
+		for _, o := range objs {
+			stmt := "DROP " + strings.ToUpper(o.typ) + " IF EXISTS " + QuoteIdent(o.name)
+			if _, err := tx.ExecContext(ctx, stmt); err != nil {
+				if ctx.Err() != nil {
+					return fmt.Errorf("tenantdb: wipe sqlite database: %w", ctx.Err())
+				}
+				lastErr = fmt.Errorf("drop %s %s: %w", o.typ, QuoteIdent(o.name), err)
+				continue
+			}
+			dropped++
+		}
+		if dropped == 0 {
+			return fmt.Errorf("tenantdb: wipe sqlite database: %w", lastErr)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, "PRAGMA user_version = 0"); err != nil {
+		return fmt.Errorf("tenantdb: wipe sqlite database: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("tenantdb: wipe sqlite database: %w", err)
+	}
+	return nil
+}
+
+type sqliteObject struct{ typ, name string }
+
+// sqliteObjects lists the schema objects of the main database, views and
+// triggers first, then virtual tables, tables and indexes.
+func sqliteObjects(ctx context.Context, tx *sql.Tx) ([]sqliteObject, error) {
+	rows, err := tx.QueryContext(ctx, `
+SELECT type, name FROM sqlite_schema
+WHERE type IN ('view', 'trigger', 'table', 'index') AND name NOT LIKE 'sqlite\_%' ESCAPE '\'
+ORDER BY CASE
+	WHEN type = 'view' THEN 0
+	WHEN type = 'trigger' THEN 1
+	WHEN type = 'table' AND sql LIKE 'CREATE VIRTUAL TABLE%' THEN 2
+	WHEN type = 'table' THEN 3
+	ELSE 4
+END, name`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var objs []sqliteObject
+	for rows.Next() {
+		var o sqliteObject
+		if err := rows.Scan(&o.typ, &o.name); err != nil {
+			return nil, err
+		}
+		objs = append(objs, o)
+	}
+	return objs, rows.Err()
+}
