@@ -26,7 +26,8 @@ type Bootstrapper interface {
 type TenantCache interface {
 	// Get returns the value stored under key, and whether there was one.
 	Get(ctx context.Context, key string) ([]byte, bool, error)
-	// Set stores value under key; ttl <= 0 means no expiry.
+	// Set stores value under key for ttl; ttl <= 0 means the backend's
+	// default (no expiry unless the backend was configured with one).
 	Set(ctx context.Context, key string, value []byte, ttl time.Duration) error
 	// Delete removes key.
 	Delete(ctx context.Context, key string) error
