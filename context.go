@@ -22,6 +22,8 @@ type scope struct {
 	finishFunc func()
 
 	res resources
+	// basePath is the path prefix that identified the tenant ("" for hosts).
+	basePath string
 
 	mu      sync.Mutex
 	db      *sql.DB

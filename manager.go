@@ -2,6 +2,7 @@ package tenancy
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -481,9 +482,10 @@ func (m *Manager) SetMaintenance(ctx context.Context, ref string, on bool, messa
 		return nil, &ValidationError{Field: "message", Reason: err.(*ValidationError).Reason}
 	}
 	t.Maintenance = on
-	t.MaintenanceMessage = ""
+	t.MaintenanceMessage, t.MaintenanceSecret = "", ""
 	if on {
 		t.MaintenanceMessage = strings.TrimSpace(message)
+		t.MaintenanceSecret = rand.Text()
 	}
 	if err := m.store.UpdateTenant(ctx, t); err != nil {
 		return nil, err

@@ -17,10 +17,14 @@ type Tenant struct {
 	Data               map[string]any `json:"data"`
 	Maintenance        bool           `json:"maintenance"`
 	MaintenanceMessage string         `json:"maintenance_message"`
-	CreatedAt          time.Time      `json:"created_at"`
-	UpdatedAt          time.Time      `json:"updated_at"`
-	LastAccessedAt     *time.Time     `json:"last_accessed_at"`
-	Domains            []Domain       `json:"domains"`
+	// MaintenanceSecret lets a visitor past maintenance mode: visiting
+	// /__maintenance/<secret> on the tenant's host sets a bypass cookie.
+	// It is never part of the tenant's JSON.
+	MaintenanceSecret string     `json:"-"`
+	CreatedAt         time.Time  `json:"created_at"`
+	UpdatedAt         time.Time  `json:"updated_at"`
+	LastAccessedAt    *time.Time `json:"last_accessed_at"`
+	Domains           []Domain   `json:"domains"`
 }
 
 // Domain is a host name that identifies a tenant. Domains are unique across

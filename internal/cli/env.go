@@ -11,6 +11,7 @@ import (
 	"github.com/gotenancy/tenancy/demo"
 	"github.com/gotenancy/tenancy/migrate"
 	"github.com/gotenancy/tenancy/seed"
+	"github.com/gotenancy/tenancy/storage"
 	"github.com/gotenancy/tenancy/store/sqlitestore"
 	"github.com/gotenancy/tenancy/tenantdb"
 )
@@ -22,11 +23,13 @@ func (l layout) catalog() string    { return filepath.Join(string(l), "catalog.s
 func (l layout) databases() string  { return filepath.Join(string(l), "tenants") }
 func (l layout) migrations() string { return filepath.Join(string(l), "migrations", "tenant") }
 func (l layout) seeders() string    { return filepath.Join(string(l), "seeders", "tenant") }
+func (l layout) storage() string    { return filepath.Join(string(l), "storage") }
 
 // env is what a command works with: the catalog and the Manager over it.
 type env struct {
-	store *sqlitestore.Store
-	mgr   *tenancy.Manager
+	store   *sqlitestore.Store
+	mgr     *tenancy.Manager
+	storage *storage.Storage
 }
 
 // openEnv opens the data directory, initialising it on first use. Commands
@@ -63,7 +66,18 @@ func openEnv(ctx context.Context, o *options, withMigrations bool) (*env, error)
 		store.Close()
 		return nil, err
 	}
-	return &env{store: store, mgr: mgr}, nil
+	files, err := storage.New(&storage.Config{Dir: dir.storage()})
+	if err != nil {
+		mgr.Close()
+		store.Close()
+		return nil, err
+	}
+	// A deleted tenant's files go with it. This runs before the database is
+	// dropped, so a failure stops the delete and leaves it to be retried.
+	mgr.On(tenancy.EventDeleting, func(ctx context.Context, e tenancy.Event) error {
+		return files.Remove(e.Tenant.UUID)
+	})
+	return &env{store: store, mgr: mgr, storage: files}, nil
 }
 
 func (e *env) Close() {

@@ -97,6 +97,7 @@ func newRoot(stdin io.Reader) *cobra.Command {
 		newRunCmd(o),
 		newTestTenantsCmd(o),
 		newMaintenanceCmd(o),
+		newServeCmd(o),
 	)
 	return root
 }

@@ -265,6 +265,10 @@ func newMaintenanceCmd(o *options) *cobra.Command {
 				state = "on"
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "Maintenance mode of %s (%s) is %s\n", t.Name, t.PrimaryDomain(), state)
+			if t.Maintenance {
+				fmt.Fprintf(cmd.OutOrStdout(), "To get past it in a browser, open http://%s%s%s once\n",
+					t.PrimaryDomain(), tenancy.MaintenanceBypassPrefix, t.MaintenanceSecret)
+			}
 			return nil
 		}),
 	}

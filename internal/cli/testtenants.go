@@ -29,38 +29,20 @@ func newTestTenantsCmd(o *options) *cobra.Command {
 				return err
 			}
 			return withEnv(o, true, func(ctx context.Context, cmd *cobra.Command, e *env, args []string) error {
-				var made []*tenancy.Tenant
-				for i := 1; i <= count; i++ {
-					domain := fmt.Sprintf("%s%d.localhost", prefix, i)
-					req := tenancy.CreateRequest{
-						Name:    fmt.Sprintf("Test Tenant %d", i),
-						Domain:  domain,
-						Notes:   "created by create-test-tenants",
-						Migrate: true,
-						Seed:    withData,
-					}
-					if withData {
-						req.Seeders = []string{demo.SampleSeeder, demo.ProfileSeeder}
-					}
-					t, err := e.mgr.Create(ctx, req)
-					if errors.Is(err, tenancy.ErrDomainTaken) {
-						if !o.outputJSON() {
-							fmt.Fprintf(cmd.OutOrStdout(), "%s exists already, kept\n", domain)
-						}
-						continue
-					}
-					if err != nil {
-						return err
-					}
-					made = append(made, t)
-					if !o.outputJSON() {
-						fmt.Fprintf(cmd.OutOrStdout(), "created %s (%s)\n", domain, t.UUID)
-					}
-				}
+				made, err := createTestTenants(ctx, e, count, prefix, withData)
 				if o.outputJSON() {
-					return printTenants(cmd.OutOrStdout(), o, made)
+					if perr := printTenants(cmd.OutOrStdout(), o, made); perr != nil {
+						return perr
+					}
+					return err
 				}
-				return nil
+				for _, t := range made {
+					fmt.Fprintf(cmd.OutOrStdout(), "created %s (%s)\n", t.PrimaryDomain(), t.UUID)
+				}
+				if kept := count - len(made); err == nil && kept > 0 {
+					fmt.Fprintf(cmd.OutOrStdout(), "%d exist already, kept\n", kept)
+				}
+				return err
 			})(cmd, args)
 		},
 	}
@@ -69,4 +51,31 @@ func newTestTenantsCmd(o *options) *cobra.Command {
 	f.StringVar(&prefix, "domain-prefix", "test", "domains are <prefix><n>.localhost")
 	f.BoolVar(&withData, "with-data", false, "seed sample notes")
 	return cmd
+}
+
+// createTestTenants creates <prefix>1.localhost … <prefix><count>.localhost,
+// migrated, seeded with sample data when asked; existing ones are kept.
+func createTestTenants(ctx context.Context, e *env, count int, prefix string, withData bool) ([]*tenancy.Tenant, error) {
+	var made []*tenancy.Tenant
+	for i := 1; i <= count; i++ {
+		req := tenancy.CreateRequest{
+			Name:    fmt.Sprintf("Test Tenant %d", i),
+			Domain:  fmt.Sprintf("%s%d.localhost", prefix, i),
+			Notes:   "created by create-test-tenants",
+			Migrate: true,
+			Seed:    withData,
+		}
+		if withData {
+			req.Seeders = []string{demo.SampleSeeder, demo.ProfileSeeder}
+		}
+		t, err := e.mgr.Create(ctx, req)
+		if errors.Is(err, tenancy.ErrDomainTaken) {
+			continue
+		}
+		if err != nil {
+			return made, err
+		}
+		made = append(made, t)
+	}
+	return made, nil
 }

@@ -181,10 +181,10 @@ func (s *Store) CreateTenant(ctx context.Context, t *tenancy.Tenant) error {
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		err := tx.QueryRowContext(ctx, `INSERT INTO tenants
 			(uuid, name, status, status_reason, database_name, shard, notes, settings, data,
-			 maintenance, maintenance_message, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			 maintenance, maintenance_message, maintenance_secret, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 			t.UUID, t.Name, string(t.Status), t.StatusReason, t.DatabaseName, t.Shard, t.Notes,
-			settings, data, t.Maintenance, t.MaintenanceMessage, micros(ts), micros(ts)).Scan(&id)
+			settings, data, t.Maintenance, t.MaintenanceMessage, t.MaintenanceSecret, micros(ts), micros(ts)).Scan(&id)
 		if err != nil {
 			return mapConstraint(err)
 		}
@@ -215,7 +215,8 @@ func (s *Store) CreateTenant(ctx context.Context, t *tenancy.Tenant) error {
 }
 
 const tenantColumns = `t.id, t.uuid, t.name, t.status, t.status_reason, t.database_name, t.shard, t.notes,
-	t.settings, t.data, t.maintenance, t.maintenance_message, t.created_at, t.updated_at, t.last_accessed_at`
+	t.settings, t.data, t.maintenance, t.maintenance_message, t.maintenance_secret, t.created_at, t.updated_at,
+	t.last_accessed_at`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -228,7 +229,7 @@ func scanTenant(row scanner) (*tenancy.Tenant, error) {
 		accessed         sql.NullInt64
 	)
 	if err := row.Scan(&t.ID, &t.UUID, &t.Name, &status, &t.StatusReason, &t.DatabaseName, &t.Shard, &t.Notes,
-		&settings, &data, &t.Maintenance, &t.MaintenanceMessage, &created, &updated, &accessed); err != nil {
+		&settings, &data, &t.Maintenance, &t.MaintenanceMessage, &t.MaintenanceSecret, &created, &updated, &accessed); err != nil {
 		return nil, err
 	}
 	t.Status = tenancy.Status(status)
@@ -414,9 +415,10 @@ func (s *Store) UpdateTenant(ctx context.Context, t *tenancy.Tenant) error {
 	}
 	ts := now()
 	res, err := s.db.ExecContext(ctx, `UPDATE tenants SET name = ?, status = ?, status_reason = ?, notes = ?,
-		settings = ?, data = ?, maintenance = ?, maintenance_message = ?, updated_at = ? WHERE id = ?`,
+		settings = ?, data = ?, maintenance = ?, maintenance_message = ?, maintenance_secret = ?, updated_at = ?
+		WHERE id = ?`,
 		t.Name, string(t.Status), t.StatusReason, t.Notes, settings, data, t.Maintenance, t.MaintenanceMessage,
-		micros(ts), t.ID)
+		t.MaintenanceSecret, micros(ts), t.ID)
 	if err != nil {
 		return err
 	}

@@ -308,7 +308,7 @@ func testUpdate(t *testing.T, s tenancy.Store) {
 	tn.Name, tn.Status, tn.StatusReason, tn.Notes = "A2", tenancy.StatusBlocked, "fraud", "n"
 	tn.Settings = map[string]any{"k": "v"}
 	tn.Data = map[string]any{"d": true}
-	tn.Maintenance, tn.MaintenanceMessage = true, "upgrading"
+	tn.Maintenance, tn.MaintenanceMessage, tn.MaintenanceSecret = true, "upgrading", "s3cret"
 	if err := s.UpdateTenant(ctx, tn); err != nil {
 		t.Fatal(err)
 	}
@@ -320,7 +320,7 @@ func testUpdate(t *testing.T, s tenancy.Store) {
 		t.Fatal(err)
 	}
 	if got.Name != "A2" || got.Status != tenancy.StatusBlocked || got.StatusReason != "fraud" || got.Notes != "n" ||
-		got.Settings["k"] != "v" || got.Data["d"] != true || !got.Maintenance || got.MaintenanceMessage != "upgrading" ||
+		got.Settings["k"] != "v" || got.Data["d"] != true || !got.Maintenance || got.MaintenanceMessage != "upgrading" || got.MaintenanceSecret != "s3cret" ||
 		!got.UpdatedAt.Equal(tn.UpdatedAt) || !got.CreatedAt.Equal(created) {
 		t.Fatalf("update not kept: %+v", got)
 	}

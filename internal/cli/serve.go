@@ -1,0 +1,110 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gotenancy/tenancy"
+	"github.com/gotenancy/tenancy/internal/server"
+)
+
+func newServeCmd(o *options) *cobra.Command {
+	var (
+		addr            string
+		demoMode        bool
+		central         []string
+		headerResolver  bool
+		accessLog       bool
+		logFormat       string
+		maxBody         int64
+		shutdownTimeout time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the tenants' application and the central routes over HTTP",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var handler slog.Handler
+			switch logFormat {
+			case "text":
+				handler = slog.NewTextHandler(cmd.ErrOrStderr(), nil)
+			case "json":
+				handler = slog.NewJSONHandler(cmd.ErrOrStderr(), nil)
+			default:
+				return fmt.Errorf("invalid --log-format %q: want text or json", logFormat)
+			}
+			if maxBody < 1 {
+				return fmt.Errorf("invalid --max-body %d: must be at least 1", maxBody)
+			}
+			logger := slog.New(handler)
+			ctx := cmd.Context()
+			if demoMode {
+				if _, err := install(ctx, o); err != nil {
+					return err
+				}
+			}
+			e, err := openEnv(ctx, o, true)
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			if demoMode {
+				if err := ensureDemoTenants(ctx, cmd, e); err != nil {
+					return err
+				}
+			}
+			srv, err := server.New(ctx, &server.Config{
+				Manager:        e.mgr,
+				Storage:        e.storage,
+				DataDir:        o.dataDir,
+				Watcher:        e.store,
+				Logger:         logger,
+				CentralDomains: central,
+				HeaderResolver: headerResolver,
+				AccessLog:      accessLog,
+				MaxBodyBytes:   maxBody,
+			})
+			if err != nil {
+				return err
+			}
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				srv.Close(ctx)
+				return err
+			}
+			port := ln.Addr().(*net.TCPAddr).Port
+			logger.Info("serving", "addr", ln.Addr().String(), "data_dir", o.dataDir, "central_domains", strings.Join(central, ","))
+			fmt.Fprintf(cmd.OutOrStdout(), "Serving on http://localhost:%d/ (tenants at http://test1.localhost:%d/ …); Ctrl-C stops\n", port, port)
+			return srv.Serve(ctx, ln, shutdownTimeout)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&addr, "addr", ":8080", "address to listen on")
+	f.BoolVar(&demoMode, "demo", false, "install the demo application and create test1.localhost … test5.localhost when there are no tenants")
+	f.StringSliceVar(&central, "central-domains", []string{"localhost", "127.0.0.1"}, "hosts of the central application (not tenants)")
+	f.BoolVar(&headerResolver, "header-resolver", false, "let the X-Tenant header pick the tenant (only behind an authenticating proxy)")
+	f.BoolVar(&accessLog, "access-log", true, "log every request")
+	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
+	f.Int64Var(&maxBody, "max-body", 10<<20, "largest request body in bytes")
+	f.DurationVar(&shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight requests and jobs get to finish on shutdown")
+	return cmd
+}
+
+// ensureDemoTenants creates the test tenants when there are none.
+func ensureDemoTenants(ctx context.Context, cmd *cobra.Command, e *env) error {
+	res, err := e.mgr.List(ctx, tenancy.ListOptions{PerPage: 1})
+	if err != nil || res.Total > 0 {
+		return err
+	}
+	made, err := createTestTenants(ctx, e, 5, "test", true)
+	for _, t := range made {
+		fmt.Fprintf(cmd.OutOrStdout(), "created %s (%s)\n", t.PrimaryDomain(), t.UUID)
+	}
+	return err
+}

@@ -1,0 +1,321 @@
+package server
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"runtime/debug"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/gotenancy/tenancy"
+	"github.com/gotenancy/tenancy/cache"
+	"github.com/gotenancy/tenancy/demo"
+	"github.com/gotenancy/tenancy/jobs"
+	"github.com/gotenancy/tenancy/resolve"
+	"github.com/gotenancy/tenancy/storage"
+)
+
+// Config configures a Server.
+type Config struct {
+	// Manager is the service layer; required.
+	Manager *tenancy.Manager
+	// Storage holds tenant files; required.
+	Storage *storage.Storage
+	// DataDir holds the jobs database; required.
+	DataDir string
+	// Watcher reports catalog changes made by other processes; optional.
+	Watcher resolve.Watcher
+	// Logger receives structured logs; default slog.Default().
+	Logger *slog.Logger
+	// CentralDomains bypass tenancy; default localhost and 127.0.0.1.
+	CentralDomains []string
+	// HeaderResolver lets the X-Tenant header pick a tenant (off by default:
+	// only for deployments where something in front authenticates callers).
+	HeaderResolver bool
+	// AccessLog logs every request.
+	AccessLog bool
+	// MaxBodyBytes bounds request bodies; default 10 MiB.
+	MaxBodyBytes int64
+	// AccessFlushInterval is how often last access is written; default 5s.
+	AccessFlushInterval time.Duration
+	// JobWorkers is the number of job workers; default 10.
+	JobWorkers int
+}
+
+// Server is the assembled HTTP server and its background work.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	handler  http.Handler
+	resolver *resolve.Cache
+	jobs     *jobs.Client
+	jobsDB   *sql.DB
+	cache    *cache.Memory
+	metrics  *tenancy.RequestMetrics
+	cancel   context.CancelFunc
+	done     chan struct{}
+}
+
+// New assembles a server; Start begins its background work.
+func New(ctx context.Context, cfg *Config) (*Server, error) {
+	if cfg == nil || cfg.Manager == nil || cfg.Storage == nil || cfg.DataDir == "" {
+		return nil, errors.New("server: Manager, Storage and DataDir are required")
+	}
+	s := &Server{cfg: *cfg, log: cfg.Logger, metrics: tenancy.NewRequestMetrics(), done: make(chan struct{})}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.cfg.MaxBodyBytes <= 0 {
+		s.cfg.MaxBodyBytes = 10 << 20
+	}
+	if s.cfg.AccessFlushInterval <= 0 {
+		s.cfg.AccessFlushInterval = 5 * time.Second
+	}
+	mgr := cfg.Manager
+
+	var err error
+	if s.cache, err = cache.NewMemory(nil); err != nil {
+		return nil, err
+	}
+	if s.jobsDB, err = jobs.OpenSQLite(ctx, filepath.Join(cfg.DataDir, "jobs.sqlite")); err != nil {
+		return nil, err
+	}
+	workers := river.NewWorkers()
+	river.AddWorker(workers, demo.EchoWorker{})
+	s.jobs, err = jobs.Open(ctx, &jobs.Config{Manager: mgr, DB: s.jobsDB, Workers: workers, Concurrency: cfg.JobWorkers, Logger: s.log})
+	if err != nil {
+		s.jobsDB.Close()
+		return nil, err
+	}
+	mgr.Use(
+		tenancy.NewLogBootstrapper(s.log),
+		cache.NewBootstrapper(s.cache),
+		storage.NewBootstrapper(cfg.Storage),
+		s.jobs.Bootstrapper(),
+	)
+	mgr.On(tenancy.EventDeleted, func(ctx context.Context, e tenancy.Event) error {
+		s.metrics.Forget(e.Tenant.ID)
+		return s.cache.FlushTenant(ctx, e.Tenant.UUID)
+	})
+
+	s.resolver, err = resolve.NewCache(ctx, mgr, &resolve.CacheConfig{Watcher: cfg.Watcher})
+	if err != nil {
+		s.jobsDB.Close()
+		return nil, err
+	}
+	resolvers := []resolve.Resolver{resolve.Domain(), resolve.Subdomain(), resolve.Path("/t/")}
+	if cfg.HeaderResolver {
+		resolvers = append(resolvers, resolve.Header("X-Tenant"))
+	}
+	chain, err := resolve.NewChain(&resolve.ChainConfig{Cache: s.resolver, CentralDomains: cfg.CentralDomains, Resolvers: resolvers})
+	if err != nil {
+		s.resolver.Close()
+		s.jobsDB.Close()
+		return nil, err
+	}
+	var h http.Handler = tenancy.Middleware(demo.Handler(), &tenancy.MiddlewareConfig{
+		Manager:  mgr,
+		Resolver: chain,
+		Central:  s.centralHandler(),
+		Metrics:  s.metrics,
+	})
+	h = s.limitBodies(h)
+	if cfg.AccessLog {
+		h = s.logRequests(h)
+	}
+	s.handler = s.recoverPanics(h)
+	return s, nil
+}
+
+// Handler is the server's HTTP handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Metrics are the per-tenant request metrics.
+func (s *Server) Metrics() *tenancy.RequestMetrics { return s.metrics }
+
+// Resolver is the tenant resolution cache.
+func (s *Server) Resolver() *resolve.Cache { return s.resolver }
+
+// Jobs is the background job client.
+func (s *Server) Jobs() *jobs.Client { return s.jobs }
+
+// Start starts the job workers and last-access tracking.
+func (s *Server) Start(ctx context.Context) error {
+	if err := s.jobs.Start(ctx); err != nil {
+		return err
+	}
+	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.cancel = cancel
+	go func() {
+		defer close(s.done)
+		s.cfg.Manager.TrackAccess(bg, s.metrics, s.cfg.AccessFlushInterval)
+	}()
+	return nil
+}
+
+// Close stops the background work: running jobs finish (bounded by ctx),
+// last access is flushed, and the resolver stops watching.
+func (s *Server) Close(ctx context.Context) error {
+	var errs []error
+	if s.cancel != nil {
+		errs = append(errs, s.jobs.Stop(ctx))
+		s.cancel()
+		<-s.done
+	}
+	errs = append(errs, s.resolver.Close(), s.jobsDB.Close())
+	return errors.Join(errs...)
+}
+
+// Serve serves HTTP on ln until ctx is done, then shuts down gracefully:
+// in-flight requests finish (within shutdownTimeout), then background work stops.
+func (s *Server) Serve(ctx context.Context, ln net.Listener, shutdownTimeout time.Duration) error {
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	if err := s.Start(ctx); err != nil {
+		return err
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errc:
+	}
+	s.log.Info("shutting down", "timeout", shutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	shutdownErr := srv.Shutdown(sctx)
+	if errors.Is(serveErr, http.ErrServerClosed) {
+		serveErr = nil
+	}
+	return errors.Join(serveErr, shutdownErr, s.Close(sctx))
+}
+
+// limitBodies bounds request bodies.
+func (s *Server) limitBodies(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > s.cfg.MaxBodyBytes {
+			tenancy.DefaultPage(w, r, tenancy.Page{Code: http.StatusRequestEntityTooLarge, Title: "Request Entity Too Large",
+				Message: fmt.Sprintf("request bodies are limited to %d bytes", s.cfg.MaxBodyBytes)})
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// recoverPanics turns a handler panic into a logged 500, never a dropped connection.
+func (s *Server) recoverPanics(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.log.ErrorContext(r.Context(), "handler panic", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+				tenancy.DefaultPage(w, r, tenancy.Page{Code: http.StatusInternalServerError, Title: "Internal Server Error", Message: "Something went wrong."})
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// loggedWriter records the status for the access log.
+type loggedWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int
+}
+
+func (lw *loggedWriter) WriteHeader(code int) {
+	if lw.status == 0 {
+		lw.status = code
+	}
+	lw.ResponseWriter.WriteHeader(code)
+}
+
+func (lw *loggedWriter) Write(b []byte) (int, error) {
+	if lw.status == 0 {
+		lw.status = http.StatusOK
+	}
+	n, err := lw.ResponseWriter.Write(b)
+	lw.bytes += n
+	return n, err
+}
+
+func (lw *loggedWriter) Unwrap() http.ResponseWriter { return lw.ResponseWriter }
+
+func (lw *loggedWriter) Flush() {
+	if f, ok := lw.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// logRequests writes one structured log line per request.
+func (s *Server) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		lw := &loggedWriter{ResponseWriter: w}
+		next.ServeHTTP(lw, r)
+		if lw.status == 0 {
+			lw.status = http.StatusOK
+		}
+		s.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
+			slog.String("method", r.Method), slog.String("host", r.Host), slog.String("path", r.URL.Path),
+			slog.Int("status", lw.status), slog.Int("bytes", lw.bytes), slog.Duration("duration", time.Since(start)),
+			slog.String("remote", r.RemoteAddr))
+	})
+}
+
+var centralTemplate = template.Must(template.New("central").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>tenancy</title><style>body{font-family:system-ui,sans-serif;max-width:44rem;margin:3rem auto;padding:0 1rem}td{padding:.2rem .8rem .2rem 0}</style></head>
+<body><h1>tenancy</h1><p>{{.Total}} tenants. Tenant applications are served on their own hosts{{if .Port}} (port {{.Port}}){{end}}.</p>
+<table>{{range .Tenants}}<tr><td><a href="http://{{.PrimaryDomain}}{{$.PortSuffix}}/">{{.PrimaryDomain}}</a></td><td>{{.Name}}</td><td>{{.Status}}</td></tr>{{end}}</table>
+</body></html>
+`))
+
+// centralHandler serves the central domains: an index of tenants and a liveness probe.
+func (s *Server) centralHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		res, err := s.cfg.Manager.List(r.Context(), tenancy.ListOptions{PerPage: tenancy.MaxPerPage, Sort: "name"})
+		if err != nil {
+			s.log.ErrorContext(r.Context(), "listing tenants", "err", err)
+			http.Error(w, "cannot list tenants", http.StatusServiceUnavailable)
+			return
+		}
+		port := ""
+		if u, err := url.Parse("http://" + r.Host); err == nil {
+			port = u.Port()
+		}
+		suffix := ""
+		if port != "" {
+			suffix = ":" + port
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		centralTemplate.Execute(w, map[string]any{"Total": res.Total, "Tenants": res.Tenants, "Port": port, "PortSuffix": suffix})
+	})
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"status":"ok"}` + "\n"))
+	})
+	return mux
+}

@@ -1,0 +1,227 @@
+package tenancy
+
+import (
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+// RequestResolver identifies the tenant of a request (package resolve has
+// the standard chain of domain, subdomain, path and header resolvers).
+type RequestResolver interface {
+	// ResolveRequest returns the tenant and the request to pass on (its
+	// path prefix stripped, for example). A request for the central
+	// application gives a nil tenant; an unknown tenant an error wrapping
+	// ErrNotFound.
+	ResolveRequest(r *http.Request) (*Tenant, *http.Request, error)
+}
+
+// MaintenanceBypassPrefix is the path under which a tenant's maintenance
+// secret sets the bypass cookie: /__maintenance/<secret>.
+const MaintenanceBypassPrefix = "/__maintenance/"
+
+// maintenanceCookie is the name of the maintenance bypass cookie.
+const maintenanceCookie = "tenancy_maintenance_bypass"
+
+// MiddlewareConfig configures Middleware.
+type MiddlewareConfig struct {
+	// Manager runs the bootstrappers; required.
+	Manager *Manager
+	// Resolver identifies tenants; required.
+	Resolver RequestResolver
+	// Central serves requests for central domains; default 404.
+	Central http.Handler
+	// Pages replaces the refusal pages by kind; missing kinds use the
+	// built-in page (HTML for browsers, the JSON error envelope for JSON clients).
+	Pages map[PageKind]PageFunc
+	// Metrics, if set, records each tenant request and its last access.
+	Metrics *RequestMetrics
+	// RetryAfter is the Retry-After of maintenance answers; default 5 minutes.
+	RetryAfter time.Duration
+}
+
+// Middleware wraps next, the tenant application: each request is resolved
+// to its tenant, refused when the tenant's state says so, and otherwise
+// served in the tenant's context (FromContext, DB, Cache, Storage, Enqueue,
+// Logger). It panics when cfg lacks the Manager or the Resolver, like
+// http.ServeMux does for bad patterns: that is a programming error.
+func Middleware(next http.Handler, cfg *MiddlewareConfig) http.Handler {
+	if cfg == nil || cfg.Manager == nil || cfg.Resolver == nil {
+		panic("tenancy: Middleware needs a Manager and a Resolver")
+	}
+	mw := &middleware{next: next, cfg: *cfg}
+	if mw.cfg.Central == nil {
+		mw.cfg.Central = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mw.refuse(w, r, Page{Kind: PageNotFound, Code: http.StatusNotFound, Title: "Not Found", Message: "There is nothing here."})
+		})
+	}
+	if mw.cfg.RetryAfter <= 0 {
+		mw.cfg.RetryAfter = 5 * time.Minute
+	}
+	return mw
+}
+
+type middleware struct {
+	next http.Handler
+	cfg  MiddlewareConfig
+}
+
+var statusWriters = sync.Pool{New: func() any { return new(statusWriter) }}
+
+func (mw *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	t, r2, err := mw.cfg.Resolver.ResolveRequest(r)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		mw.refuse(w, r, Page{Kind: PageNotFound, Code: http.StatusNotFound, Title: "Not Found", Message: "No tenant is served at this address."})
+		return
+	case err != nil:
+		mw.cfg.Manager.log.ErrorContext(r.Context(), "resolving tenant", "host", r.Host, "err", err)
+		mw.refuse(w, r, Page{Kind: PageUnavailable, Code: http.StatusServiceUnavailable, Title: "Service Unavailable", Message: "The tenant could not be looked up; try again shortly."})
+		return
+	case t == nil:
+		mw.cfg.Central.ServeHTTP(w, r2)
+		return
+	}
+	if !t.Status.Served() {
+		mw.refuseTenant(w, r2, t, statusPage(t))
+		return
+	}
+	if t.Maintenance {
+		if mw.bypass(w, r2, t) {
+			return
+		}
+		if !hasBypassCookie(r2, t) {
+			w.Header().Set("Retry-After", fmt.Sprint(int(mw.cfg.RetryAfter.Seconds())))
+			msg := t.MaintenanceMessage
+			if msg == "" {
+				msg = "This site is down for maintenance. Please check back soon."
+			}
+			mw.refuseTenant(w, r2, t, Page{Kind: PageMaintenance, Code: http.StatusServiceUnavailable, Title: "Down for Maintenance", Message: msg, Tenant: t})
+			return
+		}
+	}
+	start := time.Now()
+	ctx, end, err := mw.cfg.Manager.Enter(r2.Context(), t)
+	if err != nil {
+		mw.cfg.Manager.log.ErrorContext(r.Context(), "bootstrapping tenant", "tenant", t.UUID, "err", err)
+		mw.refuse(w, r2, Page{Kind: PageUnavailable, Code: http.StatusServiceUnavailable, Title: "Service Unavailable", Message: "The tenant could not be prepared; try again shortly.", Tenant: t})
+		return
+	}
+	if s := scopeOf(ctx); s != nil {
+		s.basePath = basePath(r.URL.Path, r2.URL.Path)
+	}
+	sw := statusWriters.Get().(*statusWriter)
+	sw.ResponseWriter, sw.status = w, 0
+	defer func() {
+		end()
+		if mw.cfg.Metrics != nil {
+			now := time.Now()
+			mw.cfg.Metrics.Observe(t.ID, sw.code(), now.Sub(start), now)
+		}
+		sw.ResponseWriter = nil
+		statusWriters.Put(sw)
+	}()
+	mw.next.ServeHTTP(sw, r2.WithContext(ctx))
+}
+
+// basePath is the prefix a resolver stripped from the path ("" for none).
+func basePath(original, rewritten string) string {
+	if len(original) > len(rewritten) && strings.HasSuffix(original, rewritten) {
+		return strings.TrimSuffix(original[:len(original)-len(rewritten)], "/")
+	}
+	return ""
+}
+
+// statusPage is the refusal page of a tenant that is not active.
+func statusPage(t *Tenant) Page {
+	p := Page{Code: http.StatusForbidden, Tenant: t, Reason: t.StatusReason}
+	switch t.Status {
+	case StatusBlocked:
+		p.Kind, p.Title, p.Message = PageBlocked, "Blocked", "This site has been blocked."
+	case StatusSuspended:
+		p.Kind, p.Title, p.Message = PageSuspended, "Suspended", "This site is suspended."
+	default:
+		p.Kind, p.Title, p.Message = PageInactive, "Inactive", "This site is not active."
+	}
+	return p
+}
+
+// bypass handles /__maintenance/<secret>: a matching secret sets the bypass
+// cookie and redirects home.
+func (mw *middleware) bypass(w http.ResponseWriter, r *http.Request, t *Tenant) bool {
+	secret, ok := strings.CutPrefix(r.URL.Path, MaintenanceBypassPrefix)
+	if !ok || t.MaintenanceSecret == "" || subtle.ConstantTimeCompare([]byte(secret), []byte(t.MaintenanceSecret)) != 1 {
+		return false
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name: maintenanceCookie, Value: t.MaintenanceSecret, Path: "/",
+		HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode, MaxAge: 12 * 3600,
+	})
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+	return true
+}
+
+func hasBypassCookie(r *http.Request, t *Tenant) bool {
+	c, err := r.Cookie(maintenanceCookie)
+	return err == nil && t.MaintenanceSecret != "" &&
+		subtle.ConstantTimeCompare([]byte(c.Value), []byte(t.MaintenanceSecret)) == 1
+}
+
+// refuseTenant refuses a known tenant's request and counts it in its metrics.
+func (mw *middleware) refuseTenant(w http.ResponseWriter, r *http.Request, t *Tenant, p Page) {
+	start := time.Now()
+	mw.refuse(w, r, p)
+	if mw.cfg.Metrics != nil {
+		now := time.Now()
+		mw.cfg.Metrics.Observe(t.ID, p.Code, now.Sub(start), now)
+	}
+}
+
+func (mw *middleware) refuse(w http.ResponseWriter, r *http.Request, p Page) {
+	if f := mw.cfg.Pages[p.Kind]; f != nil {
+		f(w, r, p)
+		return
+	}
+	DefaultPage(w, r, p)
+}
+
+// statusWriter records the status code a handler writes.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (sw *statusWriter) WriteHeader(code int) {
+	if sw.status == 0 {
+		sw.status = code
+	}
+	sw.ResponseWriter.WriteHeader(code)
+}
+
+func (sw *statusWriter) Write(b []byte) (int, error) {
+	if sw.status == 0 {
+		sw.status = http.StatusOK
+	}
+	return sw.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (sw *statusWriter) Unwrap() http.ResponseWriter { return sw.ResponseWriter }
+
+// Flush passes flushes through for streaming handlers.
+func (sw *statusWriter) Flush() {
+	if f, ok := sw.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (sw *statusWriter) code() int {
+	if sw.status == 0 {
+		return http.StatusOK
+	}
+	return sw.status
+}
