@@ -63,6 +63,24 @@ func TestWatchSeesOtherConnections(t *testing.T) {
 	}
 	waitFor(t, "a commit by the same store to be reported", func() bool { return calls.Load() > before })
 
+	// Routine writes (last access, operation records) are not changes to
+	// how tenants are served: only the domain added after them is reported.
+	before = calls.Load()
+	if err := other.TouchTenants(ctx, map[int64]time.Time{tn.ID: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.RecordOperation(ctx, tenancy.OperationRecord{TenantID: tn.ID, Operation: tenancy.OpMigrate, State: tenancy.StateSucceeded}); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.AddDomain(ctx, &tenancy.Domain{TenantID: tn.ID, Domain: "second.other.test"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the domain to be reported", func() bool { return calls.Load() > before })
+	time.Sleep(50 * time.Millisecond) // ten more polls
+	if got := calls.Load(); got != before+1 {
+		t.Fatalf("onChange called %d times for one relevant commit among routine ones", got-before)
+	}
+
 	cancel()
 	select {
 	case err := <-done:
