@@ -46,6 +46,8 @@ type FleetOptions struct {
 	FailFast bool
 	// Statuses keeps only tenants in these statuses; empty means all.
 	Statuses []Status
+	// CreatedAfter keeps only tenants created after it; zero means all.
+	CreatedAfter time.Time
 	// Progress, if set, is called after each tenant finishes.
 	Progress func(migrate.Progress)
 }
@@ -81,7 +83,17 @@ func (m *Manager) Migrate(ctx context.Context, t *Tenant, opts MigrateOptions) (
 	if rerr := m.record(ctx, OpMigrate, o); rerr != nil {
 		err = errors.Join(err, rerr)
 	}
+	m.auditOutcome(ctx, "tenant.migrate", o)
 	return o, err
+}
+
+// auditOutcome records an operation on one tenant in the audit log.
+func (m *Manager) auditOutcome(ctx context.Context, action string, o *Outcome) {
+	var err error
+	if o.State == StateFailed {
+		err = errors.New(o.Error)
+	}
+	m.recordAudit(ctx, action, o.UUID, nil, jsonValue(o), err)
 }
 
 func (m *Manager) checkSeeders(opts MigrateOptions) error {
@@ -172,6 +184,7 @@ func (m *Manager) Seed(ctx context.Context, t *Tenant, names ...string) (*Outcom
 	if rerr := m.record(ctx, OpSeed, o); rerr != nil {
 		err = errors.Join(err, rerr)
 	}
+	m.auditOutcome(ctx, "tenant.seed", o)
 	return o, err
 }
 
@@ -208,6 +221,15 @@ func (m *Manager) fleetTargets(ctx context.Context, op string, opts FleetOptions
 	all, err := m.store.AllTenants(ctx, opts.Statuses...)
 	if err != nil {
 		return nil, err
+	}
+	if !opts.CreatedAfter.IsZero() {
+		kept := all[:0]
+		for _, t := range all {
+			if t.CreatedAt.After(opts.CreatedAfter) {
+				kept = append(kept, t)
+			}
+		}
+		all = kept
 	}
 	if !opts.RetryFailed {
 		return all, nil
@@ -282,6 +304,12 @@ func (m *Manager) fleet(ctx context.Context, op string, opts FleetOptions, fn fu
 		}
 	}
 	report.Duration = time.Since(start)
+	summary := map[string]any{"tenants": len(outcomes), "succeeded": report.Succeeded, "failed": report.Failed, "skipped": report.Skipped}
+	var fleetErr error
+	if report.Failed > 0 || report.Skipped > 0 {
+		fleetErr = fmt.Errorf("%d failed, %d skipped", report.Failed, report.Skipped)
+	}
+	m.recordAudit(ctx, "fleet."+op, "", nil, jsonValue(summary), fleetErr)
 	return report, errors.Join(recordErrs...)
 }
 
@@ -311,6 +339,7 @@ func (m *Manager) Rollback(ctx context.Context, t *Tenant, steps int) (*Outcome,
 	if rerr := m.record(ctx, OpMigrate, o); rerr != nil {
 		err = errors.Join(err, rerr)
 	}
+	m.auditOutcome(ctx, "tenant.rollback", o)
 	return o, err
 }
 

@@ -255,6 +255,7 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (*Tenant, error
 		return nil, err
 	}
 	if err := m.store.CreateTenant(ctx, t); err != nil {
+		m.audit(ctx, "tenant.create", nil, nil, err)
 		if errors.Is(err, ErrDomainTaken) {
 			return nil, fmt.Errorf("%w: %s", ErrDomainTaken, domain)
 		}
@@ -271,8 +272,10 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (*Tenant, error
 		if derr := m.store.DeleteTenant(undo, t.ID); derr != nil {
 			err = errors.Join(err, fmt.Errorf("undo tenant record: %w", derr))
 		}
+		m.audit(ctx, "tenant.create", nil, nil, err)
 		return nil, err
 	}
+	m.audit(ctx, "tenant.create", nil, t, nil)
 	if req.Migrate {
 		o := &Outcome{Tenant: t, UUID: t.UUID, State: StateSucceeded, To: version, Duration: time.Since(start)}
 		if err := m.record(ctx, OpMigrate, o); err != nil {
@@ -421,10 +424,15 @@ type UpdateRequest struct {
 
 // Update changes a tenant's fields.
 func (m *Manager) Update(ctx context.Context, ref string, req UpdateRequest) (*Tenant, error) {
+	return m.update(ctx, "tenant.update", ref, req)
+}
+
+func (m *Manager) update(ctx context.Context, action, ref string, req UpdateRequest) (*Tenant, error) {
 	t, err := m.Get(ctx, ref)
 	if err != nil {
 		return nil, err
 	}
+	old := t.Clone()
 	before := t.Status
 	if req.Name != nil {
 		if t.Name, err = validateName(*req.Name); err != nil {
@@ -459,6 +467,7 @@ func (m *Manager) Update(ctx context.Context, ref string, req UpdateRequest) (*T
 	if err := m.store.UpdateTenant(ctx, t); err != nil {
 		return nil, err
 	}
+	m.audit(ctx, action, old, t, nil)
 	m.emit(ctx, Event{Kind: EventUpdated, Tenant: t})
 	if t.Status != before {
 		m.emit(ctx, Event{Kind: EventStatusChanged, Tenant: t, PreviousStatus: before})
@@ -468,7 +477,7 @@ func (m *Manager) Update(ctx context.Context, ref string, req UpdateRequest) (*T
 
 // SetStatus changes a tenant's status, recording the reason.
 func (m *Manager) SetStatus(ctx context.Context, ref string, status Status, reason string) (*Tenant, error) {
-	return m.Update(ctx, ref, UpdateRequest{Status: &status, StatusReason: &reason})
+	return m.update(ctx, "tenant.status", ref, UpdateRequest{Status: &status, StatusReason: &reason})
 }
 
 // SetMaintenance turns a tenant's maintenance mode on (with a message shown
@@ -481,6 +490,7 @@ func (m *Manager) SetMaintenance(ctx context.Context, ref string, on bool, messa
 	if err := validateNotes(message); err != nil {
 		return nil, &ValidationError{Field: "message", Reason: err.(*ValidationError).Reason}
 	}
+	old := t.Clone()
 	t.Maintenance = on
 	t.MaintenanceMessage, t.MaintenanceSecret = "", ""
 	if on {
@@ -490,6 +500,7 @@ func (m *Manager) SetMaintenance(ctx context.Context, ref string, on bool, messa
 	if err := m.store.UpdateTenant(ctx, t); err != nil {
 		return nil, err
 	}
+	m.audit(ctx, "tenant.maintenance", old, t, nil)
 	m.emit(ctx, Event{Kind: EventUpdated, Tenant: t})
 	return t, nil
 }
@@ -518,9 +529,11 @@ func (m *Manager) AddDomain(ctx context.Context, ref string, req DomainRequest) 
 		}
 		return nil, err
 	}
+	old := t
 	if t, err = m.store.TenantByUUID(ctx, t.UUID); err != nil {
 		return nil, err
 	}
+	m.audit(ctx, "domain.add", old, t, nil)
 	m.emit(ctx, Event{Kind: EventDomainAdded, Tenant: t, Domain: domain})
 	return t, nil
 }
@@ -538,9 +551,11 @@ func (m *Manager) RemoveDomain(ctx context.Context, ref, domain string) (*Tenant
 	if err := m.store.RemoveDomain(ctx, t.ID, d); err != nil {
 		return nil, err
 	}
+	old := t
 	if t, err = m.store.TenantByUUID(ctx, t.UUID); err != nil {
 		return nil, err
 	}
+	m.audit(ctx, "domain.remove", old, t, nil)
 	m.emit(ctx, Event{Kind: EventDomainRemoved, Tenant: t, Domain: d})
 	return t, nil
 }
@@ -554,9 +569,11 @@ func (m *Manager) SetPrimaryDomain(ctx context.Context, ref, domain string) (*Te
 	if err := m.store.SetPrimaryDomain(ctx, t.ID, d); err != nil {
 		return nil, err
 	}
+	old := t
 	if t, err = m.store.TenantByUUID(ctx, t.UUID); err != nil {
 		return nil, err
 	}
+	m.audit(ctx, "domain.primary", old, t, nil)
 	m.emit(ctx, Event{Kind: EventUpdated, Tenant: t})
 	return t, nil
 }
@@ -592,11 +609,16 @@ func (m *Manager) Delete(ctx context.Context, ref string) (*Tenant, error) {
 	}
 	m.conns.Forget(t.DatabaseName)
 	if err := m.prov.Drop(ctx, t.DatabaseName); err != nil {
-		return nil, fmt.Errorf("drop database %s: %w", t.DatabaseName, err)
+		err = fmt.Errorf("drop database %s: %w", t.DatabaseName, err)
+		m.audit(ctx, "tenant.delete", t, nil, err)
+		return nil, err
 	}
 	if err := m.store.DeleteTenant(ctx, t.ID); err != nil {
-		return nil, fmt.Errorf("delete tenant record: %w", err)
+		err = fmt.Errorf("delete tenant record: %w", err)
+		m.audit(ctx, "tenant.delete", t, nil, err)
+		return nil, err
 	}
+	m.audit(ctx, "tenant.delete", t, nil, nil)
 	m.emit(ctx, Event{Kind: EventDeleted, Tenant: t})
 	return t, nil
 }

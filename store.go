@@ -36,6 +36,9 @@ type Store interface {
 	// RemoveDomain removes one domain of a tenant; when it was the primary
 	// one, the oldest remaining domain becomes primary.
 	RemoveDomain(ctx context.Context, tenantID int64, domain string) error
+	// UpdateDomain renames one of a tenant's domains (by id) and sets its
+	// SSL flag; a taken name is ErrDomainTaken.
+	UpdateDomain(ctx context.Context, tenantID, domainID int64, domain string, sslEnabled bool) error
 	// SetPrimaryDomain makes domain the tenant's only primary domain.
 	SetPrimaryDomain(ctx context.Context, tenantID int64, domain string) error
 	// RecordOperation stores the outcome of an operation on a tenant,
@@ -46,6 +49,24 @@ type Store interface {
 	Operations(ctx context.Context, operation, state string) ([]OperationRecord, error)
 	// TouchTenants sets last_accessed_at for many tenants at once.
 	TouchTenants(ctx context.Context, accessed map[int64]time.Time) error
+	// CountByStatus counts tenants in each status.
+	CountByStatus(ctx context.Context) (map[Status]int, error)
+
+	// CreateAPIKey stores k, setting its ID and creation time; a taken
+	// name is a *ValidationError on "name".
+	CreateAPIKey(ctx context.Context, k *APIKey) error
+	// APIKeyByPrefix returns the key with this prefix, revoked or not.
+	APIKeyByPrefix(ctx context.Context, prefix string) (*APIKey, error)
+	// ListAPIKeys lists every key in creation order.
+	ListAPIKeys(ctx context.Context) ([]APIKey, error)
+	// RevokeAPIKey revokes the key with this name or prefix (ErrNotFound
+	// when none is active).
+	RevokeAPIKey(ctx context.Context, nameOrPrefix string) error
+
+	// RecordAudit appends e, setting its ID and time.
+	RecordAudit(ctx context.Context, e *AuditEntry) error
+	// ListAudit lists entries matching f, newest first, at most f.Limit.
+	ListAudit(ctx context.Context, f AuditFilter) ([]AuditEntry, error)
 	// Close releases the store's resources.
 	Close() error
 }

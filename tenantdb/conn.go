@@ -480,3 +480,59 @@ func (m *ConnManager) evictIdle() {
 		_ = m.closeDB(db)
 	}
 }
+
+// CloseUnused closes every open handle that nobody is using, freeing the
+// whole budget at once, and returns how many it closed.
+func (m *ConnManager) CloseUnused() int {
+	m.mu.Lock()
+	var dbs []*sql.DB
+	for _, h := range m.entries {
+		if h.opening || h.refs > 0 {
+			continue
+		}
+		m.detachLocked(h)
+		m.evictions++
+		dbs = append(dbs, h.db)
+	}
+	m.mu.Unlock()
+	for _, db := range dbs {
+		_ = m.closeDB(db)
+	}
+	return len(dbs)
+}
+
+// Names lists the databases with an open handle.
+func (m *ConnManager) Names() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	names := make([]string, 0, len(m.entries))
+	for name, h := range m.entries {
+		if !h.opening {
+			names = append(names, name)
+		}
+	}
+	return names
+}
+
+// Repair pings every open handle and forgets those that fail, so the next
+// Acquire opens them afresh. It returns the names it forgot.
+func (m *ConnManager) Repair(ctx context.Context) []string {
+	var broken []string
+	for _, name := range m.Names() {
+		h, err := m.Acquire(ctx, name)
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			broken = append(broken, name)
+			continue
+		}
+		err = h.DB().PingContext(ctx)
+		h.Release()
+		if err != nil && ctx.Err() == nil {
+			m.Forget(name)
+			broken = append(broken, name)
+		}
+	}
+	return broken
+}

@@ -153,6 +153,38 @@ func TestEndToEnd(t *testing.T) {
 	}
 	ok(t, dir, "seed", "test3.localhost")
 
+	// API keys: the secret is shown once, only its hash is kept.
+	created2 := decode[map[string]any](t, ok(t, dir, "api-key", "create", "--name", "deploy", "--scopes", "read,write", "-o", "json"))
+	secret, _ := created2["secret"].(string)
+	if !strings.HasPrefix(secret, "tnk_") {
+		t.Fatalf("api-key create: %v", created2)
+	}
+	if list := ok(t, dir, "api-key", "list"); !strings.Contains(list, "deploy") || strings.Contains(list, secret) {
+		t.Fatalf("api-key list: %s", list)
+	}
+	ok(t, dir, "api-key", "revoke", "deploy")
+	if _, _, code := run(t, dir, "api-key", "revoke", "deploy"); code == 0 {
+		t.Fatal("revoking twice succeeded")
+	}
+
+	// Every change above is in the audit log, with the CLI as actor.
+	entries := decode[[]tenancy.AuditEntry](t, ok(t, dir, "audit", "--tenant", "second.localhost", "-o", "json", "--limit", "100"))
+	actions := map[string]bool{}
+	for _, en := range entries {
+		if en.Actor != "cli" || en.TenantUUID != upd.UUID {
+			t.Fatalf("audit entry %+v", en)
+		}
+		actions[en.Action] = true
+	}
+	for _, a := range []string{"tenant.create", "tenant.status", "tenant.update", "domain.add", "domain.remove", "tenant.maintenance"} {
+		if !actions[a] {
+			t.Errorf("audit log lacks %s: %v", a, actions)
+		}
+	}
+	if out := ok(t, dir, "audit", "--since", "1h", "--action", "api_key.create"); !strings.Contains(out, "api_key.create") {
+		t.Fatalf("audit --action: %s", out)
+	}
+
 	ok(t, dir, "delete", "acme.localhost", "--force")
 	if _, _, code := run(t, dir, "show", "acme.localhost"); code == 0 {
 		t.Fatal("deleted tenant still shown")
@@ -211,6 +243,13 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"create-test-tenants", "--count", "0"},
 		{"-o", "xml", "list"},
 		{"no-such-command"},
+		{"api-key", "create"},
+		{"api-key", "create", "--name", "bad name"},
+		{"api-key", "create", "--name", "k", "--scopes", "root"},
+		{"api-key", "revoke", "nobody"},
+		{"audit", "--since", "yesterday"},
+		{"audit", "--limit", "5000"},
+		{"audit", "--tenant", "nobody.localhost"},
 	}
 	for _, args := range cases {
 		out, errOut, code := run(t, dir, args...)

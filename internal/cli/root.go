@@ -98,6 +98,8 @@ func newRoot(stdin io.Reader) *cobra.Command {
 		newTestTenantsCmd(o),
 		newMaintenanceCmd(o),
 		newServeCmd(o),
+		newAPIKeyCmd(o),
+		newAuditCmd(o),
 	)
 	return root
 }

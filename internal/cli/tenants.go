@@ -20,7 +20,7 @@ func withEnv(o *options, withMigrations bool, fn func(ctx context.Context, cmd *
 			return err
 		}
 		defer e.Close()
-		return fn(cmd.Context(), cmd, e, args)
+		return fn(tenancy.WithActor(cmd.Context(), tenancy.Actor{Name: "cli"}), cmd, e, args)
 	}
 }
 

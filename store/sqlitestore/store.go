@@ -578,3 +578,212 @@ func (s *Store) TouchTenants(ctx context.Context, accessed map[int64]time.Time) 
 		return nil
 	})
 }
+
+// CountByStatus implements tenancy.Store.
+func (s *Store) CountByStatus(ctx context.Context) (map[tenancy.Status]int, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT status, count(*) FROM tenants GROUP BY status`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[tenancy.Status]int{}
+	for _, st := range tenancy.Statuses {
+		out[st] = 0
+	}
+	for rows.Next() {
+		var st string
+		var n int
+		if err := rows.Scan(&st, &n); err != nil {
+			return nil, err
+		}
+		out[tenancy.Status(st)] = n
+	}
+	return out, rows.Err()
+}
+
+func joinScopes(scopes []tenancy.Scope) string {
+	parts := make([]string, len(scopes))
+	for i, s := range scopes {
+		parts[i] = string(s)
+	}
+	return strings.Join(parts, ",")
+}
+
+func splitScopes(s string) []tenancy.Scope {
+	var out []tenancy.Scope
+	for part := range strings.SplitSeq(s, ",") {
+		if part != "" {
+			out = append(out, tenancy.Scope(part))
+		}
+	}
+	return out
+}
+
+// CreateAPIKey implements tenancy.Store.
+func (s *Store) CreateAPIKey(ctx context.Context, k *tenancy.APIKey) error {
+	ts := now()
+	err := s.db.QueryRowContext(ctx, `INSERT INTO api_keys (name, prefix, hash, scopes, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id`,
+		k.Name, k.Prefix, k.Hash, joinScopes(k.Scopes), micros(ts)).Scan(&k.ID)
+	var se *sqlite.Error
+	if errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE {
+		if strings.Contains(se.Error(), "api_keys.name") {
+			return &tenancy.ValidationError{Field: "name", Reason: fmt.Sprintf("an API key named %q exists already", k.Name)}
+		}
+		return fmt.Errorf("api key prefix collision, try again: %w", err)
+	}
+	if err != nil {
+		return err
+	}
+	k.CreatedAt = ts
+	return nil
+}
+
+const apiKeyColumns = `id, name, prefix, hash, scopes, created_at, last_used_at, revoked_at`
+
+func scanAPIKey(row scanner) (*tenancy.APIKey, error) {
+	var (
+		k             tenancy.APIKey
+		scopes        string
+		created       int64
+		used, revoked sql.NullInt64
+	)
+	if err := row.Scan(&k.ID, &k.Name, &k.Prefix, &k.Hash, &scopes, &created, &used, &revoked); err != nil {
+		return nil, err
+	}
+	k.Scopes = splitScopes(scopes)
+	k.CreatedAt = fromMicros(created)
+	if used.Valid {
+		t := fromMicros(used.Int64)
+		k.LastUsedAt = &t
+	}
+	if revoked.Valid {
+		t := fromMicros(revoked.Int64)
+		k.RevokedAt = &t
+	}
+	return &k, nil
+}
+
+// APIKeyByPrefix implements tenancy.Store.
+func (s *Store) APIKeyByPrefix(ctx context.Context, prefix string) (*tenancy.APIKey, error) {
+	k, err := scanAPIKey(s.db.QueryRowContext(ctx, `SELECT `+apiKeyColumns+` FROM api_keys WHERE prefix = ?`, prefix))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, tenancy.ErrNotFound
+	}
+	return k, err
+}
+
+// ListAPIKeys implements tenancy.Store.
+func (s *Store) ListAPIKeys(ctx context.Context) ([]tenancy.APIKey, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+apiKeyColumns+` FROM api_keys ORDER BY id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	keys := []tenancy.APIKey{}
+	for rows.Next() {
+		k, err := scanAPIKey(rows)
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, *k)
+	}
+	return keys, rows.Err()
+}
+
+// RevokeAPIKey implements tenancy.Store.
+func (s *Store) RevokeAPIKey(ctx context.Context, nameOrPrefix string) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE api_keys SET revoked_at = ? WHERE (name = ? OR prefix = ?) AND revoked_at IS NULL`,
+		micros(now()), nameOrPrefix, nameOrPrefix)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return tenancy.ErrNotFound
+	}
+	return nil
+}
+
+func nullJSON(b json.RawMessage) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return string(b)
+}
+
+// RecordAudit implements tenancy.Store.
+func (s *Store) RecordAudit(ctx context.Context, e *tenancy.AuditEntry) error {
+	ts := now()
+	err := s.db.QueryRowContext(ctx, `INSERT INTO audit_log (at, actor, action, tenant_uuid, before, after, client_ip, request_id, outcome, error)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		micros(ts), e.Actor, e.Action, e.TenantUUID, nullJSON(e.Before), nullJSON(e.After), e.ClientIP, e.RequestID, e.Outcome, e.Error).Scan(&e.ID)
+	if err != nil {
+		return err
+	}
+	e.At = ts
+	return nil
+}
+
+// ListAudit implements tenancy.Store.
+func (s *Store) ListAudit(ctx context.Context, f tenancy.AuditFilter) ([]tenancy.AuditEntry, error) {
+	var where []string
+	var args []any
+	for _, c := range []struct{ col, val string }{{"tenant_uuid", f.TenantUUID}, {"actor", f.Actor}, {"action", f.Action}} {
+		if c.val != "" {
+			where = append(where, c.col+` = ?`)
+			args = append(args, c.val)
+		}
+	}
+	if !f.Since.IsZero() {
+		where = append(where, `at >= ?`)
+		args = append(args, micros(f.Since))
+	}
+	query := `SELECT id, at, actor, action, tenant_uuid, before, after, client_ip, request_id, outcome, error FROM audit_log`
+	if len(where) > 0 {
+		query += ` WHERE ` + strings.Join(where, ` AND `)
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	rows, err := s.db.QueryContext(ctx, query+` ORDER BY id DESC LIMIT ?`, append(args, limit)...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []tenancy.AuditEntry{}
+	for rows.Next() {
+		var (
+			e             tenancy.AuditEntry
+			at            int64
+			before, after sql.NullString
+		)
+		if err := rows.Scan(&e.ID, &at, &e.Actor, &e.Action, &e.TenantUUID, &before, &after, &e.ClientIP, &e.RequestID, &e.Outcome, &e.Error); err != nil {
+			return nil, err
+		}
+		e.At = fromMicros(at)
+		if before.Valid {
+			e.Before = json.RawMessage(before.String)
+		}
+		if after.Valid {
+			e.After = json.RawMessage(after.String)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// UpdateDomain implements tenancy.Store.
+func (s *Store) UpdateDomain(ctx context.Context, tenantID, domainID int64, domain string, sslEnabled bool) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE domains SET domain = ?, ssl_enabled = ? WHERE id = ? AND tenant_id = ?`,
+			domain, sslEnabled, domainID, tenantID)
+		if err != nil {
+			return mapConstraint(err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return tenancy.ErrDomainNotFound
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE tenants SET updated_at = ? WHERE id = ?`, micros(now()), tenantID)
+		return err
+	})
+}

@@ -35,6 +35,10 @@ func Run(t *testing.T, newStore func(t *testing.T) tenancy.Store) {
 		{"Operations", testOperations},
 		{"Touch", testTouch},
 		{"ConcurrentCreate", testConcurrentCreate},
+		{"CountByStatus", testCountByStatus},
+		{"UpdateDomain", testUpdateDomain},
+		{"APIKeys", testAPIKeys},
+		{"Audit", testAudit},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -471,5 +475,110 @@ func testConcurrentCreate(t *testing.T, s tenancy.Store) {
 	wg.Wait()
 	if won != 1 || taken != 7 {
 		t.Fatalf("won %d, taken %d; want 1 and 7", won, taken)
+	}
+}
+
+func testCountByStatus(t *testing.T, s tenancy.Store) {
+	ctx := context.Background()
+	for i, st := range []tenancy.Status{tenancy.StatusActive, tenancy.StatusActive, tenancy.StatusBlocked} {
+		tn := NewTenant(fmt.Sprint("t", i), fmt.Sprintf("t%d.count.test", i))
+		tn.Status = st
+		mustCreate(t, s, tn)
+	}
+	got, err := s.CountByStatus(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got[tenancy.StatusActive] != 2 || got[tenancy.StatusBlocked] != 1 || got[tenancy.StatusSuspended] != 0 || len(got) != 4 {
+		t.Fatalf("CountByStatus = %v", got)
+	}
+}
+
+func testUpdateDomain(t *testing.T, s tenancy.Store) {
+	ctx := context.Background()
+	a := mustCreate(t, s, NewTenant("A", "a.test"))
+	b := mustCreate(t, s, NewTenant("B", "b.test"))
+	d := a.Domains[0]
+	if err := s.UpdateDomain(ctx, a.ID, d.ID, "renamed.test", true); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.TenantByDomain(ctx, "renamed.test")
+	if err != nil || got.ID != a.ID || !got.Domains[0].SSLEnabled || !got.Domains[0].IsPrimary {
+		t.Fatalf("after rename: %+v %v", got, err)
+	}
+	if err := s.UpdateDomain(ctx, a.ID, d.ID, "b.test", false); !errors.Is(err, tenancy.ErrDomainTaken) {
+		t.Fatalf("rename onto a taken domain: %v", err)
+	}
+	if err := s.UpdateDomain(ctx, a.ID, b.Domains[0].ID, "x.test", false); !errors.Is(err, tenancy.ErrDomainNotFound) {
+		t.Fatalf("rename of another tenant's domain: %v", err)
+	}
+}
+
+func testAPIKeys(t *testing.T, s tenancy.Store) {
+	ctx := context.Background()
+	k := &tenancy.APIKey{Name: "deploy", Prefix: "abcd1234", Hash: []byte("0123456789abcdef0123456789abcdef"), Scopes: []tenancy.Scope{tenancy.ScopeRead, tenancy.ScopeWrite}}
+	if err := s.CreateAPIKey(ctx, k); err != nil {
+		t.Fatal(err)
+	}
+	if k.ID == 0 || k.CreatedAt.IsZero() {
+		t.Fatalf("create did not set id/time: %+v", k)
+	}
+	dup := &tenancy.APIKey{Name: "deploy", Prefix: "zzzz9999", Hash: []byte("x"), Scopes: []tenancy.Scope{tenancy.ScopeRead}}
+	if err := s.CreateAPIKey(ctx, dup); !tenancy.IsValidation(err) {
+		t.Fatalf("duplicate name: %v", err)
+	}
+	got, err := s.APIKeyByPrefix(ctx, "abcd1234")
+	if err != nil || got.Name != "deploy" || string(got.Hash) != string(k.Hash) || len(got.Scopes) != 2 || got.RevokedAt != nil {
+		t.Fatalf("APIKeyByPrefix: %+v %v", got, err)
+	}
+	if _, err := s.APIKeyByPrefix(ctx, "nope"); !errors.Is(err, tenancy.ErrNotFound) {
+		t.Fatalf("unknown prefix: %v", err)
+	}
+	if err := s.RevokeAPIKey(ctx, "deploy"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RevokeAPIKey(ctx, "deploy"); !errors.Is(err, tenancy.ErrNotFound) {
+		t.Fatalf("revoking twice: %v", err)
+	}
+	keys, err := s.ListAPIKeys(ctx)
+	if err != nil || len(keys) != 1 || keys[0].RevokedAt == nil {
+		t.Fatalf("ListAPIKeys: %+v %v", keys, err)
+	}
+}
+
+func testAudit(t *testing.T, s tenancy.Store) {
+	ctx := context.Background()
+	start := time.Now().Add(-time.Second)
+	for i, e := range []tenancy.AuditEntry{
+		{Actor: "cli", Action: "tenant.create", TenantUUID: "u1", After: []byte(`{"name":"a"}`), Outcome: tenancy.StateSucceeded},
+		{Actor: "deploy", Action: "tenant.status", TenantUUID: "u1", Before: []byte(`{"status":"active"}`), After: []byte(`{"status":"blocked"}`), ClientIP: "10.0.0.1", RequestID: "r1", Outcome: tenancy.StateSucceeded},
+		{Actor: "deploy", Action: "tenant.create", TenantUUID: "u2", Outcome: tenancy.StateFailed, Error: "domain taken"},
+	} {
+		if err := s.RecordAudit(ctx, &e); err != nil || e.ID == 0 {
+			t.Fatalf("RecordAudit %d: %v", i, err)
+		}
+	}
+	all, err := s.ListAudit(ctx, tenancy.AuditFilter{Limit: 10})
+	if err != nil || len(all) != 3 || all[0].TenantUUID != "u2" || all[0].Error != "domain taken" {
+		t.Fatalf("newest first: %+v %v", all, err)
+	}
+	if all[1].ClientIP != "10.0.0.1" || all[1].RequestID != "r1" || string(all[1].Before) != `{"status":"active"}` || all[1].At.Before(start) {
+		t.Fatalf("fields not kept: %+v", all[1])
+	}
+	for _, c := range []struct {
+		f    tenancy.AuditFilter
+		want int
+	}{
+		{tenancy.AuditFilter{TenantUUID: "u1"}, 2},
+		{tenancy.AuditFilter{Actor: "deploy"}, 2},
+		{tenancy.AuditFilter{Action: "tenant.create"}, 2},
+		{tenancy.AuditFilter{Actor: "deploy", Action: "tenant.create"}, 1},
+		{tenancy.AuditFilter{Since: time.Now().Add(time.Hour)}, 0},
+		{tenancy.AuditFilter{Limit: 1}, 1},
+	} {
+		got, err := s.ListAudit(ctx, c.f)
+		if err != nil || len(got) != c.want {
+			t.Errorf("ListAudit(%+v) = %d entries, %v; want %d", c.f, len(got), err, c.want)
+		}
 	}
 }

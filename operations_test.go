@@ -1,0 +1,177 @@
+package tenancy_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/gotenancy/tenancy"
+)
+
+func TestAPIKeys(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newFixture(t, fixtureOptions{})
+	k, secret, err := f.mgr.CreateAPIKey(ctx, "deploy", []tenancy.Scope{tenancy.ScopeWrite})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := f.mgr.VerifyAPIKey(ctx, secret)
+	if err != nil || got.ID != k.ID || !got.Allows(tenancy.ScopeRead) || !got.Allows(tenancy.ScopeWrite) || got.Allows(tenancy.ScopeAdmin) {
+		t.Fatalf("VerifyAPIKey: %+v %v", got, err)
+	}
+	for _, bad := range []string{"", "tnk_", secret + "x", secret[:len(secret)-1], "tnk_" + k.Prefix + "_wrong", "Bearer " + secret} {
+		if _, err := f.mgr.VerifyAPIKey(ctx, bad); !errors.Is(err, tenancy.ErrInvalidKey) {
+			t.Errorf("VerifyAPIKey(%q) = %v, want ErrInvalidKey", bad, err)
+		}
+	}
+	if _, _, err := f.mgr.CreateAPIKey(ctx, "deploy", nil); !tenancy.IsValidation(err) {
+		t.Fatalf("duplicate name: %v", err)
+	}
+	if _, _, err := f.mgr.CreateAPIKey(ctx, "bad name", nil); !tenancy.IsValidation(err) {
+		t.Fatalf("bad name: %v", err)
+	}
+	if _, err := tenancy.ParseScopes("read,root"); !tenancy.IsValidation(err) {
+		t.Fatalf("ParseScopes: %v", err)
+	}
+	if err := f.mgr.RevokeAPIKey(ctx, k.Prefix); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.mgr.VerifyAPIKey(ctx, secret); !errors.Is(err, tenancy.ErrInvalidKey) {
+		t.Fatalf("revoked key verified: %v", err)
+	}
+	entries, err := f.mgr.Audit(ctx, tenancy.AuditFilter{})
+	if err != nil || len(entries) != 2 || entries[0].Action != "api_key.revoke" || entries[1].Action != "api_key.create" {
+		t.Fatalf("audit: %+v %v", entries, err)
+	}
+}
+
+func TestAuditRecordsActorAndChange(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOptions{})
+	ctx := tenancy.WithActor(context.Background(), tenancy.Actor{Name: "ops", ClientIP: "10.1.2.3", RequestID: "req-1"})
+	tn, err := f.mgr.Create(ctx, tenancy.CreateRequest{Name: "A", Domain: "a.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.mgr.SetStatus(ctx, tn.UUID, tenancy.StatusBlocked, "abuse"); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := f.mgr.Audit(context.Background(), tenancy.AuditFilter{TenantUUID: tn.UUID})
+	if err != nil || len(entries) != 2 {
+		t.Fatalf("audit: %+v %v", entries, err)
+	}
+	e := entries[0]
+	if e.Action != "tenant.status" || e.Actor != "ops" || e.ClientIP != "10.1.2.3" || e.RequestID != "req-1" || e.Outcome != tenancy.StateSucceeded {
+		t.Fatalf("entry: %+v", e)
+	}
+	if string(e.Before) == string(e.After) || len(e.Before) == 0 {
+		t.Fatalf("before/after not recorded: %s / %s", e.Before, e.After)
+	}
+	if _, err := f.mgr.Audit(ctx, tenancy.AuditFilter{Limit: tenancy.MaxAuditLimit + 1}); !tenancy.IsValidation(err) {
+		t.Fatalf("limit: %v", err)
+	}
+	// Without an actor the change is the system's.
+	if _, err := f.mgr.SetStatus(context.Background(), tn.UUID, tenancy.StatusActive, ""); err != nil {
+		t.Fatal(err)
+	}
+	entries, _ = f.mgr.Audit(ctx, tenancy.AuditFilter{Limit: 1})
+	if entries[0].Actor != "system" {
+		t.Fatalf("default actor: %+v", entries[0])
+	}
+}
+
+func TestBulkOperations(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newFixture(t, fixtureOptions{migrations: "migrations"})
+	var uuids []string
+	for i := range 3 {
+		tn, err := f.mgr.Create(ctx, tenancy.CreateRequest{Name: fmt.Sprint("t", i), Domain: fmt.Sprintf("t%d.test", i), Migrate: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		uuids = append(uuids, tn.UUID)
+	}
+	// One unknown uuid changes nothing.
+	if _, err := f.mgr.BulkSetStatus(ctx, append(uuids[:2:2], "01a2185c-8068-7cbf-ba4e-a68e05dd8e16"), tenancy.StatusSuspended, "x"); !errors.Is(err, tenancy.ErrNotFound) {
+		t.Fatalf("unknown uuid: %v", err)
+	}
+	for _, bad := range [][]string{nil, {"not-a-uuid"}} {
+		if _, err := f.mgr.BulkSetStatus(ctx, bad, tenancy.StatusSuspended, ""); !tenancy.IsValidation(err) {
+			t.Fatalf("BulkSetStatus(%v): %v", bad, err)
+		}
+	}
+	if _, err := f.mgr.BulkSetStatus(ctx, uuids, "frozen", ""); !tenancy.IsValidation(err) {
+		t.Fatalf("bad status: %v", err)
+	}
+	if counts, _ := f.mgr.CountByStatus(ctx); counts[tenancy.StatusActive] != 3 {
+		t.Fatalf("failed bulk changes changed something: %v", counts)
+	}
+	changed, err := f.mgr.BulkSetStatus(ctx, uuids[:2], tenancy.StatusSuspended, "bulk")
+	if err != nil || len(changed) != 2 || changed[0].StatusReason != "bulk" {
+		t.Fatalf("bulk: %+v %v", changed, err)
+	}
+	if counts, _ := f.mgr.CountByStatus(ctx); counts[tenancy.StatusActive] != 1 || counts[tenancy.StatusSuspended] != 2 {
+		t.Fatalf("counts: %v", counts)
+	}
+
+	n, err := f.mgr.SetMaintenanceAll(ctx, true, "upgrade")
+	if err != nil || n != 3 {
+		t.Fatalf("maintenance on: %d %v", n, err)
+	}
+	if n, _ := f.mgr.SetMaintenanceAll(ctx, true, "upgrade"); n != 0 {
+		t.Fatalf("maintenance on again changed %d", n)
+	}
+	if n, _ := f.mgr.SetMaintenanceAll(ctx, false, ""); n != 3 {
+		t.Fatalf("maintenance off changed %d", n)
+	}
+
+	tn, _ := f.mgr.Get(ctx, uuids[0])
+	ds, err := f.mgr.DatabaseStats(ctx, tn)
+	if err != nil || ds.SizeBytes <= 0 || ds.TableCount != 3 || ds.Version != 2 {
+		t.Fatalf("DatabaseStats: %+v %v", ds, err)
+	}
+
+	r, err := f.mgr.MigrateAll(ctx, tenancy.FleetOptions{CreatedAfter: time.Now().Add(time.Hour)})
+	if err != nil || len(r.Outcomes) != 0 {
+		t.Fatalf("created-after filter: %+v %v", r, err)
+	}
+	r, err = f.mgr.MigrateAll(ctx, tenancy.FleetOptions{Statuses: []tenancy.Status{tenancy.StatusActive}})
+	if err != nil || len(r.Outcomes) != 1 {
+		t.Fatalf("status filter: %+v %v", r, err)
+	}
+}
+
+func TestUpdateDomain(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newFixture(t, fixtureOptions{})
+	tn, _ := f.mgr.Create(ctx, tenancy.CreateRequest{Name: "A", Domain: "a.test"})
+	f.mgr.Create(ctx, tenancy.CreateRequest{Name: "B", Domain: "b.test"})
+	tn, err := f.mgr.AddDomain(ctx, tn.UUID, tenancy.DomainRequest{Domain: "www.a.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := tn.Domains[1].ID
+	name, yes, no := "shop.a.test", true, false
+	tn, err = f.mgr.UpdateDomain(ctx, tn.UUID, second, tenancy.DomainUpdate{Domain: &name, SSLEnabled: &yes, Primary: &yes})
+	if err != nil || tn.PrimaryDomain() != "shop.a.test" {
+		t.Fatalf("UpdateDomain: %+v %v", tn, err)
+	}
+	taken := "b.test"
+	if _, err := f.mgr.UpdateDomain(ctx, tn.UUID, second, tenancy.DomainUpdate{Domain: &taken}); !errors.Is(err, tenancy.ErrDomainTaken) {
+		t.Fatalf("taken: %v", err)
+	}
+	if _, err := f.mgr.UpdateDomain(ctx, tn.UUID, second, tenancy.DomainUpdate{Primary: &no}); !tenancy.IsValidation(err) {
+		t.Fatalf("unset primary: %v", err)
+	}
+	if _, err := f.mgr.UpdateDomain(ctx, tn.UUID, 9999, tenancy.DomainUpdate{Primary: &yes}); !errors.Is(err, tenancy.ErrDomainNotFound) {
+		t.Fatalf("unknown id: %v", err)
+	}
+	if tn, err = f.mgr.RemoveDomainByID(ctx, tn.UUID, second); err != nil || len(tn.Domains) != 1 || tn.PrimaryDomain() != "a.test" {
+		t.Fatalf("RemoveDomainByID: %+v %v", tn, err)
+	}
+}
