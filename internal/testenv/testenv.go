@@ -1,0 +1,126 @@
+// Package testenv gives tests the external servers that scripts/test starts
+// (two PostgreSQL servers, Redis, MariaDB), through the environment
+// variables that `scripts/services start` prints. When
+// TENANCY_TEST_REQUIRE_SERVICES is set (as scripts/test does), a missing
+// server fails the test; otherwise the test is skipped with a message.
+package testenv
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+)
+
+// lookup returns the variable's value, failing or skipping the test without it.
+func lookup(t testing.TB, name string) string {
+	t.Helper()
+	v := os.Getenv(name)
+	if v != "" {
+		return v
+	}
+	if os.Getenv("TENANCY_TEST_REQUIRE_SERVICES") != "" {
+		t.Fatalf("%s is not set: start the servers with scripts/services (scripts/test does)", name)
+	}
+	t.Skipf("%s is not set; run scripts/test, or eval \"$(scripts/services start)\" first", name)
+	return ""
+}
+
+// PostgresURL is the administrative URL of the first PostgreSQL server.
+func PostgresURL(t testing.TB) string { return lookup(t, "TENANCY_TEST_POSTGRES_URL") }
+
+// PostgresURL2 is the administrative URL of the second PostgreSQL server
+// (a second shard).
+func PostgresURL2(t testing.TB) string { return lookup(t, "TENANCY_TEST_POSTGRES_URL2") }
+
+// RedisURL is the URL of the Redis server.
+func RedisURL(t testing.TB) string { return lookup(t, "TENANCY_TEST_REDIS_URL") }
+
+// MySQLDSN is the go-sql-driver/mysql DSN of the MariaDB server (no database selected).
+func MySQLDSN(t testing.TB) string { return lookup(t, "TENANCY_TEST_MYSQL_URL") }
+
+// Name returns a fresh lower-case identifier with the prefix, unique across
+// tests and runs.
+func Name(prefix string) string {
+	return prefix + "_" + strings.ToLower(rand.Text()[:12])
+}
+
+// NewPostgresDatabase creates a fresh database on the server at adminURL,
+// dropped when the test ends, and returns its URL.
+func NewPostgresDatabase(t testing.TB, adminURL string) string {
+	t.Helper()
+	ctx := context.Background()
+	admin, err := sql.Open("pgx", adminURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	name := Name("test")
+	if _, err := admin.ExecContext(ctx, `CREATE DATABASE "`+name+`"`); err != nil {
+		t.Fatalf("create database %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		admin, err := sql.Open("pgx", adminURL)
+		if err != nil {
+			return
+		}
+		defer admin.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		admin.ExecContext(ctx, `DROP DATABASE IF EXISTS "`+name+`" WITH (FORCE)`)
+	})
+	u, err := url.Parse(adminURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/" + name
+	return u.String()
+}
+
+// NewMySQLDatabase creates a fresh database on the MariaDB server, dropped
+// when the test ends, and returns a DSN selecting it.
+func NewMySQLDatabase(t testing.TB) string {
+	t.Helper()
+	dsn := MySQLDSN(t)
+	ctx := context.Background()
+	admin, err := sql.Open("mysql", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	name := Name("test")
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE `"+name+"`"); err != nil {
+		t.Fatalf("create database %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		admin, err := sql.Open("mysql", dsn)
+		if err != nil {
+			return
+		}
+		defer admin.Close()
+		admin.ExecContext(context.Background(), "DROP DATABASE IF EXISTS `"+name+"`")
+	})
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.DBName = name
+	return cfg.FormatDSN()
+}
+
+// Describe is for failure messages: which servers the environment names.
+func Describe() string {
+	var parts []string
+	for _, v := range []string{"TENANCY_TEST_POSTGRES_URL", "TENANCY_TEST_POSTGRES_URL2", "TENANCY_TEST_REDIS_URL", "TENANCY_TEST_MYSQL_URL"} {
+		parts = append(parts, fmt.Sprintf("%s=%q", v, os.Getenv(v)))
+	}
+	return strings.Join(parts, " ")
+}
