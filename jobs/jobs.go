@@ -10,7 +10,9 @@ import (
 	"reflect"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
 	"github.com/riverqueue/river/rivertype"
@@ -42,11 +44,15 @@ var (
 type Config struct {
 	// Manager restores tenants for workers; required.
 	Manager *tenancy.Manager
-	// DB is the jobs database, a SQLite database (see OpenSQLite); required.
-	// River's tables are created in it by Open. Open limits its pool to one
-	// connection, as River's SQLite driver requires. The DB is the
-	// caller's to close, after Stop.
+	// DB is the jobs database when it is SQLite (see OpenSQLite): the
+	// embedded default. River's tables are created in it by Open. Open
+	// limits its pool to one connection, as River's SQLite driver requires.
+	// The DB is the caller's to close, after Stop. Set DB or Pool.
 	DB *sql.DB
+	// Pool is the jobs database when it is PostgreSQL (the catalog's
+	// database in production): River runs on its pgx driver, with
+	// LISTEN/NOTIFY. The pool is the caller's to close, after Stop.
+	Pool *pgxpool.Pool
 	// Workers holds the application's workers, registered with
 	// river.AddWorker; required.
 	Workers *river.Workers
@@ -66,10 +72,13 @@ type Config struct {
 
 // Client enqueues and works tenant-aware jobs. It is safe for concurrent use.
 type Client struct {
-	river *river.Client[*sql.Tx]
-	mgr   *tenancy.Manager
-	log   *slog.Logger
-	stats counters
+	// river is the River client of either driver; sqlite is the same
+	// client when the driver is SQLite (for River()).
+	river  riverClient
+	sqlite *river.Client[*sql.Tx]
+	mgr    *tenancy.Manager
+	log    *slog.Logger
+	stats  counters
 }
 
 // Open checks cfg, brings River's tables in cfg.DB up to date with River's
@@ -81,8 +90,8 @@ func Open(ctx context.Context, cfg *Config) (*Client, error) {
 		return nil, errors.New("jobs: Config is required")
 	case cfg.Manager == nil:
 		return nil, errors.New("jobs: Config.Manager is required")
-	case cfg.DB == nil:
-		return nil, errors.New("jobs: Config.DB is required")
+	case (cfg.DB == nil) == (cfg.Pool == nil):
+		return nil, errors.New("jobs: set exactly one of Config.DB (SQLite) and Config.Pool (PostgreSQL)")
 	case cfg.Workers == nil:
 		return nil, errors.New("jobs: Config.Workers is required")
 	case cfg.Concurrency < 0:
@@ -97,11 +106,6 @@ func Open(ctx context.Context, cfg *Config) (*Client, error) {
 		logger = slog.Default()
 	}
 
-	if err := migrate(ctx, cfg.DB, logger); err != nil {
-		return nil, err
-	}
-	driver := riversqlite.New(cfg.DB)
-
 	c := &Client{mgr: cfg.Manager, log: logger}
 	var rc river.Config
 	if cfg.River != nil {
@@ -115,12 +119,38 @@ func Open(ctx context.Context, cfg *Config) (*Client, error) {
 	if rc.Logger == nil {
 		rc.Logger = logger
 	}
-	rcl, err := river.NewClient(driver, &rc)
+	if cfg.Pool != nil {
+		driver := riverpgxv5.New(cfg.Pool)
+		migrator, err := rivermigrate.New(driver, &rivermigrate.Config{Logger: logger})
+		if err != nil {
+			return nil, fmt.Errorf("jobs: river migrations: %w", err)
+		}
+		if _, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+			return nil, fmt.Errorf("jobs: river migrations: %w", err)
+		}
+		rcl, err := river.NewClient(driver, &rc)
+		if err != nil {
+			return nil, fmt.Errorf("jobs: river client: %w", err)
+		}
+		c.river = rcl
+		return c, nil
+	}
+	if err := migrate(ctx, cfg.DB, logger); err != nil {
+		return nil, err
+	}
+	rcl, err := river.NewClient(riversqlite.New(cfg.DB), &rc)
 	if err != nil {
 		return nil, fmt.Errorf("jobs: river client: %w", err)
 	}
-	c.river = rcl
+	c.river, c.sqlite = rcl, rcl
 	return c, nil
+}
+
+// riverClient is what Client uses of a River client, whatever its driver.
+type riverClient interface {
+	Start(ctx context.Context) error
+	Stop(ctx context.Context) error
+	Insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
 }
 
 // Migrate creates River's tables in the SQLite jobs database db, or brings
@@ -169,9 +199,10 @@ func (c *Client) Stop(ctx context.Context) error {
 	return nil
 }
 
-// River returns the underlying River client, for subscriptions, job
-// queries and River's own statistics.
-func (c *Client) River() *river.Client[*sql.Tx] { return c.river }
+// River returns the underlying River client when the jobs database is
+// SQLite (nil on PostgreSQL), for subscriptions, job queries and River's
+// own statistics.
+func (c *Client) River() *river.Client[*sql.Tx] { return c.sqlite }
 
 // Enqueue inserts a job for tenant t. The tenant's UUID travels with the
 // job in its metadata (MetadataKey). A nil tenant is tenancy.ErrNoTenant;

@@ -14,10 +14,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/gotenancy/tenancy"
+	"github.com/gotenancy/tenancy/internal/testenv"
 	"github.com/gotenancy/tenancy/jobs"
 	"github.com/gotenancy/tenancy/store/sqlitestore"
 	"github.com/gotenancy/tenancy/tenantdb"
@@ -119,6 +121,8 @@ func jobsDB(t *testing.T, dir string) *sql.DB {
 type envOptions struct {
 	register  func(*river.Workers)
 	wrapStore func(tenancy.Store) tenancy.Store
+	// pool runs the jobs on PostgreSQL instead of a SQLite file.
+	pool *pgxpool.Pool
 }
 
 func newEnv(t *testing.T, opts envOptions) *env {
@@ -151,20 +155,26 @@ func newEnv(t *testing.T, opts envOptions) *env {
 	if opts.register != nil {
 		opts.register(workers)
 	}
-	e.jobs, err = jobs.Open(ctx, &jobs.Config{
+	cfg := &jobs.Config{
 		Manager: mgr,
 		DB:      db,
 		Workers: workers,
 		Logger:  slog.New(slog.DiscardHandler),
 		River:   &river.Config{TestOnly: true},
-	})
+	}
+	if opts.pool != nil {
+		cfg.DB, cfg.Pool = nil, opts.pool
+	}
+	e.jobs, err = jobs.Open(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	mgr.Use(e.jobs.Bootstrapper())
-	events, cancel := e.jobs.River().Subscribe(river.EventKindJobCompleted, river.EventKindJobFailed, river.EventKindJobCancelled)
-	t.Cleanup(cancel)
-	e.events = events
+	if rc := e.jobs.River(); rc != nil {
+		events, cancel := rc.Subscribe(river.EventKindJobCompleted, river.EventKindJobFailed, river.EventKindJobCancelled)
+		t.Cleanup(cancel)
+		e.events = events
+	}
 	return e
 }
 
@@ -647,6 +657,39 @@ func TestOpenConfig(t *testing.T) {
 	} {
 		if _, err := jobs.Open(ctx, cfg); err == nil {
 			t.Errorf("%s: Open succeeded", name)
+		}
+	}
+}
+
+// TestPostgres runs jobs on River's pgx driver against a real PostgreSQL:
+// the tenant travels with the job there too.
+func TestPostgres(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, testenv.NewPostgresDatabase(t, testenv.PostgresURL(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	e := newEnv(t, envOptions{pool: pool})
+	e.start(t)
+	a, b := e.tenant(t, "Pg A"), e.tenant(t, "Pg B")
+	e.enqueueAs(t, a, noteArgs{Want: a.UUID, N: 1})
+	e.enqueueAs(t, b, noteArgs{Want: b.UUID, N: 1})
+	deadline := time.Now().Add(awaitTimeout)
+	for _, tn := range []*tenancy.Tenant{a, b} {
+		for {
+			rows := e.notesOf(t, tn)
+			if len(rows) == 1 {
+				if rows[0][0] != tn.UUID || rows[0][1] != tn.UUID {
+					t.Fatalf("tenant %s got note %v", tn.Name, rows[0])
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("tenant %s: job did not run on PostgreSQL", tn.Name)
+			}
+			time.Sleep(20 * time.Millisecond)
 		}
 	}
 }
