@@ -1,0 +1,63 @@
+package mysqlstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Watch calls onChange whenever a change to how tenants are served (tenants
+// or domains added, changed or removed) is committed, by any connection
+// from any node; it returns nil when ctx is done, or the error that stopped
+// it.
+//
+// Every interval it reads the catalog_version counter that triggers bump
+// on such changes (last-access updates and operation records leave it
+// alone) and calls onChange when it has moved. Watch also calls onChange
+// once as soon as it has read the first value, because commits made before
+// that (but after the caller last read the catalog) cannot be detected.
+// When a read fails, Watch returns the error; the caller restarts it and,
+// since Watch calls onChange on start, catches up on what it missed.
+// onChange runs on Watch's goroutine and should return quickly.
+func (s *Store) Watch(ctx context.Context, interval time.Duration, onChange func()) error {
+	if interval <= 0 {
+		return fmt.Errorf("mysqlstore: watch interval must be positive, got %s", interval)
+	}
+	if onChange == nil {
+		return errors.New("mysqlstore: watch needs an onChange function")
+	}
+	version := func() (int64, error) {
+		var v int64
+		err := s.db.QueryRowContext(ctx, `SELECT version FROM catalog_version WHERE id = 1`).Scan(&v)
+		return v, err
+	}
+	last, err := version()
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("mysqlstore: watch: read catalog version: %w", err)
+	}
+	onChange()
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+		v, err := version()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("mysqlstore: watch: read catalog version: %w", err)
+		}
+		if v != last {
+			last = v
+			onChange()
+		}
+	}
+}
