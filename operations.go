@@ -98,8 +98,13 @@ func (m *Manager) DatabaseStats(ctx context.Context, t *Tenant) (DatabaseStats, 
 		return ds, fmt.Errorf("open database %s: %w", t.DatabaseName, err)
 	}
 	defer h.Release()
-	query := `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`
-	if m.prov.Dialect() != "sqlite3" {
+	var query string
+	switch m.prov.Dialect() {
+	case "sqlite3":
+		query = `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`
+	case "mysql":
+		query = `SELECT count(*) FROM information_schema.tables WHERE table_schema = database()`
+	default:
 		query = `SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema()`
 	}
 	if err := h.DB().QueryRowContext(ctx, query).Scan(&ds.TableCount); err != nil {

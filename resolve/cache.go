@@ -16,8 +16,10 @@ import (
 	"github.com/gotenancy/tenancy"
 )
 
-// Watcher reports commits to the catalog made by other processes. The SQLite
-// catalog (*sqlitestore.Store) implements it by polling PRAGMA data_version.
+// Watcher reports changes to the catalog made by other processes or nodes:
+// *sqlitestore.Store polls PRAGMA data_version and a catalog version,
+// *pgstore.Store listens with LISTEN/NOTIFY, *mysqlstore.Store polls a
+// catalog version, and feed.Redis subscribes to Redis pub/sub.
 type Watcher interface {
 	// Watch calls onChange after each detected change, checking every
 	// interval, until ctx is done.
