@@ -114,3 +114,10 @@ func (m *Manager) Audit(ctx context.Context, f AuditFilter) ([]AuditEntry, error
 	f.TenantUUID = strings.TrimSpace(f.TenantUUID)
 	return m.store.ListAudit(ctx, f)
 }
+
+// RecordAction adds an audit entry for an operation that is not a change to
+// a tenant's record (a cache flush, a connection repair, …); tenantUUID may
+// be empty and details is stored as JSON.
+func (m *Manager) RecordAction(ctx context.Context, action, tenantUUID string, details any, opErr error) {
+	m.recordAudit(ctx, action, tenantUUID, nil, jsonValue(details), opErr)
+}

@@ -355,6 +355,12 @@ func (m *Manager) Get(ctx context.Context, ref string) (*Tenant, error) {
 	return t, err
 }
 
+// AllTenants returns every tenant with its domains, in id order, in one
+// read of the catalog (for fleet-wide reports).
+func (m *Manager) AllTenants(ctx context.Context) ([]*Tenant, error) {
+	return m.store.AllTenants(ctx)
+}
+
 // ListResult is one page of tenants.
 type ListResult struct {
 	Tenants []*Tenant
@@ -393,8 +399,8 @@ func (m *Manager) List(ctx context.Context, opts ListOptions) (ListResult, error
 		opts.PerPage = DefaultPerPage
 	}
 	opts.Search = strings.TrimSpace(opts.Search)
-	if len(opts.Search) > maxNameLen {
-		return ListResult{}, &ValidationError{Field: "search", Reason: fmt.Sprintf("longer than %d bytes", maxNameLen)}
+	if len(opts.Search) > maxNameLen || !utf8.ValidString(opts.Search) || strings.IndexFunc(opts.Search, unicode.IsControl) >= 0 {
+		return ListResult{}, &ValidationError{Field: "search", Reason: fmt.Sprintf("must be text of at most %d bytes without control characters", maxNameLen)}
 	}
 	ts, total, err := m.store.ListTenants(ctx, opts)
 	if err != nil {

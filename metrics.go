@@ -106,40 +106,49 @@ func (rm *RequestMetrics) Forget(id int64) {
 // Snapshot returns every tenant's metrics.
 func (rm *RequestMetrics) Snapshot() []RequestStats {
 	var out []RequestStats
-	rm.each(func(id int64, s *tenantStats) {
-		rs := RequestStats{
-			TenantID:   id,
-			Requests:   s.requests.Load(),
-			Errors4xx:  s.errors4xx.Load(),
-			Errors5xx:  s.errors5xx.Load(),
-			LatencySum: time.Duration(s.latencySum.Load()),
-			Buckets:    make([]uint64, len(s.buckets)),
-		}
-		for i := range s.buckets {
-			rs.Buckets[i] = s.buckets[i].Load()
-		}
-		if at := s.lastAccess.Load(); at != 0 {
-			rs.LastAccess = time.UnixMicro(at).UTC()
-		}
-		out = append(out, rs)
-	})
+	rm.each(func(id int64, s *tenantStats) { out = append(out, s.snapshot(id)) })
 	return out
+}
+
+// snapshot reads one tenant's counters.
+func (s *tenantStats) snapshot(id int64) RequestStats {
+	rs := RequestStats{
+		TenantID:   id,
+		Requests:   s.requests.Load(),
+		Errors4xx:  s.errors4xx.Load(),
+		Errors5xx:  s.errors5xx.Load(),
+		LatencySum: time.Duration(s.latencySum.Load()),
+		Buckets:    make([]uint64, len(s.buckets)),
+	}
+	for i := range s.buckets {
+		rs.Buckets[i] = s.buckets[i].Load()
+	}
+	if at := s.lastAccess.Load(); at != 0 {
+		rs.LastAccess = time.UnixMicro(at).UTC()
+	}
+	return rs
 }
 
 // Tenant returns one tenant's metrics.
 func (rm *RequestMetrics) Tenant(id int64) (RequestStats, bool) {
 	rm.mu.RLock()
-	_, ok := rm.tenants[id]
+	s, ok := rm.tenants[id]
 	rm.mu.RUnlock()
 	if !ok {
 		return RequestStats{}, false
 	}
-	for _, s := range rm.Snapshot() {
-		if s.TenantID == id {
-			return s, true
-		}
+	return s.snapshot(id), true
+}
+
+// LastAccess returns when the tenant was last served by this process.
+func (rm *RequestMetrics) LastAccess(id int64) (time.Time, bool) {
+	rm.mu.RLock()
+	s, ok := rm.tenants[id]
+	rm.mu.RUnlock()
+	if !ok || s.lastAccess.Load() == 0 {
+		return time.Time{}, false
 	}
-	return RequestStats{}, false
+	return time.UnixMicro(s.lastAccess.Load()).UTC(), true
 }
 
 // dirtyAccess collects last-access times not yet written to the catalog.

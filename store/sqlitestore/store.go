@@ -220,7 +220,8 @@ const tenantColumns = `t.id, t.uuid, t.name, t.status, t.status_reason, t.databa
 
 type scanner interface{ Scan(dest ...any) error }
 
-func scanTenant(row scanner) (*tenancy.Tenant, error) {
+// scanTenant reads a row of tenantColumns, then any extra columns into extra.
+func scanTenant(row scanner, extra ...any) (*tenancy.Tenant, error) {
 	var (
 		t                tenancy.Tenant
 		status           string
@@ -228,8 +229,9 @@ func scanTenant(row scanner) (*tenancy.Tenant, error) {
 		created, updated int64
 		accessed         sql.NullInt64
 	)
-	if err := row.Scan(&t.ID, &t.UUID, &t.Name, &status, &t.StatusReason, &t.DatabaseName, &t.Shard, &t.Notes,
-		&settings, &data, &t.Maintenance, &t.MaintenanceMessage, &t.MaintenanceSecret, &created, &updated, &accessed); err != nil {
+	dest := []any{&t.ID, &t.UUID, &t.Name, &status, &t.StatusReason, &t.DatabaseName, &t.Shard, &t.Notes,
+		&settings, &data, &t.Maintenance, &t.MaintenanceMessage, &t.MaintenanceSecret, &created, &updated, &accessed}
+	if err := row.Scan(append(dest, extra...)...); err != nil {
 		return nil, err
 	}
 	t.Status = tenancy.Status(status)
@@ -330,18 +332,16 @@ func (s *Store) ListTenants(ctx context.Context, opts tenancy.ListOptions) ([]*t
 		args = append(args, string(opts.Status))
 	}
 	if opts.Search != "" {
+		// search_text holds the lower-case name, database name and domains
+		// separated by char(31) (kept by triggers), so a search matches
+		// within one field, never across two.
 		pattern := "%" + escapeLike(strings.ToLower(opts.Search)) + "%"
-		where = append(where, `(lower(t.name) LIKE ? ESCAPE '\' OR t.database_name LIKE ? ESCAPE '\'
-			OR EXISTS (SELECT 1 FROM domains d WHERE d.tenant_id = t.id AND d.domain LIKE ? ESCAPE '\'))`)
-		args = append(args, pattern, pattern, pattern)
+		where = append(where, `t.search_text LIKE ? ESCAPE '\'`)
+		args = append(args, pattern)
 	}
 	cond := ""
 	if len(where) > 0 {
 		cond = ` WHERE ` + strings.Join(where, ` AND `)
-	}
-	var total int
-	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM tenants t`+cond, args...).Scan(&total); err != nil {
-		return nil, 0, err
 	}
 	col, ok := sortColumns[opts.Sort]
 	if !ok {
@@ -356,15 +356,42 @@ func (s *Store) ListTenants(ctx context.Context, opts tenancy.ListOptions) ([]*t
 		perPage = tenancy.DefaultPerPage
 	}
 	page := max(opts.Page, 1)
-	rows, err := s.db.QueryContext(ctx, `SELECT `+tenantColumns+` FROM tenants t`+cond+
+	// A search scans every row anyway: count in the same scan. Without
+	// one, the page comes from an index and a separate count is cheaper.
+	total, counted := 0, opts.Search != ""
+	window := ""
+	if counted {
+		window = `, count(*) OVER ()`
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT `+tenantColumns+window+` FROM tenants t`+cond+
 		` ORDER BY `+col+` `+dir+`, t.id `+dir+` LIMIT ? OFFSET ?`,
 		append(args, perPage, (page-1)*perPage)...)
 	if err != nil {
 		return nil, 0, err
 	}
-	ts, err := collectTenants(rows)
+	ts := []*tenancy.Tenant{}
+	err = func() error {
+		defer rows.Close()
+		for rows.Next() {
+			var extra []any
+			if counted {
+				extra = []any{&total}
+			}
+			t, err := scanTenant(rows, extra...)
+			if err != nil {
+				return err
+			}
+			ts = append(ts, t)
+		}
+		return rows.Err()
+	}()
 	if err != nil {
 		return nil, 0, err
+	}
+	if !counted || len(ts) == 0 {
+		if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM tenants t`+cond, args...).Scan(&total); err != nil {
+			return nil, 0, err
+		}
 	}
 	return ts, total, s.loadDomains(ctx, ts)
 }

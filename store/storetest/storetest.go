@@ -254,6 +254,10 @@ func testList(t *testing.T, s tenancy.Store) {
 	}
 	got, _ = list(tenancy.ListOptions{Search: "ALPH"})
 	eq(got, "Alpha")
+	got, total = list(tenancy.ListOptions{Search: "alpha tenant_"})
+	if len(got) != 0 || total != 0 {
+		t.Fatalf("a search spanning two fields matched: %v", got)
+	}
 	got, _ = list(tenancy.ListOptions{Search: "host3.list"})
 	eq(got, "bravo")
 	got, _ = list(tenancy.ListOptions{Search: made[2].DatabaseName})
