@@ -1,0 +1,428 @@
+package rediscache_test
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/gotenancy/tenancy"
+	"github.com/gotenancy/tenancy/cache"
+	"github.com/gotenancy/tenancy/cache/cachetest"
+	"github.com/gotenancy/tenancy/cache/rediscache"
+	"github.com/gotenancy/tenancy/internal/testenv"
+)
+
+const tenantA = "0190a6f2-7c1e-7a3b-8c4d-5e6f70819201"
+
+// testPrefix returns a key prefix of the test's own, whose keys are
+// deleted from the server at url when the test ends.
+func testPrefix(t testing.TB, url string) string {
+	t.Helper()
+	prefix := "tenancytest:" + strings.ToLower(rand.Text()[:12]) + ":"
+	t.Cleanup(func() {
+		opt, err := redis.ParseURL(url)
+		if err != nil {
+			return
+		}
+		client := redis.NewClient(opt)
+		defer client.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		iter := client.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+		for iter.Next(ctx) {
+			client.Unlink(ctx, iter.Val())
+		}
+	})
+	return prefix
+}
+
+// newCache returns a Cache on the server at url, with a prefix of its own
+// unless cfg sets one, closed when the test ends. Unless cfg sets one, the
+// OpTimeout is 5s: the default is for a server on a production network,
+// not for a shared test machine running -race, where a 250 ms budget is
+// sometimes exceeded and a failed Set would fail the conformance suite.
+func newCache(t testing.TB, url string, cfg *rediscache.Config) *rediscache.Cache {
+	t.Helper()
+	var c rediscache.Config
+	if cfg != nil {
+		c = *cfg
+	}
+	c.URL = url
+	if c.Prefix == "" {
+		c.Prefix = testPrefix(t, url)
+	}
+	if c.OpTimeout == 0 {
+		c.OpTimeout = 5 * time.Second
+	}
+	rc, err := rediscache.New(context.Background(), &c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rc.Close() })
+	return rc
+}
+
+func TestConformance(t *testing.T) {
+	t.Parallel()
+	url := testenv.RedisURL(t)
+	cachetest.Run(t, func(t *testing.T) cache.Backend { return newCache(t, url, nil) })
+}
+
+func TestNewConfig(t *testing.T) {
+	t.Parallel()
+	url := testenv.RedisURL(t)
+	tests := []struct {
+		name string
+		cfg  *rediscache.Config
+	}{
+		{"nil", nil},
+		{"no url", &rediscache.Config{}},
+		{"bad url", &rediscache.Config{URL: "http://example.com"}},
+		{"negative ttl", &rediscache.Config{URL: url, DefaultTTL: -time.Second}},
+		{"negative timeout", &rediscache.Config{URL: url, OpTimeout: -time.Second}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if c, err := rediscache.New(context.Background(), tc.cfg); err == nil {
+				c.Close()
+				t.Fatalf("New(%+v) succeeded, want an error", tc.cfg)
+			}
+		})
+	}
+}
+
+func TestNewFailsWithoutServer(t *testing.T) {
+	t.Parallel()
+	s := startRedisServer(t)
+	s.Stop()
+	c, err := rediscache.New(context.Background(), &rediscache.Config{URL: s.URL()})
+	if err == nil {
+		c.Close()
+		t.Fatal("New succeeded without a server")
+	}
+}
+
+func TestDefaultTTL(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	c := newCache(t, testenv.RedisURL(t), &rediscache.Config{DefaultTTL: 50 * time.Millisecond}).For(tenantA)
+	if err := c.Set(ctx, "default", []byte("d"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Set(ctx, "explicit", []byte("e"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	// A lifetime under a millisecond is not "no expiry".
+	if err := c.Set(ctx, "tiny", []byte("t"), time.Microsecond); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "entries with the default and a tiny TTL to expire", func() bool {
+		_, okDefault, err1 := c.Get(ctx, "default")
+		_, okTiny, err2 := c.Get(ctx, "tiny")
+		if err := errors.Join(err1, err2); err != nil {
+			t.Fatal(err)
+		}
+		return !okDefault && !okTiny
+	})
+	if v, ok, err := c.Get(ctx, "explicit"); err != nil || !ok || string(v) != "e" {
+		t.Fatalf("Get(explicit) = %q, %v, %v; want e", v, ok, err)
+	}
+}
+
+// TestSharedBetweenNodes: two Caches on one server and prefix are two nodes
+// of a deployment; a flush on one is seen at once by the other, since no
+// node keeps a generation of its own.
+func TestSharedBetweenNodes(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := testenv.RedisURL(t)
+	prefix := testPrefix(t, url)
+	a := newCache(t, url, &rediscache.Config{Prefix: prefix})
+	b := newCache(t, url, &rediscache.Config{Prefix: prefix})
+	other := newCache(t, url, nil) // another prefix
+
+	mustSet(t, a.For(tenantA), "k", "v")
+	mustGet(t, b.For(tenantA), "k", "v")
+	mustMiss(t, other.For(tenantA), "k")
+
+	if err := b.FlushTenant(ctx, tenantA); err != nil {
+		t.Fatal(err)
+	}
+	mustMiss(t, a.For(tenantA), "k")
+
+	mustSet(t, a.For(tenantA), "k", "v2")
+	mustSet(t, other.For(tenantA), "k", "other")
+	if err := b.FlushAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mustMiss(t, a.For(tenantA), "k")
+	mustGet(t, other.For(tenantA), "k", "other")
+}
+
+// TestFlushIsConstant checks the flushes touch one key whatever the number
+// of entries: the server's key count does not drop.
+func TestFlushIsConstant(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := testenv.RedisURL(t)
+	prefix := testPrefix(t, url)
+	c := newCache(t, url, &rediscache.Config{Prefix: prefix})
+	ns := c.For(tenantA)
+	for i := range 200 {
+		mustSet(t, ns, strings.Repeat("k", i), "v")
+	}
+	countKeys := func() int {
+		opt, _ := redis.ParseURL(url)
+		client := redis.NewClient(opt)
+		defer client.Close()
+		n := 0
+		iter := client.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+		for iter.Next(ctx) {
+			n++
+		}
+		if err := iter.Err(); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	before := countKeys()
+	if err := ns.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.FlushAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The entries stay until evicted; the flushes added the generation
+	// and epoch keys.
+	if after := countKeys(); after != before+2 {
+		t.Fatalf("%d keys after the flushes, want %d (+2: generation and epoch)", after, before+2)
+	}
+	mustMiss(t, ns, "k")
+}
+
+// TestRedisGoesAway kills the server under a Cache: requests are answered
+// as misses, without errors and without hanging, failures are counted and
+// logged once, and the Cache works again when the server is back.
+func TestRedisGoesAway(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := startRedisServer(t)
+	logs := &logRecorder{}
+	c := newCache(t, s.URL(), &rediscache.Config{OpTimeout: rediscache.DefaultOpTimeout, Logger: slog.New(logs)})
+	ns := c.For(tenantA)
+	setUntilRead(t, ns, "k", "v")
+
+	s.Stop()
+	const calls = 20
+	for range calls {
+		within(t, "Get with the server down", func() { mustMiss(t, ns, "k") })
+		within(t, "Set with the server down", func() { mustSet(t, ns, "k", "v") })
+		within(t, "Delete with the server down", func() {
+			if err := ns.Delete(ctx, "k"); err != nil {
+				t.Fatalf("Delete with the server down: %v, want nil", err)
+			}
+		})
+	}
+	if err := ns.Flush(ctx); err == nil {
+		t.Fatal("Flush with the server down succeeded; it must report that nothing was flushed")
+	}
+	// The circuit breaker opens: requests skip Redis instead of paying a
+	// dial and retries each (about 100 ms here). Flushes tell when it is
+	// open; the bound on the Gets is loose: it tells the two apart without
+	// timing anything closely.
+	eventually(t, 10*time.Second, "the circuit breaker to open", func() bool {
+		return errors.Is(c.FlushAll(ctx), rediscache.ErrUnavailable)
+	})
+	start := time.Now()
+	for range 200 {
+		mustMiss(t, ns, "k")
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("200 Gets with the server down took %s; the circuit breaker should skip Redis", d)
+	}
+	if n := c.Errors(); n < 3*calls+200 {
+		t.Fatalf("Errors() = %d, want at least %d", n, 3*calls+200)
+	}
+	// Logged, but not once per failure.
+	if n := logs.count("rediscache: redis failed"); n < 1 || n >= 3*calls {
+		t.Fatalf("failure logged %d times for %d failures, want rate-limited", n, 3*calls)
+	}
+	errs := c.Errors()
+
+	s.Start()
+	setUntilRead(t, ns, "k", "back")
+	if c.Errors() < errs {
+		t.Fatal("Errors() went down")
+	}
+	eventually(t, 10*time.Second, "the recovery to be logged", func() bool {
+		return logs.count("rediscache: redis answers again") == 1
+	})
+}
+
+// TestRedisHangs pauses the server: the kernel accepts connections but
+// nothing answers. Each operation gives up after OpTimeout.
+func TestRedisHangs(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := startRedisServer(t)
+	const opTimeout = 100 * time.Millisecond
+	c := newCache(t, s.URL(), &rediscache.Config{OpTimeout: opTimeout, Logger: slog.New(&logRecorder{})})
+	ns := c.For(tenantA)
+	setUntilRead(t, ns, "k", "v")
+
+	s.Pause()
+	for range 5 {
+		within(t, "Get with the server hung", func() { mustMiss(t, ns, "k") })
+		within(t, "Set with the server hung", func() { mustSet(t, ns, "k", "v") })
+	}
+	if c.Errors() == 0 {
+		t.Fatal("no errors counted while the server hung")
+	}
+	s.Resume()
+	eventually(t, 20*time.Second, "the cache to answer again", func() bool {
+		v, ok, err := ns.Get(ctx, "k")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok && string(v) == "v"
+	})
+}
+
+// TestCancelledContext: the caller's cancellation is its own error, not a
+// Redis failure.
+func TestCancelledContext(t *testing.T) {
+	t.Parallel()
+	c := newCache(t, testenv.RedisURL(t), nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, _, err := c.For(tenantA).Get(ctx, "k"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Get with a cancelled context: %v, want context.Canceled", err)
+	}
+	if err := c.For(tenantA).Set(ctx, "k", nil, 0); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Set with a cancelled context: %v, want context.Canceled", err)
+	}
+	if n := c.Errors(); n != 0 {
+		t.Fatalf("Errors() = %d after cancelled calls, want 0", n)
+	}
+}
+
+func TestForNoTenant(t *testing.T) {
+	t.Parallel()
+	c := newCache(t, testenv.RedisURL(t), nil)
+	if err := c.FlushTenant(context.Background(), ""); !errors.Is(err, tenancy.ErrNoTenant) {
+		t.Fatalf("FlushTenant(\"\"): %v, want ErrNoTenant", err)
+	}
+}
+
+// TestForDoesNotAllocate is not parallel: AllocsPerRun forbids it.
+func TestForDoesNotAllocate(t *testing.T) {
+	c := newCache(t, testenv.RedisURL(t), nil)
+	c.For(tenantA)
+	if n := testing.AllocsPerRun(100, func() { c.For(tenantA) }); n != 0 {
+		t.Fatalf("For of a known tenant allocates %v times, want 0", n)
+	}
+}
+
+// within runs fn and fails t if it took long enough to count as hanging:
+// the bound is far above OpTimeout, so it only catches operations that wait
+// for a server that is not there.
+func within(t *testing.T, what string, fn func()) {
+	t.Helper()
+	const hang = 3 * time.Second
+	start := time.Now()
+	fn()
+	if d := time.Since(start); d > hang {
+		t.Fatalf("%s took %s; it must give up after OpTimeout", what, d)
+	}
+}
+
+// eventually polls cond until it holds, failing t after timeout.
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// setUntilRead sets key until it reads back: a Set that fails reports
+// success (the request must go on), so only a read tells.
+func setUntilRead(t *testing.T, c tenancy.TenantCache, key, value string) {
+	t.Helper()
+	ctx := context.Background()
+	eventually(t, 20*time.Second, "a Set of "+key+" that reads back", func() bool {
+		if err := c.Set(ctx, key, []byte(value), 0); err != nil {
+			t.Fatal(err)
+		}
+		v, ok, err := c.Get(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok && string(v) == value
+	})
+}
+
+func mustSet(t testing.TB, c tenancy.TenantCache, key, value string) {
+	t.Helper()
+	if err := c.Set(context.Background(), key, []byte(value), 0); err != nil {
+		t.Fatalf("Set(%q): %v", key, err)
+	}
+}
+
+func mustGet(t testing.TB, c tenancy.TenantCache, key, want string) {
+	t.Helper()
+	v, ok, err := c.Get(context.Background(), key)
+	if err != nil || !ok || string(v) != want {
+		t.Fatalf("Get(%q) = %q, %v, %v; want %q", key, v, ok, err, want)
+	}
+}
+
+func mustMiss(t testing.TB, c tenancy.TenantCache, key string) {
+	t.Helper()
+	v, ok, err := c.Get(context.Background(), key)
+	if err != nil || ok {
+		t.Fatalf("Get(%q) = %q, %v, %v; want a miss without error", key, v, ok, err)
+	}
+}
+
+// logRecorder is a slog.Handler that keeps the messages it is given.
+type logRecorder struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (r *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
+
+func (r *logRecorder) Handle(_ context.Context, rec slog.Record) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.msgs = append(r.msgs, rec.Message)
+	return nil
+}
+
+func (r *logRecorder) WithAttrs([]slog.Attr) slog.Handler { return r }
+func (r *logRecorder) WithGroup(string) slog.Handler      { return r }
+
+// count returns the number of messages that start with prefix.
+func (r *logRecorder) count(prefix string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, m := range r.msgs {
+		if strings.HasPrefix(m, prefix) {
+			n++
+		}
+	}
+	return n
+}

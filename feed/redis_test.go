@@ -1,0 +1,366 @@
+package feed_test
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/gotenancy/tenancy"
+	"github.com/gotenancy/tenancy/feed"
+	"github.com/gotenancy/tenancy/internal/testenv"
+)
+
+// deliverWithin is how soon a node must hear another node's change.
+const deliverWithin = time.Second
+
+// testChannel returns a pub/sub channel of the test's own.
+func testChannel() string {
+	return "tenancytest:changes:" + strings.ToLower(rand.Text()[:12])
+}
+
+// newFeed returns a feed on the server at url, closed when the test ends.
+func newFeed(t *testing.T, url, channel string, log *slog.Logger) *feed.Redis {
+	t.Helper()
+	f, err := feed.NewRedis(context.Background(), &feed.RedisConfig{URL: url, Channel: channel, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
+}
+
+// watch is a running Watch call that counts its onChange calls.
+type watch struct {
+	calls  atomic.Int64
+	done   chan error
+	cancel context.CancelFunc
+}
+
+// startWatch runs w.Watch until the test ends.
+func startWatch(t *testing.T, w interface {
+	Watch(context.Context, time.Duration, func()) error
+}, interval time.Duration) *watch {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	wt := &watch{done: make(chan error, 1), cancel: cancel}
+	go func() { wt.done <- w.Watch(ctx, interval, func() { wt.calls.Add(1) }) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-wt.done:
+		case <-time.After(10 * time.Second):
+			t.Error("Watch did not return after its context was cancelled")
+		}
+	})
+	return wt
+}
+
+// waitCalls waits until onChange has been called at least n times.
+func (w *watch) waitCalls(t *testing.T, n int64, timeout time.Duration, what string) {
+	t.Helper()
+	eventually(t, timeout, what, func() bool { return w.calls.Load() >= n })
+}
+
+// stopped waits for the Watch call to return and gives its error.
+func (w *watch) stopped(t *testing.T) error {
+	t.Helper()
+	select {
+	case err := <-w.done:
+		w.done <- err // for the cleanup
+		return err
+	case <-time.After(10 * time.Second):
+		t.Fatal("Watch did not return")
+		return nil
+	}
+}
+
+func TestNewRedisConfig(t *testing.T) {
+	t.Parallel()
+	s := startRedisServer(t)
+	s.Stop()
+	for _, cfg := range []*feed.RedisConfig{
+		nil,
+		{},
+		{URL: "http://example.com"},
+		{URL: s.URL()}, // nothing listens
+	} {
+		if f, err := feed.NewRedis(context.Background(), cfg); err == nil {
+			f.Close()
+			t.Errorf("NewRedis(%+v) succeeded, want an error", cfg)
+		}
+	}
+}
+
+// TestPublishReachesOtherNode: two feeds on one server are two nodes; a
+// publish on one reaches the other's watcher.
+func TestPublishReachesOtherNode(t *testing.T) {
+	t.Parallel()
+	url, channel := testenv.RedisURL(t), testChannel()
+	a := newFeed(t, url, channel, nil)
+	b := newFeed(t, url, channel, nil)
+	w := startWatch(t, b, 10*time.Millisecond)
+	w.waitCalls(t, 1, 10*time.Second, "the first onChange, when the subscription is confirmed")
+
+	for i := range int64(3) {
+		if err := a.Publish(context.Background(), "0190a6f2-7c1e-7a3b-8c4d-5e6f70819201"); err != nil {
+			t.Fatal(err)
+		}
+		w.waitCalls(t, 2+i, deliverWithin, "node B to hear node A's change")
+	}
+	// Another channel hears nothing.
+	other := startWatch(t, newFeed(t, url, testChannel(), nil), 10*time.Millisecond)
+	other.waitCalls(t, 1, 10*time.Second, "the other channel's subscription")
+	if err := a.Publish(context.Background(), ""); err != nil {
+		t.Fatal(err)
+	}
+	w.waitCalls(t, 5, deliverWithin, "node B to hear the reload-everything message")
+	if n := other.calls.Load(); n != 1 {
+		t.Fatalf("a watcher of another channel was called %d times, want 1 (its subscription)", n)
+	}
+}
+
+// TestHookPublishesTenant reads the messages the Hook sends.
+func TestHookPublishesTenant(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url, channel := testenv.RedisURL(t), testChannel()
+	f := newFeed(t, url, channel, nil)
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := redis.NewClient(opt)
+	defer client.Close()
+	ps := client.Subscribe(ctx, channel)
+	defer ps.Close()
+	if _, err := ps.Receive(ctx); err != nil { // the confirmation
+		t.Fatal(err)
+	}
+
+	hook := f.Hook()
+	// The change is committed when the hook runs: a cancelled request
+	// context must not stop the announcement.
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	const id = "0190a6f2-7c1e-7a3b-8c4d-5e6f70819201"
+	if err := hook(cancelled, tenancy.Event{Kind: tenancy.EventStatusChanged, Tenant: &tenancy.Tenant{UUID: id}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := hook(ctx, tenancy.Event{Kind: tenancy.EventDeleted}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{id, ""} {
+		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		m, err := ps.ReceiveMessage(rctx)
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Payload != want {
+			t.Fatalf("message %q, want %q", m.Payload, want)
+		}
+	}
+}
+
+// TestWatchCoalesces publishes a burst: the watcher calls onChange for the
+// burst, but far fewer times than there were messages.
+func TestWatchCoalesces(t *testing.T) {
+	t.Parallel()
+	url, channel := testenv.RedisURL(t), testChannel()
+	a := newFeed(t, url, channel, nil)
+	const interval = 200 * time.Millisecond
+	w := startWatch(t, newFeed(t, url, channel, nil), interval)
+	w.waitCalls(t, 1, 10*time.Second, "the subscription")
+
+	const burst = 100
+	start := time.Now()
+	for range burst {
+		if err := a.Publish(context.Background(), ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	took := time.Since(start)
+	w.waitCalls(t, 2, 10*time.Second, "the burst to be reported")
+	// Let the trailing call come; then count. At most one call per
+	// interval while the burst lasted, one at its end, one to spare.
+	time.Sleep(3 * interval)
+	limit := 1 + 3 + int64(took/interval)
+	if n := w.calls.Load(); n > limit {
+		t.Fatalf("%d messages in %s made %d onChange calls, want at most %d", burst, took, n, limit)
+	}
+}
+
+func TestWatchStops(t *testing.T) {
+	t.Parallel()
+	url, channel := testenv.RedisURL(t), testChannel()
+	f := newFeed(t, url, channel, nil)
+	ctx := context.Background()
+	if err := f.Watch(ctx, 0, func() {}); err == nil {
+		t.Error("Watch with a zero interval succeeded")
+	}
+	if err := f.Watch(ctx, time.Second, nil); err == nil {
+		t.Error("Watch without onChange succeeded")
+	}
+
+	w := startWatch(t, f, time.Second)
+	w.waitCalls(t, 1, 10*time.Second, "the subscription")
+	w.cancel()
+	if err := w.stopped(t); err != nil {
+		t.Fatalf("Watch after its context was cancelled: %v, want nil", err)
+	}
+
+	w = startWatch(t, f, time.Second)
+	w.waitCalls(t, 1, 10*time.Second, "the subscription")
+	f.Close()
+	if err := w.stopped(t); !errors.Is(err, feed.ErrClosed) {
+		t.Fatalf("Watch after Close: %v, want ErrClosed", err)
+	}
+	if err := f.Watch(ctx, time.Second, func() {}); !errors.Is(err, feed.ErrClosed) {
+		t.Fatalf("Watch on a closed feed: %v, want ErrClosed", err)
+	}
+}
+
+// TestRedisGoesAway kills the server under two nodes: publishing fails
+// without hanging and the Hook swallows the failure; when the server is
+// back, the watcher resubscribes and calls onChange (the node reloads),
+// and later changes arrive again.
+func TestRedisGoesAway(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := startRedisServer(t)
+	channel := testChannel()
+	logs := &logRecorder{}
+	a := newFeed(t, s.URL(), channel, slog.New(logs))
+	b := newFeed(t, s.URL(), channel, slog.New(logs))
+	w := startWatch(t, b, 10*time.Millisecond)
+	w.waitCalls(t, 1, 10*time.Second, "the subscription")
+	if err := a.Publish(ctx, ""); err != nil {
+		t.Fatal(err)
+	}
+	w.waitCalls(t, 2, deliverWithin, "a change")
+
+	s.Stop()
+	before := w.calls.Load()
+	hook := a.Hook()
+	for range 10 {
+		within(t, "Publish with the server down", func() {
+			if err := a.Publish(ctx, ""); err == nil {
+				t.Fatal("Publish with the server down succeeded")
+			}
+		})
+		within(t, "the Hook with the server down", func() {
+			if err := hook(ctx, tenancy.Event{Kind: tenancy.EventUpdated, Tenant: &tenancy.Tenant{UUID: "x"}}); err != nil {
+				t.Fatalf("the Hook returned %v; it must not report Redis's absence as a hook failure", err)
+			}
+		})
+	}
+	if n := logs.count("feed: could not announce"); n != 1 {
+		t.Fatalf("10 failed announcements logged %d times, want once (rate-limited)", n)
+	}
+
+	s.Start()
+	// The Hook's retry will publish too; the log tells the resubscription's
+	// own call (logged just before it) apart.
+	eventually(t, 20*time.Second, "onChange after resubscribing (reload on reconnect)", func() bool {
+		return logs.count("feed: resubscribed") == 1 && w.calls.Load() > before
+	})
+	eventually(t, 20*time.Second, "publishing to work again", func() bool {
+		return a.Publish(ctx, "") == nil
+	})
+	after := w.calls.Load()
+	if err := a.Publish(ctx, ""); err != nil {
+		t.Fatal(err)
+	}
+	w.waitCalls(t, after+1, deliverWithin, "a change after the restart")
+}
+
+// TestHookRetries cuts one node off Redis while the other stays
+// subscribed: the change the cut-off node could not announce reaches the
+// other node once the cut-off node is back, with no subscription broken.
+func TestHookRetries(t *testing.T) {
+	t.Parallel()
+	url, channel := testenv.RedisURL(t), testChannel()
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := startProxy(t, opt.Addr)
+	a := newFeed(t, "redis://"+p.Addr(), channel, slog.New(&logRecorder{}))
+	w := startWatch(t, newFeed(t, url, channel, nil), 10*time.Millisecond)
+	w.waitCalls(t, 1, 10*time.Second, "the subscription")
+
+	p.Cut()
+	hook := a.Hook()
+	if err := hook(context.Background(), tenancy.Event{Kind: tenancy.EventStatusChanged, Tenant: &tenancy.Tenant{UUID: "x"}}); err != nil {
+		t.Fatal(err)
+	}
+	if n := w.calls.Load(); n != 1 {
+		t.Fatalf("the watcher heard %d changes while the publisher was cut off, want none", n-1)
+	}
+	p.Restore()
+	w.waitCalls(t, 2, 20*time.Second, "the retried announcement")
+}
+
+// within runs fn and fails t if it took long enough to count as hanging:
+// the bound is far above PublishTimeout, so it only catches calls that
+// wait for a server that is not there.
+func within(t *testing.T, what string, fn func()) {
+	t.Helper()
+	const hang = 3 * time.Second
+	start := time.Now()
+	fn()
+	if d := time.Since(start); d > hang {
+		t.Fatalf("%s took %s; it must give up after PublishTimeout", what, d)
+	}
+}
+
+// eventually polls cond until it holds, failing t after timeout.
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// logRecorder is a slog.Handler that keeps the messages it is given.
+type logRecorder struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (r *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
+
+func (r *logRecorder) Handle(_ context.Context, rec slog.Record) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.msgs = append(r.msgs, rec.Message)
+	return nil
+}
+
+func (r *logRecorder) WithAttrs([]slog.Attr) slog.Handler { return r }
+func (r *logRecorder) WithGroup(string) slog.Handler      { return r }
+
+// count returns the number of messages that start with prefix.
+func (r *logRecorder) count(prefix string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, m := range r.msgs {
+		if strings.HasPrefix(m, prefix) {
+			n++
+		}
+	}
+	return n
+}
