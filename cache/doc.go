@@ -9,8 +9,9 @@
 // be reached and age out of the store (by size-based eviction or their TTL).
 //
 // [Memory] is the in-process backend, bounded in entries and with a TTL per
-// entry, built on otter. A Redis backend will follow; every backend must
-// pass the conformance suite in package cachetest.
+// entry, built on otter; package rediscache is the Redis backend shared by
+// several nodes. Every backend passes the conformance suite in package
+// cachetest.
 //
 // [Bootstrapper] attaches the current tenant's namespace to a tenant
 // context, so that handlers reach it with tenancy.Cache(ctx). Without a
