@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/gotenancy/tenancy"
+	"github.com/gotenancy/tenancy/api"
 	"github.com/gotenancy/tenancy/internal/server"
 )
 
@@ -59,6 +61,18 @@ func newServeCmd(o *options) *cobra.Command {
 					return err
 				}
 			}
+			rateLimit, err := api.RateLimitFromEnv(os.Getenv)
+			if err != nil {
+				return err
+			}
+			if demoMode {
+				_, secret, err := e.mgr.CreateAPIKey(tenancy.WithActor(ctx, tenancy.Actor{Name: "serve --demo"}),
+					fmt.Sprintf("demo-%d", time.Now().Unix()), []tenancy.Scope{tenancy.ScopeAdmin})
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "API key (admin, for this demo): %s\n  curl -H 'X-API-Key: %s' localhost%s/tenancy/tenants\n", secret, secret, addr)
+			}
 			srv, err := server.New(ctx, &server.Config{
 				Manager:        e.mgr,
 				Storage:        e.storage,
@@ -69,6 +83,9 @@ func newServeCmd(o *options) *cobra.Command {
 				HeaderResolver: headerResolver,
 				AccessLog:      accessLog,
 				MaxBodyBytes:   maxBody,
+				EnvAPIKey:      os.Getenv("TENANT_API_KEY"),
+				EnvBearerToken: os.Getenv("TENANT_BEARER_TOKEN"),
+				RateLimit:      rateLimit,
 			})
 			if err != nil {
 				return err

@@ -17,6 +17,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/gotenancy/tenancy"
+	"github.com/gotenancy/tenancy/api"
 	"github.com/gotenancy/tenancy/cache"
 	"github.com/gotenancy/tenancy/demo"
 	"github.com/gotenancy/tenancy/jobs"
@@ -49,6 +50,11 @@ type Config struct {
 	AccessFlushInterval time.Duration
 	// JobWorkers is the number of job workers; default 10.
 	JobWorkers int
+	// EnvAPIKey and EnvBearerToken are admin credentials for the REST API
+	// from the environment (TENANT_API_KEY, TENANT_BEARER_TOKEN).
+	EnvAPIKey, EnvBearerToken string
+	// RateLimit limits the REST API per credential and client IP.
+	RateLimit api.RateLimitConfig
 }
 
 // Server is the assembled HTTP server and its background work.
@@ -60,6 +66,7 @@ type Server struct {
 	jobs     *jobs.Client
 	jobsDB   *sql.DB
 	cache    *cache.Memory
+	api      *api.API
 	metrics  *tenancy.RequestMetrics
 	cancel   context.CancelFunc
 	done     chan struct{}
@@ -122,6 +129,16 @@ func New(ctx context.Context, cfg *Config) (*Server, error) {
 		s.jobsDB.Close()
 		return nil, err
 	}
+	s.api, err = api.New(&api.Config{
+		Manager: mgr, Cache: s.cache, Resolver: s.resolver, Metrics: s.metrics, Storage: cfg.Storage, Jobs: s.jobs,
+		DataDir: cfg.DataDir, StartedAt: time.Now(), Logger: s.log,
+		EnvAPIKey: cfg.EnvAPIKey, EnvBearerToken: cfg.EnvBearerToken, RateLimit: cfg.RateLimit,
+	})
+	if err != nil {
+		s.resolver.Close()
+		s.jobsDB.Close()
+		return nil, err
+	}
 	var h http.Handler = tenancy.Middleware(demo.Handler(), &tenancy.MiddlewareConfig{
 		Manager:  mgr,
 		Resolver: chain,
@@ -171,6 +188,7 @@ func (s *Server) Close(ctx context.Context) error {
 		s.cancel()
 		<-s.done
 	}
+	s.api.Close()
 	errs = append(errs, s.resolver.Close(), s.jobsDB.Close())
 	return errors.Join(errs...)
 }
@@ -313,6 +331,7 @@ func (s *Server) centralHandler() http.Handler {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		centralTemplate.Execute(w, map[string]any{"Total": res.Total, "Tenants": res.Tenants, "Port": port, "PortSuffix": suffix})
 	})
+	mux.Handle("/tenancy/", s.api)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write([]byte(`{"status":"ok"}` + "\n"))

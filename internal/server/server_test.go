@@ -216,6 +216,20 @@ func TestGateAndCentral(t *testing.T) {
 	if w := f.do("GET", "127.0.0.1", "/healthz", nil); w.Code != 200 {
 		t.Fatalf("healthz: %d", w.Code)
 	}
+	// The REST API is mounted on central hosts, only there, and needs a key.
+	if w := f.do("GET", "localhost", "/tenancy/tenants", nil); w.Code != 401 {
+		t.Fatalf("API without a key: %d %s", w.Code, w.Body)
+	}
+	_, key, err := f.mgr.CreateAPIKey(ctx, "test", []tenancy.Scope{tenancy.ScopeRead})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := f.do("GET", "localhost", "/tenancy/tenants/"+tn.UUID, nil, "X-API-Key", key); w.Code != 200 || !strings.Contains(w.Body.String(), tn.UUID) {
+		t.Fatalf("API with a key: %d %s", w.Code, w.Body)
+	}
+	if w := f.do("GET", host, "/tenancy/tenants", nil, "X-API-Key", key); w.Code != 404 {
+		t.Fatalf("API on a tenant host: %d", w.Code)
+	}
 	if w := f.do("GET", "localhost", "/t/"+host+"/api/whoami", nil); w.Code != 200 || !strings.Contains(w.Body.String(), tn.UUID) {
 		t.Fatalf("path resolver: %d %s", w.Code, w.Body)
 	}
