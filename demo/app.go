@@ -2,6 +2,7 @@ package demo
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
+	"os"
 	"path"
 	"strings"
 	"time"
@@ -240,7 +242,10 @@ func uploadFile(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, err)
 		return
 	}
-	out, err := root.Create(name)
+	// Write to a hidden temporary name, then rename: a reader never sees a
+	// half-written file, and a failed upload leaves the old one in place.
+	tmp := ".upload-" + rand.Text()
+	out, err := root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		fail(w, r, err)
 		return
@@ -250,12 +255,15 @@ func uploadFile(w http.ResponseWriter, r *http.Request) {
 		err = cerr
 	}
 	if err == nil && size > maxUploadBytes {
-		root.Remove(name)
+		root.Remove(tmp)
 		writeError(w, http.StatusRequestEntityTooLarge, "file too large")
 		return
 	}
+	if err == nil {
+		err = root.Rename(tmp, name)
+	}
 	if err != nil {
-		root.Remove(name)
+		root.Remove(tmp)
 		fail(w, r, err)
 		return
 	}

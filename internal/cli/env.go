@@ -3,16 +3,17 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 
 	"github.com/gotenancy/tenancy"
 	"github.com/gotenancy/tenancy/demo"
+	"github.com/gotenancy/tenancy/feed"
 	"github.com/gotenancy/tenancy/migrate"
 	"github.com/gotenancy/tenancy/seed"
 	"github.com/gotenancy/tenancy/storage"
-	"github.com/gotenancy/tenancy/store/sqlitestore"
 	"github.com/gotenancy/tenancy/tenantdb"
 )
 
@@ -27,9 +28,12 @@ func (l layout) storage() string    { return filepath.Join(string(l), "storage")
 
 // env is what a command works with: the catalog and the Manager over it.
 type env struct {
-	store   *sqlitestore.Store
+	store   tenancy.Store
+	prov    tenantdb.Provisioner
 	mgr     *tenancy.Manager
 	storage *storage.Storage
+	// feed announces changes to other nodes over Redis (nil without --redis-url).
+	feed *feed.Redis
 }
 
 // openEnv opens the data directory, initialising it on first use. Commands
@@ -40,14 +44,8 @@ func openEnv(ctx context.Context, o *options, withMigrations bool) (*env, error)
 	if err := os.MkdirAll(string(dir), 0o755); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
-	prov, err := tenantdb.NewSQLite(&tenantdb.SQLiteConfig{Dir: dir.databases()})
-	if err != nil {
-		return nil, err
-	}
-	cfg := &tenancy.Config{
-		Provisioner: prov,
-		ConnConfig:  &tenantdb.ConnConfig{MaxOpen: o.maxOpen},
-	}
+	cfg := &tenancy.Config{ConnConfig: &tenantdb.ConnConfig{MaxOpen: o.maxOpen}}
+	var err error
 	if withMigrations {
 		if cfg.Migrations, err = loadMigrations(o); err != nil {
 			return nil, err
@@ -56,19 +54,26 @@ func openEnv(ctx context.Context, o *options, withMigrations bool) (*env, error)
 			return nil, err
 		}
 	}
-	store, err := sqlitestore.Open(ctx, &sqlitestore.Config{Path: dir.catalog()})
+	store, err := openStore(ctx, o)
 	if err != nil {
 		return nil, err
 	}
-	cfg.Store = store
+	prov, err := openProvisioner(ctx, o, cfg.Migrations)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	cfg.Store, cfg.Provisioner = store, prov
 	mgr, err := tenancy.NewManager(cfg)
 	if err != nil {
+		closeProvisioner(prov)
 		store.Close()
 		return nil, err
 	}
 	files, err := storage.New(&storage.Config{Dir: dir.storage()})
 	if err != nil {
 		mgr.Close()
+		closeProvisioner(prov)
 		store.Close()
 		return nil, err
 	}
@@ -77,12 +82,34 @@ func openEnv(ctx context.Context, o *options, withMigrations bool) (*env, error)
 	mgr.On(tenancy.EventDeleting, func(ctx context.Context, e tenancy.Event) error {
 		return files.Remove(e.Tenant.UUID)
 	})
-	return &env{store: store, mgr: mgr, storage: files}, nil
+	e := &env{store: store, prov: prov, mgr: mgr, storage: files}
+	if o.redisURL != "" {
+		if e.feed, err = feed.NewRedis(ctx, &feed.RedisConfig{URL: o.redisURL}); err != nil {
+			e.Close()
+			return nil, err
+		}
+		for _, kind := range []tenancy.EventKind{tenancy.EventCreated, tenancy.EventUpdated, tenancy.EventStatusChanged,
+			tenancy.EventDeleted, tenancy.EventDomainAdded, tenancy.EventDomainRemoved} {
+			mgr.On(kind, e.feed.Hook())
+		}
+	}
+	return e, nil
 }
 
 func (e *env) Close() {
+	if e.feed != nil {
+		e.feed.Close()
+	}
 	e.mgr.Close()
+	closeProvisioner(e.prov)
 	e.store.Close()
+}
+
+// closeProvisioner closes a provisioner's administrative connections, if it has any.
+func closeProvisioner(p tenantdb.Provisioner) {
+	if c, ok := p.(io.Closer); ok {
+		c.Close()
+	}
 }
 
 // loadMigrations reads --migrations (which must exist) or the data

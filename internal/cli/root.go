@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -39,6 +40,11 @@ type options struct {
 	seeders    string
 	maxOpen    int
 	in         io.Reader
+
+	databaseURL string
+	tenantDB    string
+	shards      string
+	redisURL    string
 }
 
 // outputJSON reports whether -o json was asked for.
@@ -67,6 +73,12 @@ func newRoot(stdin io.Reader) *cobra.Command {
 			if o.maxOpen < 1 {
 				return fmt.Errorf("invalid --max-open-databases %d: must be at least 1", o.maxOpen)
 			}
+			if !slices.Contains(tenantDBModes, o.tenantDB) {
+				return fmt.Errorf("invalid --tenant-db %q: want one of %s", o.tenantDB, strings.Join(tenantDBModes, ", "))
+			}
+			if o.redisURL != "" && !strings.HasPrefix(o.redisURL, "redis://") && !strings.HasPrefix(o.redisURL, "rediss://") {
+				return fmt.Errorf("invalid --redis-url %q: want redis://… or rediss://…", redact(o.redisURL))
+			}
 			return nil
 		},
 	}
@@ -80,6 +92,10 @@ func newRoot(stdin io.Reader) *cobra.Command {
 	f.StringVar(&o.migrations, "migrations", "", "tenant migrations directory (default <data-dir>/migrations/tenant)")
 	f.StringVar(&o.seeders, "seeders", "", "SQL seeders directory (default <data-dir>/seeders/tenant)")
 	f.IntVar(&o.maxOpen, "max-open-databases", 256, "most tenant databases open at once")
+	f.StringVar(&o.databaseURL, "database-url", os.Getenv("TENANCY_DATABASE_URL"), "central catalog: postgres://… or mysql://…; empty for SQLite in the data directory (env TENANCY_DATABASE_URL)")
+	f.StringVar(&o.tenantDB, "tenant-db", envOr("TENANCY_TENANT_DB", modeSQLite), "tenant databases: "+strings.Join(tenantDBModes, ", ")+" (env TENANCY_TENANT_DB)")
+	f.StringVar(&o.shards, "shards", os.Getenv("TENANCY_SHARDS"), "database servers for tenant databases: name=url,name=url (env TENANCY_SHARDS)")
+	f.StringVar(&o.redisURL, "redis-url", os.Getenv("TENANCY_REDIS_URL"), "Redis for the cache, shared rate limits and the change feed between nodes (env TENANCY_REDIS_URL)")
 	root.AddCommand(
 		newInstallCmd(o),
 		newCreateCmd(o),

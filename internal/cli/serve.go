@@ -13,7 +13,11 @@ import (
 
 	"github.com/gotenancy/tenancy"
 	"github.com/gotenancy/tenancy/api"
+	"github.com/gotenancy/tenancy/cache/rediscache"
+	"github.com/gotenancy/tenancy/feed"
 	"github.com/gotenancy/tenancy/internal/server"
+	"github.com/gotenancy/tenancy/resolve"
+	"github.com/gotenancy/tenancy/store/pgstore"
 )
 
 func newServeCmd(o *options) *cobra.Command {
@@ -73,11 +77,15 @@ func newServeCmd(o *options) *cobra.Command {
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "API key (admin, for this demo): %s\n  curl -H 'X-API-Key: %s' localhost%s/tenancy/tenants\n", secret, secret, addr)
 			}
-			srv, err := server.New(ctx, &server.Config{
+			watcher, _ := e.store.(resolve.Watcher)
+			if e.feed != nil {
+				watcher = feed.Multi(watcher, e.feed)
+			}
+			cfg := &server.Config{
 				Manager:        e.mgr,
 				Storage:        e.storage,
 				DataDir:        o.dataDir,
-				Watcher:        e.store,
+				Watcher:        watcher,
 				Logger:         logger,
 				CentralDomains: central,
 				HeaderResolver: headerResolver,
@@ -86,7 +94,19 @@ func newServeCmd(o *options) *cobra.Command {
 				EnvAPIKey:      os.Getenv("TENANT_API_KEY"),
 				EnvBearerToken: os.Getenv("TENANT_BEARER_TOKEN"),
 				RateLimit:      rateLimit,
-			})
+			}
+			if pg, ok := e.store.(*pgstore.Store); ok {
+				cfg.JobsPool = pg.Pool()
+			}
+			if o.redisURL != "" {
+				rc, err := rediscache.New(ctx, &rediscache.Config{URL: o.redisURL, Logger: logger})
+				if err != nil {
+					return err
+				}
+				defer rc.Close()
+				cfg.Cache = rc
+			}
+			srv, err := server.New(ctx, cfg)
 			if err != nil {
 				return err
 			}

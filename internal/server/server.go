@@ -14,6 +14,7 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 
 	"github.com/gotenancy/tenancy"
@@ -50,6 +51,11 @@ type Config struct {
 	AccessFlushInterval time.Duration
 	// JobWorkers is the number of job workers; default 10.
 	JobWorkers int
+	// JobsPool runs jobs on PostgreSQL (River's pgx driver); nil keeps
+	// them in <DataDir>/jobs.sqlite.
+	JobsPool *pgxpool.Pool
+	// Cache is the tenant cache backend; nil means in-process memory.
+	Cache cache.Backend
 	// EnvAPIKey and EnvBearerToken are admin credentials for the REST API
 	// from the environment (TENANT_API_KEY, TENANT_BEARER_TOKEN).
 	EnvAPIKey, EnvBearerToken string
@@ -65,7 +71,7 @@ type Server struct {
 	resolver *resolve.Cache
 	jobs     *jobs.Client
 	jobsDB   *sql.DB
-	cache    *cache.Memory
+	cache    cache.Backend
 	api      *api.API
 	metrics  *tenancy.RequestMetrics
 	cancel   context.CancelFunc
@@ -90,17 +96,22 @@ func New(ctx context.Context, cfg *Config) (*Server, error) {
 	mgr := cfg.Manager
 
 	var err error
-	if s.cache, err = cache.NewMemory(nil); err != nil {
-		return nil, err
+	s.cache = cfg.Cache
+	if s.cache == nil {
+		if s.cache, err = cache.NewMemory(nil); err != nil {
+			return nil, err
+		}
 	}
-	if s.jobsDB, err = jobs.OpenSQLite(ctx, filepath.Join(cfg.DataDir, "jobs.sqlite")); err != nil {
-		return nil, err
+	jobsCfg := &jobs.Config{Manager: mgr, Pool: cfg.JobsPool, Workers: river.NewWorkers(), Concurrency: cfg.JobWorkers, Logger: s.log}
+	river.AddWorker(jobsCfg.Workers, demo.EchoWorker{})
+	if cfg.JobsPool == nil {
+		if s.jobsDB, err = jobs.OpenSQLite(ctx, filepath.Join(cfg.DataDir, "jobs.sqlite")); err != nil {
+			return nil, err
+		}
+		jobsCfg.DB = s.jobsDB
 	}
-	workers := river.NewWorkers()
-	river.AddWorker(workers, demo.EchoWorker{})
-	s.jobs, err = jobs.Open(ctx, &jobs.Config{Manager: mgr, DB: s.jobsDB, Workers: workers, Concurrency: cfg.JobWorkers, Logger: s.log})
-	if err != nil {
-		s.jobsDB.Close()
+	if s.jobs, err = jobs.Open(ctx, jobsCfg); err != nil {
+		s.closeJobsDB()
 		return nil, err
 	}
 	mgr.Use(
@@ -116,7 +127,7 @@ func New(ctx context.Context, cfg *Config) (*Server, error) {
 
 	s.resolver, err = resolve.NewCache(ctx, mgr, &resolve.CacheConfig{Watcher: cfg.Watcher})
 	if err != nil {
-		s.jobsDB.Close()
+		s.closeJobsDB()
 		return nil, err
 	}
 	resolvers := []resolve.Resolver{resolve.Domain(), resolve.Subdomain(), resolve.Path("/t/")}
@@ -126,7 +137,7 @@ func New(ctx context.Context, cfg *Config) (*Server, error) {
 	chain, err := resolve.NewChain(&resolve.ChainConfig{Cache: s.resolver, CentralDomains: cfg.CentralDomains, Resolvers: resolvers})
 	if err != nil {
 		s.resolver.Close()
-		s.jobsDB.Close()
+		s.closeJobsDB()
 		return nil, err
 	}
 	s.api, err = api.New(&api.Config{
@@ -136,7 +147,7 @@ func New(ctx context.Context, cfg *Config) (*Server, error) {
 	})
 	if err != nil {
 		s.resolver.Close()
-		s.jobsDB.Close()
+		s.closeJobsDB()
 		return nil, err
 	}
 	var h http.Handler = tenancy.Middleware(demo.Handler(), &tenancy.MiddlewareConfig{
@@ -189,8 +200,16 @@ func (s *Server) Close(ctx context.Context) error {
 		<-s.done
 	}
 	s.api.Close()
-	errs = append(errs, s.resolver.Close(), s.jobsDB.Close())
+	errs = append(errs, s.resolver.Close(), s.closeJobsDB())
 	return errors.Join(errs...)
+}
+
+// closeJobsDB closes the SQLite jobs database, if the server opened one.
+func (s *Server) closeJobsDB() error {
+	if s.jobsDB == nil {
+		return nil
+	}
+	return s.jobsDB.Close()
 }
 
 // Serve serves HTTP on ln until ctx is done, then shuts down gracefully:

@@ -1,0 +1,122 @@
+package cli
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/gotenancy/tenancy"
+	"github.com/gotenancy/tenancy/migrate"
+	"github.com/gotenancy/tenancy/store/mysqlstore"
+	"github.com/gotenancy/tenancy/store/pgstore"
+	"github.com/gotenancy/tenancy/store/sqlitestore"
+	"github.com/gotenancy/tenancy/tenantdb"
+)
+
+// The tenant database modes of --tenant-db.
+const (
+	modeSQLite           = "sqlite"
+	modePostgresDatabase = "postgres-database"
+	modePostgresSchema   = "postgres-schema"
+	modePostgresRLS      = "postgres-rls"
+	modeMySQLDatabase    = "mysql-database"
+)
+
+var tenantDBModes = []string{modeSQLite, modePostgresDatabase, modePostgresSchema, modePostgresRLS, modeMySQLDatabase}
+
+// envOr returns the environment variable's value, or def when unset: the
+// default of a flag, so that flags win over the environment.
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// isPostgresURL reports whether a URL names a PostgreSQL server.
+func isPostgresURL(u string) bool {
+	return strings.HasPrefix(u, "postgres://") || strings.HasPrefix(u, "postgresql://")
+}
+
+// openStore opens the catalog --database-url names: SQLite in the data
+// directory when empty.
+func openStore(ctx context.Context, o *options) (tenancy.Store, error) {
+	u := o.databaseURL
+	switch {
+	case u == "":
+		return sqlitestore.Open(ctx, &sqlitestore.Config{Path: layout(o.dataDir).catalog()})
+	case isPostgresURL(u):
+		return pgstore.Open(ctx, &pgstore.Config{URL: u})
+	case strings.HasPrefix(u, "mysql://"):
+		cfg, err := tenantdb.ParseMySQLURL(u)
+		if err != nil {
+			return nil, fmt.Errorf("invalid --database-url: %w", err)
+		}
+		return mysqlstore.Open(ctx, &mysqlstore.Config{DSN: cfg.FormatDSN()})
+	}
+	return nil, fmt.Errorf("invalid --database-url %q: want postgres://…, mysql://… or empty for SQLite", redact(u))
+}
+
+// redact hides a URL's password for messages.
+func redact(u string) string {
+	if at := strings.LastIndex(u, "@"); at > 0 {
+		if scheme := strings.Index(u, "://"); scheme > 0 && scheme < at {
+			return u[:scheme+3] + "…" + u[at:]
+		}
+	}
+	return u
+}
+
+// openProvisioner makes the provisioner of --tenant-db. Without --shards,
+// tenant databases live on the catalog's server.
+func openProvisioner(ctx context.Context, o *options, migrations *migrate.Set) (tenantdb.Provisioner, error) {
+	if o.tenantDB == modeSQLite {
+		if o.shards != "" {
+			return nil, fmt.Errorf("--shards needs a server --tenant-db mode (%s)", strings.Join(tenantDBModes[1:], ", "))
+		}
+		return tenantdb.NewSQLite(&tenantdb.SQLiteConfig{Dir: layout(o.dataDir).databases()})
+	}
+	var shards []tenantdb.Shard
+	if o.shards != "" {
+		var err error
+		if shards, err = tenantdb.ParseShards(o.shards); err != nil {
+			return nil, fmt.Errorf("invalid --shards: %w", err)
+		}
+	} else if o.databaseURL != "" {
+		shards = []tenantdb.Shard{{Name: "default", URL: o.databaseURL}}
+	} else {
+		return nil, fmt.Errorf("--tenant-db %s needs --shards or a --database-url on the same server", o.tenantDB)
+	}
+	pg := tenantdb.PostgresConfig{Shards: shards}
+	switch o.tenantDB {
+	case modePostgresDatabase:
+		return tenantdb.NewPostgresDatabase(&pg)
+	case modePostgresSchema:
+		return tenantdb.NewPostgresSchema(&pg)
+	case modePostgresRLS:
+		p, err := tenantdb.NewPostgresRLS(&tenantdb.PostgresRLSConfig{
+			PostgresConfig: pg,
+			AppRole:        envOr("TENANCY_RLS_APP_ROLE", "tenancy_app"),
+			AppPassword:    os.Getenv("TENANCY_RLS_APP_PASSWORD"),
+		})
+		if err != nil {
+			return nil, err
+		}
+		// Shared tables: the owner migrates them once per shard and secures
+		// every tenant table with row-level security.
+		if migrations != nil && migrations.Len() > 0 {
+			if err := p.Prepare(ctx, func(ctx context.Context, db *sql.DB) error {
+				_, err := migrations.Up(ctx, "postgres", db)
+				return err
+			}); err != nil {
+				return nil, err
+			}
+		}
+		return p, nil
+	case modeMySQLDatabase:
+		return tenantdb.NewMySQLDatabase(&tenantdb.MySQLConfig{Shards: shards})
+	}
+	return nil, fmt.Errorf("invalid --tenant-db %q: want one of %s", o.tenantDB, strings.Join(tenantDBModes, ", "))
+}
