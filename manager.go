@@ -81,7 +81,18 @@ func NewManager(cfg *Config) (*Manager, error) {
 		bootstrappers: slices.Clone(cfg.Bootstrappers),
 	}
 	if m.conns == nil {
-		conns, err := tenantdb.NewConnManager(cfg.Provisioner, cfg.ConnConfig)
+		connCfg := tenantdb.ConnConfig{}
+		if cfg.ConnConfig != nil {
+			connCfg = *cfg.ConnConfig
+		}
+		// A provisioner with a connection budget bounds the open tenant
+		// pools, so their connections together stay within it.
+		if b, ok := cfg.Provisioner.(tenantdb.Budgeted); ok {
+			if limit := b.MaxOpenTenants(); connCfg.MaxOpen == 0 || connCfg.MaxOpen > limit {
+				connCfg.MaxOpen = limit
+			}
+		}
+		conns, err := tenantdb.NewConnManager(cfg.Provisioner, &connCfg)
 		if err != nil {
 			return nil, fmt.Errorf("tenancy: %w", err)
 		}
@@ -236,6 +247,10 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (*Tenant, error
 			}
 		}
 	}
+	shard, err := m.chooseShard(ctx, req.Shard)
+	if err != nil {
+		return nil, err
+	}
 	id, err := uuid.NewV7()
 	if err != nil {
 		return nil, err
@@ -245,7 +260,7 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (*Tenant, error
 		Name:         name,
 		Status:       status,
 		DatabaseName: dbName,
-		Shard:        req.Shard,
+		Shard:        shard,
 		Notes:        req.Notes,
 		Settings:     req.Settings,
 		Data:         req.Data,
@@ -286,11 +301,30 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (*Tenant, error
 	return t, nil
 }
 
+// chooseShard validates a requested shard, or picks the shard with the
+// fewest tenants when the provisioner spreads tenants over several servers.
+func (m *Manager) chooseShard(ctx context.Context, requested string) (string, error) {
+	sharded, ok := m.prov.(tenantdb.Sharded)
+	if !ok {
+		if requested != "" {
+			return "", &ValidationError{Field: "shard", Reason: "this tenant database mode has no shards"}
+		}
+		return "", nil
+	}
+	if requested == "" {
+		return sharded.PickShard(ctx)
+	}
+	if !containsString(sharded.Shards(), requested) {
+		return "", &ValidationError{Field: "shard", Reason: fmt.Sprintf("unknown shard %q (configured: %s)", requested, strings.Join(sharded.Shards(), ", "))}
+	}
+	return requested, nil
+}
+
 // provision makes the tenant's database and migrates and seeds it, dropping
 // the database again when a later step fails. It returns the migration
 // version reached.
 func (m *Manager) provision(ctx context.Context, t *Tenant, req CreateRequest) (int64, error) {
-	if err := m.prov.Create(ctx, t.DatabaseName); err != nil {
+	if err := m.prov.Create(tenantdb.WithShard(ctx, t.Shard), t.DatabaseName); err != nil {
 		if errors.Is(err, tenantdb.ErrExists) {
 			return 0, fmt.Errorf("%w: a database named %s already exists", ErrDatabaseTaken, t.DatabaseName)
 		}

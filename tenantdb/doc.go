@@ -5,8 +5,15 @@
 //
 // Provisioners, one per engine and isolation mode, implement [Provisioner]:
 // they create, drop, check, size, wipe and open tenant databases. [SQLite]
-// keeps each tenant in its own file. Every provisioner must pass the
-// conformance suite in package tenantdbtest.
+// keeps each tenant in its own file (the embedded default);
+// [PostgresDatabase] makes a database per tenant, [PostgresSchema] a schema
+// per tenant (each tenant pool connects with its own search_path, so it is
+// not safe behind a transaction-pooling proxy), [PostgresRLS] keeps tenants
+// in shared tables under row-level security with the tenant bound inside
+// every transaction, and [MySQLDatabase] a MySQL or MariaDB database per
+// tenant. The server provisioners spread tenants over [Shard]s (see
+// [Sharded]) and bound their tenant pools' connections (see [Budgeted]).
+// Every provisioner passes the conformance suite in package tenantdbtest.
 //
 // The connection manager, [ConnManager], hands out reference-counted
 // per-tenant *sql.DB handles under a budget: at most MaxOpen tenant databases

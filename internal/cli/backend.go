@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/gotenancy/tenancy"
@@ -33,6 +34,20 @@ func envOr(name, def string) string {
 		return v
 	}
 	return def
+}
+
+// envInt is envOr for numbers; an unparsable value is left to the flag's
+// validation by returning -1.
+func envInt(name string, def int) int {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return -1
+	}
+	return n
 }
 
 // isPostgresURL reports whether a URL names a PostgreSQL server.
@@ -89,7 +104,7 @@ func openProvisioner(ctx context.Context, o *options, migrations *migrate.Set) (
 	} else {
 		return nil, fmt.Errorf("--tenant-db %s needs --shards or a --database-url on the same server", o.tenantDB)
 	}
-	pg := tenantdb.PostgresConfig{Shards: shards}
+	pg := tenantdb.PostgresConfig{Shards: shards, Budget: o.connBudget}
 	switch o.tenantDB {
 	case modePostgresDatabase:
 		return tenantdb.NewPostgresDatabase(&pg)
@@ -116,7 +131,7 @@ func openProvisioner(ctx context.Context, o *options, migrations *migrate.Set) (
 		}
 		return p, nil
 	case modeMySQLDatabase:
-		return tenantdb.NewMySQLDatabase(&tenantdb.MySQLConfig{Shards: shards})
+		return tenantdb.NewMySQLDatabase(&tenantdb.MySQLConfig{Shards: shards, Budget: o.connBudget})
 	}
 	return nil, fmt.Errorf("invalid --tenant-db %q: want one of %s", o.tenantDB, strings.Join(tenantDBModes, ", "))
 }

@@ -45,6 +45,7 @@ type options struct {
 	tenantDB    string
 	shards      string
 	redisURL    string
+	connBudget  int
 }
 
 // outputJSON reports whether -o json was asked for.
@@ -73,6 +74,9 @@ func newRoot(stdin io.Reader) *cobra.Command {
 			if o.maxOpen < 1 {
 				return fmt.Errorf("invalid --max-open-databases %d: must be at least 1", o.maxOpen)
 			}
+			if o.connBudget < 1 {
+				return fmt.Errorf("invalid --connection-budget %d: must be at least 1", o.connBudget)
+			}
 			if !slices.Contains(tenantDBModes, o.tenantDB) {
 				return fmt.Errorf("invalid --tenant-db %q: want one of %s", o.tenantDB, strings.Join(tenantDBModes, ", "))
 			}
@@ -95,6 +99,7 @@ func newRoot(stdin io.Reader) *cobra.Command {
 	f.StringVar(&o.databaseURL, "database-url", os.Getenv("TENANCY_DATABASE_URL"), "central catalog: postgres://… or mysql://…; empty for SQLite in the data directory (env TENANCY_DATABASE_URL)")
 	f.StringVar(&o.tenantDB, "tenant-db", envOr("TENANCY_TENANT_DB", modeSQLite), "tenant databases: "+strings.Join(tenantDBModes, ", ")+" (env TENANCY_TENANT_DB)")
 	f.StringVar(&o.shards, "shards", os.Getenv("TENANCY_SHARDS"), "database servers for tenant databases: name=url,name=url (env TENANCY_SHARDS)")
+	f.IntVar(&o.connBudget, "connection-budget", envInt("TENANCY_CONNECTION_BUDGET", 80), "most connections all tenant pools together hold on PostgreSQL or MySQL (env TENANCY_CONNECTION_BUDGET)")
 	f.StringVar(&o.redisURL, "redis-url", os.Getenv("TENANCY_REDIS_URL"), "Redis for the cache, shared rate limits and the change feed between nodes (env TENANCY_REDIS_URL)")
 	root.AddCommand(
 		newInstallCmd(o),

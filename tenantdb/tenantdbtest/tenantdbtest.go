@@ -31,6 +31,20 @@ type Options struct {
 	Inventory func(ctx context.Context, p tenantdb.Provisioner) ([]string, error)
 	// Timeout bounds each subtest; default 1 minute.
 	Timeout time.Duration
+	// DDL, when not nil, runs the suite's schema statements (CREATE TABLE,
+	// CREATE INDEX, CREATE VIEW) for the named database instead of the
+	// suite executing them through the database's handle. It is for
+	// provisioners whose tenants share tables that the application's role
+	// may not change (postgres-rls), where the owner makes them in a
+	// migration. It must be idempotent: the suite makes the same table for
+	// several databases, and again after Drop and Wipe.
+	DDL func(ctx context.Context, p tenantdb.Provisioner, name, stmt string) error
+	// SharedSchema says that Wipe removes the database's rows but leaves
+	// the tables, views and indexes, which other tenants share
+	// (postgres-rls). The Wipe test then checks that the database's tables
+	// and views are empty instead of gone, and CountObjects is only
+	// checked before Wipe.
+	SharedSchema bool
 }
 
 // Run runs the conformance suite against provisioners made by
@@ -129,6 +143,19 @@ func exec(t *testing.T, ctx context.Context, db *sql.DB, query string, args ...a
 	}
 }
 
+// ddl runs a schema statement for the database name: through
+// Options.DDL when set, else through db.
+func (s *suite) ddl(t *testing.T, p tenantdb.Provisioner, ctx context.Context, db *sql.DB, name, stmt string) {
+	t.Helper()
+	if s.opts.DDL == nil {
+		exec(t, ctx, db, stmt)
+		return
+	}
+	if err := s.opts.DDL(ctx, p, name, stmt); err != nil {
+		t.Fatalf("DDL for %s: %s: %v", name, stmt, err)
+	}
+}
+
 func count(t *testing.T, ctx context.Context, db *sql.DB, table string) int {
 	t.Helper()
 	var n int
@@ -198,7 +225,7 @@ func (s *suite) testLifecycle(t *testing.T, p tenantdb.Provisioner, ctx context.
 	if err := db.PingContext(ctx); err != nil {
 		t.Fatalf("Ping: %v", err)
 	}
-	exec(t, ctx, db, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+	s.ddl(t, p, ctx, db, name, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
 	for i := 1; i <= 3; i++ {
 		exec(t, ctx, db, "INSERT INTO t (id, v) VALUES ("+strconv.Itoa(i)+", 'x')")
 	}
@@ -241,7 +268,7 @@ func (s *suite) testLifecycle(t *testing.T, p tenantdb.Provisioner, ctx context.
 		t.Fatalf("Create(%q) after Drop: %v", name, err)
 	}
 	db3 := open(t, p, ctx, name)
-	exec(t, ctx, db3, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+	s.ddl(t, p, ctx, db3, name, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
 	if n := count(t, ctx, db3, "t"); n != 0 {
 		t.Errorf("count in re-created database = %d, want 0", n)
 	}
@@ -250,7 +277,7 @@ func (s *suite) testLifecycle(t *testing.T, p tenantdb.Provisioner, ctx context.
 func (s *suite) testCreateTwice(t *testing.T, p tenantdb.Provisioner, ctx context.Context) {
 	name := s.create(t, p, ctx)
 	db := open(t, p, ctx, name)
-	exec(t, ctx, db, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+	s.ddl(t, p, ctx, db, name, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
 	exec(t, ctx, db, "INSERT INTO t (id, v) VALUES (1, 'keep')")
 
 	if err := p.Create(ctx, name); !errors.Is(err, tenantdb.ErrExists) {
@@ -289,7 +316,7 @@ func (s *suite) testCreateConcurrent(t *testing.T, p tenantdb.Provisioner, ctx c
 		t.Errorf("%d of %d concurrent Creates succeeded, want exactly 1", created, n)
 	}
 	db := open(t, p, ctx, name)
-	exec(t, ctx, db, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+	s.ddl(t, p, ctx, db, name, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
 }
 
 func (s *suite) testOpenMissing(t *testing.T, p tenantdb.Provisioner, ctx context.Context) {
@@ -391,7 +418,7 @@ func (s *suite) testDropWhileOpen(t *testing.T, p tenantdb.Provisioner, ctx cont
 	if err != nil {
 		t.Fatalf("Open(%q): %v", name, err)
 	}
-	exec(t, ctx, db, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+	s.ddl(t, p, ctx, db, name, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
 	exec(t, ctx, db, "INSERT INTO t (id, v) VALUES (1, 'x')")
 
 	if err := p.Drop(ctx, name); err != nil {
@@ -418,7 +445,7 @@ func (s *suite) testDropWhileOpen(t *testing.T, p tenantdb.Provisioner, ctx cont
 		t.Fatalf("Create(%q) after Drop: %v", name, err)
 	}
 	db2 := open(t, p, ctx, name)
-	exec(t, ctx, db2, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+	s.ddl(t, p, ctx, db2, name, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
 	if n := count(t, ctx, db2, "t"); n != 0 {
 		t.Errorf("count in re-created database = %d, want 0", n)
 	}
@@ -433,10 +460,10 @@ func (s *suite) testWipe(t *testing.T, p tenantdb.Provisioner, ctx context.Conte
 		t.Fatalf("Wipe(empty): %v", err)
 	}
 
-	exec(t, ctx, db, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
-	exec(t, ctx, db, "CREATE TABLE child (id INTEGER PRIMARY KEY, t_id INTEGER REFERENCES t (id))")
-	exec(t, ctx, db, "CREATE INDEX child_t_id ON child (t_id)")
-	exec(t, ctx, db, "CREATE VIEW t_view AS SELECT id, v FROM t")
+	s.ddl(t, p, ctx, db, name, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+	s.ddl(t, p, ctx, db, name, "CREATE TABLE child (id INTEGER PRIMARY KEY, t_id INTEGER REFERENCES t (id))")
+	s.ddl(t, p, ctx, db, name, "CREATE INDEX child_t_id ON child (t_id)")
+	s.ddl(t, p, ctx, db, name, "CREATE VIEW t_view AS SELECT id, v FROM t")
 	exec(t, ctx, db, "INSERT INTO t (id, v) VALUES (1, 'x')")
 	exec(t, ctx, db, "INSERT INTO child (id, t_id) VALUES (1, 1)")
 	if s.opts.CountObjects != nil {
@@ -449,11 +476,30 @@ func (s *suite) testWipe(t *testing.T, p tenantdb.Provisioner, ctx context.Conte
 		}
 	}
 
+	// In a shared schema, another tenant's rows must survive the Wipe.
+	var other string
+	var otherDB *sql.DB
+	if s.opts.SharedSchema {
+		other = s.create(t, p, ctx)
+		otherDB = open(t, p, ctx, other)
+		s.ddl(t, p, ctx, otherDB, other, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+		exec(t, ctx, otherDB, "INSERT INTO t (id, v) VALUES (2, 'other')")
+	}
+
 	if err := p.Wipe(ctx, db); err != nil {
 		t.Fatalf("Wipe: %v", err)
 	}
 
-	if s.opts.CountObjects != nil {
+	if s.opts.SharedSchema {
+		for _, obj := range []string{"t", "child", "t_view"} {
+			if n := count(t, ctx, db, obj); n != 0 {
+				t.Errorf("%s has %d rows of the wiped database, want 0", obj, n)
+			}
+		}
+		if n := count(t, ctx, otherDB, "t"); n != 1 {
+			t.Errorf("Wipe of %q left %d rows of %q in t, want 1", name, n, other)
+		}
+	} else if s.opts.CountObjects != nil {
 		n, err := s.opts.CountObjects(ctx, db)
 		if err != nil {
 			t.Fatalf("CountObjects: %v", err)
@@ -463,16 +509,19 @@ func (s *suite) testWipe(t *testing.T, p tenantdb.Provisioner, ctx context.Conte
 		}
 	}
 	for _, obj := range []string{"t", "child", "t_view"} {
+		if s.opts.SharedSchema {
+			break
+		}
 		var n int
 		if err := db.QueryRowContext(ctx, "SELECT count(*) FROM "+obj).Scan(&n); err == nil {
 			t.Errorf("%s still queryable after Wipe", obj)
 		}
 	}
 	// The same objects can be made again, and the handle works on.
-	exec(t, ctx, db, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
-	exec(t, ctx, db, "CREATE TABLE child (id INTEGER PRIMARY KEY, t_id INTEGER REFERENCES t (id))")
-	exec(t, ctx, db, "CREATE INDEX child_t_id ON child (t_id)")
-	exec(t, ctx, db, "CREATE VIEW t_view AS SELECT id, v FROM t")
+	s.ddl(t, p, ctx, db, name, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+	s.ddl(t, p, ctx, db, name, "CREATE TABLE child (id INTEGER PRIMARY KEY, t_id INTEGER REFERENCES t (id))")
+	s.ddl(t, p, ctx, db, name, "CREATE INDEX child_t_id ON child (t_id)")
+	s.ddl(t, p, ctx, db, name, "CREATE VIEW t_view AS SELECT id, v FROM t")
 	exec(t, ctx, db, "INSERT INTO t (id, v) VALUES (1, 'x')")
 	if n := count(t, ctx, db, "t"); n != 1 {
 		t.Errorf("count after Wipe and re-create = %d, want 1", n)
@@ -488,9 +537,9 @@ func (s *suite) testIsolation(t *testing.T, p tenantdb.Provisioner, ctx context.
 	b := s.create(t, p, ctx)
 	dbA := open(t, p, ctx, a)
 	dbB := open(t, p, ctx, b)
-	exec(t, ctx, dbA, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+	s.ddl(t, p, ctx, dbA, a, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
 	exec(t, ctx, dbA, "INSERT INTO t (id, v) VALUES (1, 'a')")
-	exec(t, ctx, dbB, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+	s.ddl(t, p, ctx, dbB, b, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
 	if n := count(t, ctx, dbB, "t"); n != 0 {
 		t.Errorf("database %q sees %d rows written to %q", b, n, a)
 	}

@@ -1,0 +1,279 @@
+package tenantdb
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// schemaMarker is the comment PostgresSchema puts on the schemas it makes.
+const schemaMarker = "tenancy tenant schema"
+
+// PostgresSchema is the postgres-schema Provisioner: one schema per tenant,
+// named after the tenant's database name, in the database of a shard's URL.
+// Shards work as for PostgresDatabase: Create uses the shard named by
+// WithShard, or PickShard's; the other methods find the schema wherever it
+// is. Tenant schemas carry a comment, which PickShard counts and Wipe
+// checks.
+//
+// Open returns a pool for the tenant whose every connection has
+// search_path set to the tenant's schema, and only to it, as a startup
+// parameter: the server applies it when the connection starts, before any
+// statement runs, and the pool belongs to that tenant alone, so no
+// connection ever carries one tenant's search_path into another tenant's
+// work. Unqualified names resolve in the tenant's schema and CREATE
+// statements create there (public is not on the path: a table left in
+// public is invisible, not shared); objects in pg_catalog stay visible.
+// Extensions must be installed in pg_catalog or referred to
+// schema-qualified.
+//
+// Isolation is by name resolution, not by privilege: tenant connections
+// use the shard URL's role, which can read every schema, so a statement
+// naming another schema explicitly, or a SET search_path, reaches another
+// tenant. Use postgres-database, or postgres-rls's policies, where that
+// matters.
+//
+// Transaction pooling proxies: this mode is NOT safe behind a proxy in
+// transaction pooling mode (PgBouncer pool_mode=transaction and the like).
+// Such a proxy hands one server connection to different clients between
+// transactions and does not replay startup parameters (PgBouncer ignores
+// or rejects search_path in the startup packet unless told to ignore it),
+// so a statement could run with another tenant's search_path, or with the
+// proxy's default (public). Making it safe would need SET LOCAL
+// search_path TO <tenant> as the first statement of every transaction
+// (and every statement outside one wrapped in a transaction), as
+// PostgresRLS does for its setting. Session pooling mode, or connecting
+// directly, is safe.
+//
+// The connection budget is as for PostgresDatabase; see PostgresConfig.
+// It is safe for concurrent use.
+type PostgresSchema struct {
+	*pgBase
+}
+
+var (
+	_ Provisioner = (*PostgresSchema)(nil)
+	_ Sharded     = (*PostgresSchema)(nil)
+	_ Budgeted    = (*PostgresSchema)(nil)
+)
+
+// NewPostgresSchema returns a postgres-schema provisioner for cfg (Template
+// and Strategy are ignored). It connects to nothing until used; Close
+// closes its administrative pools.
+func NewPostgresSchema(cfg *PostgresConfig) (*PostgresSchema, error) {
+	b, err := newPGBase("postgres-schema", cfg)
+	if err != nil {
+		return nil, err
+	}
+	p := &PostgresSchema{pgBase: b}
+	names := make([]string, len(b.shards))
+	for i, s := range b.shards {
+		names[i] = s.name
+	}
+	b.set = newShardSet(names, p.existsOn, p.countOn)
+	return p, nil
+}
+
+func (p *PostgresSchema) existsOn(ctx context.Context, i int, name string) (bool, error) {
+	return p.queryExists(ctx, i, `SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)`, name)
+}
+
+func (p *PostgresSchema) countOn(ctx context.Context, i int) (int, error) {
+	return p.queryCount(ctx, i, `SELECT count(*) FROM pg_namespace WHERE obj_description(oid, 'pg_namespace') = $1`, schemaMarker)
+}
+
+// reservedSchema reports schema names that are never tenants: PostgreSQL's
+// own (pg_*, information_schema), public, and postgres-rls's.
+func reservedSchema(name string) bool {
+	return name == "public" || name == "information_schema" || name == rlsRegistrySchema ||
+		strings.HasPrefix(name, "pg_")
+}
+
+// Create makes the schema, with its marker comment, in one transaction on
+// the shard named by WithShard (or picked by PickShard), unless a schema of
+// that name exists on any shard (ErrExists). Reserved names (public,
+// information_schema, pg_*, tenancy_rls) give ErrInvalidName.
+func (p *PostgresSchema) Create(ctx context.Context, name string) error {
+	if err := validateSchemaName(name); err != nil {
+		return err
+	}
+	unlock := p.set.lock(name)
+	defer unlock()
+	if _, found, err := p.set.locate(ctx, name); err != nil {
+		return fmt.Errorf("tenantdb: create postgres schema %q: %w", name, err)
+	} else if found {
+		return fmt.Errorf("tenantdb: create postgres schema %q: %w", name, ErrExists)
+	}
+	i, err := p.set.target(ctx)
+	if err != nil {
+		return fmt.Errorf("tenantdb: create postgres schema %q: %w", name, err)
+	}
+	sh := p.shards[i]
+	// One simple query: both statements commit together.
+	stmt := "CREATE SCHEMA " + pgIdent(name) + "; COMMENT ON SCHEMA " + pgIdent(name) + " IS " + pgQuoteLiteral(schemaMarker)
+	if _, err := sh.admin.ExecContext(ctx, stmt); err != nil {
+		switch pgCode(err) {
+		case pgDuplicateSchema, pgUniqueViolation:
+			return fmt.Errorf("tenantdb: create postgres schema %q on shard %q: %w", name, sh.name, ErrExists)
+		}
+		return fmt.Errorf("tenantdb: create postgres schema %q on shard %q: %w", name, sh.name, err)
+	}
+	p.set.remember(name, i)
+	return nil
+}
+
+// validateSchemaName is ValidateName plus the reserved schema names.
+func validateSchemaName(name string) error {
+	if err := ValidateName(name); err != nil {
+		return err
+	}
+	if reservedSchema(name) {
+		return fmt.Errorf("%w %q: reserved schema name", ErrInvalidName, name)
+	}
+	return nil
+}
+
+// Drop drops the schema and everything in it (DROP SCHEMA ... CASCADE) on
+// the shard holding it. Open handles keep their connections, but their
+// search_path then names no schema: unqualified names resolve to nothing
+// and nothing can be created. Dropping a missing schema returns nil.
+func (p *PostgresSchema) Drop(ctx context.Context, name string) error {
+	if err := validateSchemaName(name); err != nil {
+		return err
+	}
+	unlock := p.set.lock(name)
+	defer unlock()
+	i, ok, err := p.set.locate(ctx, name)
+	if err != nil {
+		return fmt.Errorf("tenantdb: drop postgres schema %q: %w", name, err)
+	}
+	if !ok {
+		return nil
+	}
+	sh := p.shards[i]
+	if _, err := sh.admin.ExecContext(ctx, "DROP SCHEMA IF EXISTS "+pgIdent(name)+" CASCADE"); err != nil {
+		return fmt.Errorf("tenantdb: drop postgres schema %q on shard %q: %w", name, sh.name, err)
+	}
+	p.set.forget(name)
+	return nil
+}
+
+// Exists reports whether any shard holds the schema.
+func (p *PostgresSchema) Exists(ctx context.Context, name string) (bool, error) {
+	if err := validateSchemaName(name); err != nil {
+		return false, err
+	}
+	_, ok, err := p.set.locate(ctx, name)
+	if err != nil {
+		return false, fmt.Errorf("tenantdb: postgres schema %q: %w", name, err)
+	}
+	return ok, nil
+}
+
+// Open checks that the schema exists (ErrNotExist otherwise) and returns a
+// pool of at most MaxConnsPerTenant connections to its shard's database,
+// each started with search_path set to the schema alone, checked with a
+// ping.
+func (p *PostgresSchema) Open(ctx context.Context, name string) (*sql.DB, error) {
+	if err := validateSchemaName(name); err != nil {
+		return nil, err
+	}
+	i, ok, err := p.set.locate(ctx, name)
+	if err != nil {
+		return nil, fmt.Errorf("tenantdb: open postgres schema %q: %w", name, err)
+	}
+	if !ok {
+		return nil, fmt.Errorf("tenantdb: open postgres schema %q: %w", name, ErrNotExist)
+	}
+	cfg := p.shards[i].cfg.Copy()
+	cfg.RuntimeParams["search_path"] = pgIdent(name)
+	db := p.openPool(cfg, "")
+	if err := db.PingContext(ctx); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("tenantdb: open postgres schema %q on shard %q: %w", name, p.shards[i].name, err)
+	}
+	return db, nil
+}
+
+// Size reports the bytes of the schema's tables and materialized views
+// (with their indexes and TOAST) and sequences. A missing schema gives
+// ErrNotExist.
+func (p *PostgresSchema) Size(ctx context.Context, name string) (int64, error) {
+	if err := validateSchemaName(name); err != nil {
+		return 0, err
+	}
+	i, ok, err := p.set.lookup(ctx, name)
+	for attempt := 0; ; attempt++ {
+		if err != nil {
+			return 0, fmt.Errorf("tenantdb: size of postgres schema %q: %w", name, err)
+		}
+		if !ok {
+			return 0, fmt.Errorf("tenantdb: size of postgres schema %q: %w", name, ErrNotExist)
+		}
+		var size int64
+		serr := p.shards[i].admin.QueryRowContext(ctx, `
+SELECT coalesce(sum(CASE
+	WHEN c.relkind IN ('r', 'm') THEN pg_total_relation_size(c.oid)
+	WHEN c.relkind = 'S' THEN pg_relation_size(c.oid)
+	ELSE 0 END), 0)::bigint
+FROM pg_namespace n LEFT JOIN pg_class c ON c.relnamespace = n.oid
+WHERE n.nspname = $1
+GROUP BY n.oid`, name).Scan(&size)
+		if serr == nil {
+			return size, nil
+		}
+		if !errors.Is(serr, sql.ErrNoRows) {
+			return 0, fmt.Errorf("tenantdb: size of postgres schema %q: %w", name, serr)
+		}
+		if attempt > 0 {
+			return 0, fmt.Errorf("tenantdb: size of postgres schema %q: %w", name, ErrNotExist)
+		}
+		i, ok, err = p.set.locate(ctx, name)
+	}
+}
+
+// Wipe empties the tenant schema db's connections use (current_schema()),
+// in one transaction: it drops the schema with CASCADE, taking every table,
+// view, sequence, type and function along, and creates it again, empty. It
+// refuses a schema that is not a tenant schema made by Create.
+func (p *PostgresSchema) Wipe(ctx context.Context, db *sql.DB) (err error) {
+	if db == nil {
+		return errors.New("tenantdb: wipe postgres schema: nil *sql.DB")
+	}
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("tenantdb: wipe postgres schema: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	var schema, comment sql.NullString
+	if err := tx.QueryRowContext(ctx, `
+SELECT current_schema(), obj_description(to_regnamespace(current_schema())::oid, 'pg_namespace')`).Scan(&schema, &comment); err != nil {
+		return fmt.Errorf("tenantdb: wipe postgres schema: %w", err)
+	}
+	if !schema.Valid {
+		return fmt.Errorf("tenantdb: wipe postgres schema: the handle's schema does not exist: %w", ErrNotExist)
+	}
+	if err := validateSchemaName(schema.String); err != nil || comment.String != schemaMarker {
+		return fmt.Errorf("tenantdb: wipe postgres schema: %q is not a tenant schema", schema.String)
+	}
+	s := pgIdent(schema.String)
+	for _, stmt := range []string{
+		"DROP SCHEMA " + s + " CASCADE",
+		"CREATE SCHEMA " + s,
+		"COMMENT ON SCHEMA " + s + " IS " + pgQuoteLiteral(schemaMarker),
+	} {
+		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("tenantdb: wipe postgres schema %s: %w", s, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("tenantdb: wipe postgres schema %s: %w", s, err)
+	}
+	return nil
+}
