@@ -13,6 +13,8 @@ type scopeKey struct{}
 // lazily acquired database handle.
 type scope struct {
 	tenant *Tenant
+	// dialect is the goose dialect of the tenant's database.
+	dialect string
 	open   func(ctx context.Context, t *Tenant) (*sql.DB, func(), error)
 
 	// boots are the bootstrappers that ran, reverted by finish; ctx is the
@@ -106,6 +108,16 @@ func (s *scope) end() {
 
 // withTenantDB returns ctx carrying t with an already open database, for
 // seeders and other code the Manager runs on a tenant's behalf.
-func withTenantDB(ctx context.Context, t *Tenant, db *sql.DB) context.Context {
-	return context.WithValue(ctx, scopeKey{}, &scope{tenant: t, db: db})
+func withTenantDB(ctx context.Context, t *Tenant, dialect string, db *sql.DB) context.Context {
+	return context.WithValue(ctx, scopeKey{}, &scope{tenant: t, dialect: dialect, db: db})
+}
+
+// Dialect returns the SQL dialect of the current tenant's database, as
+// goose names it ("sqlite3", "postgres", "mysql"), or "" without a tenant,
+// for code that must write dialect-specific SQL.
+func Dialect(ctx context.Context) string {
+	if s := scopeOf(ctx); s != nil {
+		return s.dialect
+	}
+	return ""
 }

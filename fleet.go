@@ -132,7 +132,7 @@ func (m *Manager) migrateOne(ctx context.Context, o *Outcome, opts MigrateOption
 		return err
 	}
 	if opts.Seed {
-		if err := m.seeders.Run(withTenantDB(ctx, o.Tenant, h.DB()), h.DB(), opts.Seeders...); err != nil {
+		if err := m.seeders.Run(withTenantDB(ctx, o.Tenant, m.prov.Dialect(), h.DB()), h.DB(), opts.Seeders...); err != nil {
 			return fmt.Errorf("seed: %w", err)
 		}
 	}
@@ -197,7 +197,7 @@ func (m *Manager) seedOne(ctx context.Context, o *Outcome, names []string) error
 	if v, err := m.migrations.Version(ctx, m.prov.Dialect(), h.DB()); err == nil {
 		o.From, o.To = v, v
 	}
-	return m.seeders.Run(withTenantDB(ctx, o.Tenant, h.DB()), h.DB(), names...)
+	return m.seeders.Run(withTenantDB(ctx, o.Tenant, m.prov.Dialect(), h.DB()), h.DB(), names...)
 }
 
 // SeedAll seeds every tenant (or those selected by opts) with bounded

@@ -359,7 +359,7 @@ func (m *Manager) prepare(ctx context.Context, t *Tenant, doMigrate, doSeed bool
 		}
 	}
 	if doSeed {
-		if err := m.seeders.Run(withTenantDB(ctx, t, h.DB()), h.DB(), seeders...); err != nil {
+		if err := m.seeders.Run(withTenantDB(ctx, t, m.prov.Dialect(), h.DB()), h.DB(), seeders...); err != nil {
 			return 0, fmt.Errorf("seed: %w", err)
 		}
 	}
@@ -708,7 +708,7 @@ func (m *Manager) Enter(ctx context.Context, t *Tenant) (context.Context, func()
 
 // newScope makes a scope whose database comes from the connection pool.
 func (m *Manager) newScope(t *Tenant) *scope {
-	s := &scope{tenant: t, open: m.openFor}
+	s := &scope{tenant: t, dialect: m.prov.Dialect(), open: m.openFor}
 	s.finishFunc = func() { s.finish(s.ctx) }
 	return s
 }

@@ -79,12 +79,12 @@ func newManager(tb testing.TB, dir string) *tenancy.Manager {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	set, err := migrate.Load(demo.Migrations())
+	set, err := migrate.Load(demo.Migrations("sqlite3"))
 	if err != nil {
 		tb.Fatal(err)
 	}
 	seeders := seed.NewRegistry()
-	if err := seeders.LoadFS(demo.Seeders()); err != nil {
+	if err := seeders.LoadFS(demo.Seeders("sqlite3")); err != nil {
 		tb.Fatal(err)
 	}
 	if err := demo.RegisterSeeders(seeders); err != nil {

@@ -171,7 +171,11 @@ func InsertNote(ctx context.Context, body string) (Note, error) {
 		return Note{}, err
 	}
 	n := Note{Body: body}
-	err = db.QueryRowContext(ctx, `INSERT INTO notes (body) VALUES (?) RETURNING id, created_at`, body).Scan(&n.ID, &n.CreatedAt)
+	query := `INSERT INTO notes (body) VALUES (?) RETURNING id, created_at`
+	if tenancy.Dialect(ctx) == "postgres" {
+		query = `INSERT INTO notes (body) VALUES ($1) RETURNING id, created_at`
+	}
+	err = db.QueryRowContext(ctx, query, body).Scan(&n.ID, &n.CreatedAt)
 	return n, err
 }
 

@@ -10,20 +10,34 @@ import (
 	"github.com/gotenancy/tenancy/seed"
 )
 
-//go:embed migrations/*.sql
+//go:embed migrations
 var migrations embed.FS
 
-//go:embed seeders/*.sql
+//go:embed seeders
 var seeders embed.FS
 
 // SampleSeeder is the name of the seeder that fills a tenant with sample notes.
 const SampleSeeder = "sample_notes"
 
-// Migrations returns the demo application's tenant migrations.
-func Migrations() fs.FS { return sub(migrations, "migrations") }
+// Dialects are the database dialects the demo application has migrations
+// and seeders for (goose's names, as tenantdb.Provisioner.Dialect gives them).
+var Dialects = []string{"sqlite3", "postgres", "mysql"}
 
-// Seeders returns the demo application's SQL seeders.
-func Seeders() fs.FS { return sub(seeders, "seeders") }
+// Migrations returns the demo application's tenant migrations for a
+// dialect; an unknown dialect gives SQLite's.
+func Migrations(dialect string) fs.FS { return sub(migrations, "migrations/"+known(dialect)) }
+
+// Seeders returns the demo application's SQL seeders for a dialect.
+func Seeders(dialect string) fs.FS { return sub(seeders, "seeders/"+known(dialect)) }
+
+func known(dialect string) string {
+	for _, d := range Dialects {
+		if d == dialect {
+			return d
+		}
+	}
+	return "sqlite3"
+}
 
 func sub(fsys embed.FS, dir string) fs.FS {
 	s, err := fs.Sub(fsys, dir)
@@ -48,6 +62,13 @@ func seedProfile(ctx context.Context, db *sql.DB) error {
 	if err != nil {
 		return err
 	}
-	_, err = db.ExecContext(ctx, `INSERT OR REPLACE INTO settings (key, value) VALUES ('tenant_name', ?)`, t.Name)
+	query := `INSERT OR REPLACE INTO settings (key, value) VALUES ('tenant_name', ?)`
+	switch tenancy.Dialect(ctx) {
+	case "postgres":
+		query = `INSERT INTO settings (key, value) VALUES ('tenant_name', $1) ON CONFLICT (key) DO UPDATE SET value = excluded.value`
+	case "mysql":
+		query = "REPLACE INTO settings (`key`, `value`) VALUES ('tenant_name', ?)"
+	}
+	_, err = db.ExecContext(ctx, query, t.Name)
 	return err
 }

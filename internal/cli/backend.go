@@ -27,6 +27,18 @@ const (
 
 var tenantDBModes = []string{modeSQLite, modePostgresDatabase, modePostgresSchema, modePostgresRLS, modeMySQLDatabase}
 
+// dialect is the SQL dialect of the tenant databases of --tenant-db, which
+// decides the demo application's migrations that install copies.
+func (o *options) dialect() string {
+	switch o.tenantDB {
+	case modePostgresDatabase, modePostgresSchema, modePostgresRLS:
+		return "postgres"
+	case modeMySQLDatabase:
+		return "mysql"
+	}
+	return "sqlite3"
+}
+
 // envOr returns the environment variable's value, or def when unset: the
 // default of a flag, so that flags win over the environment.
 func envOr(name, def string) string {

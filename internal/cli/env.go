@@ -158,8 +158,8 @@ func install(ctx context.Context, o *options) ([]string, error) {
 		fsys fs.FS
 		what string
 	}{
-		{dir.migrations(), demo.Migrations(), "migrations"},
-		{dir.seeders(), demo.Seeders(), "seeders   "},
+		{dir.migrations(), demo.Migrations(o.dialect()), "migrations"},
+		{dir.seeders(), demo.Seeders(o.dialect()), "seeders   "},
 	} {
 		made, err := writeTreeIfMissing(part.dir, part.fsys)
 		if err != nil {

@@ -71,6 +71,7 @@ func newCreateCmd(o *options) *cobra.Command {
 	f.StringVar(&req.DatabaseName, "database", "", "database name (default generated: tenant_<slug>_<hex>)")
 	f.StringVar(&status, "status", "", "initial status: active, inactive, suspended or blocked (default active)")
 	f.StringVar(&req.Notes, "notes", "", "free-form notes")
+	f.StringVar(&req.Shard, "shard", "", "database server (one of --shards) for the tenant's database; default the one with the fewest tenants")
 	f.BoolVar(&req.Migrate, "migrate", false, "apply the tenant migrations")
 	f.BoolVar(&req.Seed, "seed", false, "run the seeders (all, or those named by --seeder)")
 	f.StringSliceVar(&req.Seeders, "seeder", nil, "seeder to run with --seed (repeatable)")

@@ -46,12 +46,12 @@ func newFixture(t testing.TB, tenants int) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	set, err := migrate.Load(demo.Migrations())
+	set, err := migrate.Load(demo.Migrations("sqlite3"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	seeders := seed.NewRegistry()
-	if err := seeders.LoadFS(demo.Seeders()); err != nil {
+	if err := seeders.LoadFS(demo.Seeders("sqlite3")); err != nil {
 		t.Fatal(err)
 	}
 	mgr, err := tenancy.NewManager(&tenancy.Config{Store: st, Provisioner: prov, Migrations: set, Seeders: seeders,

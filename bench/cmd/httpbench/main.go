@@ -106,7 +106,7 @@ func open(ctx context.Context, dataDir string, budget int) (*tenancy.Manager, *s
 	if err != nil {
 		return nil, nil, err
 	}
-	set, err := migrate.Load(demo.Migrations())
+	set, err := migrate.Load(demo.Migrations("sqlite3"))
 	if err != nil {
 		return nil, nil, err
 	}
