@@ -257,7 +257,9 @@ func BenchmarkCrossNodeStatus(b *testing.B) {
 	if code != 201 {
 		b.Fatalf("create: %d %s", code, body)
 	}
-	var res struct{ Data struct{ Tenant struct{ UUID string } } }
+	var res struct {
+		Data struct{ Tenant struct{ UUID string } }
+	}
 	json.Unmarshal(body, &res)
 	uuid := res.Data.Tenant.UUID
 	defer na.do(b, "DELETE", "localhost", "/tenancy/tenants/"+uuid+"?force=true", c.key, nil)
@@ -281,4 +283,3 @@ func BenchmarkCrossNodeStatus(b *testing.B) {
 	b.ReportMetric(float64(took[len(took)/2])/1e6, "p50-ms")
 	b.ReportMetric(float64(took[len(took)*99/100])/1e6, "p99-ms")
 }
-

@@ -125,7 +125,9 @@ func New(ctx context.Context, cfg *Config) (*Server, error) {
 		return s.cache.FlushTenant(ctx, e.Tenant.UUID)
 	})
 
-	s.resolver, err = resolve.NewCache(ctx, mgr, &resolve.CacheConfig{Watcher: cfg.Watcher})
+	// Changes reach this node within about 50 ms: the watcher polls (or is
+	// told) that often, and reloads start at most that often.
+	s.resolver, err = resolve.NewCache(ctx, mgr, &resolve.CacheConfig{Watcher: cfg.Watcher, PollInterval: 50 * time.Millisecond})
 	if err != nil {
 		s.closeJobsDB()
 		return nil, err
