@@ -85,8 +85,8 @@ type API struct {
 	routes []Route
 
 	keys      *keyCache
-	ipLimit   *limiter
-	credLimit *limiter
+	ipLimit   rateLimiter
+	credLimit rateLimiter
 	jobs      *jobRegistry
 	sizes     sizeMemo
 	openapi   []byte
@@ -145,6 +145,10 @@ func New(cfg *Config) (*API, error) {
 	if c.RateLimit.Enabled {
 		a.ipLimit = newLimiter(c.RateLimit.Attempts, c.RateLimit.Decay, maxLimiterKeys)
 		a.credLimit = newLimiter(c.RateLimit.Attempts, c.RateLimit.Decay, maxLimiterKeys)
+		if c.RateLimit.Shared != nil {
+			a.ipLimit = &sharedLimiter{counter: c.RateLimit.Shared, local: a.ipLimit.(*limiter), log: a.log}
+			a.credLimit = &sharedLimiter{counter: c.RateLimit.Shared, local: a.credLimit.(*limiter), log: a.log}
+		}
 	}
 	a.jobs = newJobRegistry()
 	a.routes = a.routeTable()

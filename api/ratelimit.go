@@ -19,6 +19,14 @@ type RateLimitConfig struct {
 	Attempts int
 	// Decay is the length of a window; default one minute.
 	Decay time.Duration
+	// Shared, when set, keeps the windows where every node sees them (see
+	// RedisCounter); while it fails, each node limits locally.
+	Shared SharedCounter
+}
+
+// rateLimiter counts a request of key and says whether it may proceed.
+type rateLimiter interface {
+	hit(key string, now time.Time) rateState
 }
 
 // Defaults of RateLimitConfig.

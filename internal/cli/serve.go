@@ -105,6 +105,12 @@ func newServeCmd(o *options) *cobra.Command {
 				}
 				defer rc.Close()
 				cfg.Cache = rc
+				counter, err := api.NewRedisCounter(o.redisURL)
+				if err != nil {
+					return err
+				}
+				defer counter.Close()
+				cfg.RateLimit.Shared = counter
 			}
 			srv, err := server.New(ctx, cfg)
 			if err != nil {
