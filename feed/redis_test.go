@@ -84,7 +84,7 @@ func (w *watch) stopped(t *testing.T) error {
 
 func TestNewRedisConfig(t *testing.T) {
 	t.Parallel()
-	s := startRedisServer(t)
+	s := testenv.StartRedisServer(t)
 	s.Stop()
 	for _, cfg := range []*feed.RedisConfig{
 		nil,
@@ -235,7 +235,7 @@ func TestWatchStops(t *testing.T) {
 func TestRedisGoesAway(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s := startRedisServer(t)
+	s := testenv.StartRedisServer(t)
 	channel := testChannel()
 	logs := &logRecorder{}
 	a := newFeed(t, s.URL(), channel, slog.New(logs))

@@ -101,7 +101,7 @@ func TestNewConfig(t *testing.T) {
 
 func TestNewFailsWithoutServer(t *testing.T) {
 	t.Parallel()
-	s := startRedisServer(t)
+	s := testenv.StartRedisServer(t)
 	s.Stop()
 	c, err := rediscache.New(context.Background(), &rediscache.Config{URL: s.URL()})
 	if err == nil {
@@ -214,7 +214,7 @@ func TestFlushIsConstant(t *testing.T) {
 func TestRedisGoesAway(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s := startRedisServer(t)
+	s := testenv.StartRedisServer(t)
 	logs := &logRecorder{}
 	c := newCache(t, s.URL(), &rediscache.Config{OpTimeout: rediscache.DefaultOpTimeout, Logger: slog.New(logs)})
 	ns := c.For(tenantA)
@@ -272,7 +272,7 @@ func TestRedisGoesAway(t *testing.T) {
 func TestRedisHangs(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s := startRedisServer(t)
+	s := testenv.StartRedisServer(t)
 	const opTimeout = 100 * time.Millisecond
 	c := newCache(t, s.URL(), &rediscache.Config{OpTimeout: opTimeout, Logger: slog.New(&logRecorder{})})
 	ns := c.For(tenantA)

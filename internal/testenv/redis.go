@@ -1,4 +1,4 @@
-package feed_test
+package testenv
 
 import (
 	"bufio"
@@ -13,9 +13,9 @@ import (
 	"time"
 )
 
-// redisServer is a redis-server process of the test's own, which the test
+// RedisServer is a redis-server process of the test's own, which the test
 // may stop, pause and start again on the same port.
-type redisServer struct {
+type RedisServer struct {
 	t    *testing.T
 	bin  string
 	dir  string
@@ -23,9 +23,9 @@ type redisServer struct {
 	cmd  *exec.Cmd
 }
 
-// startRedisServer starts a redis-server on a free loopback port, stopped
+// StartRedisServer starts a redis-server on a free loopback port, stopped
 // when the test ends.
-func startRedisServer(t *testing.T) *redisServer {
+func StartRedisServer(t *testing.T) *RedisServer {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -40,17 +40,17 @@ func startRedisServer(t *testing.T) *redisServer {
 	}
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
-	s := &redisServer{t: t, bin: bin, dir: t.TempDir(), port: port}
+	s := &RedisServer{t: t, bin: bin, dir: t.TempDir(), port: port}
 	t.Cleanup(s.Stop)
 	s.Start()
 	return s
 }
 
 // URL is the server's redis:// URL.
-func (s *redisServer) URL() string { return fmt.Sprintf("redis://127.0.0.1:%d/0", s.port) }
+func (s *RedisServer) URL() string { return fmt.Sprintf("redis://127.0.0.1:%d/0", s.port) }
 
 // Start starts the server (again) and waits until it answers PING.
-func (s *redisServer) Start() {
+func (s *RedisServer) Start() {
 	s.t.Helper()
 	s.cmd = exec.Command(s.bin,
 		"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
@@ -70,7 +70,7 @@ func (s *redisServer) Start() {
 }
 
 // answers reports whether the server answers PING.
-func (s *redisServer) answers() bool {
+func (s *RedisServer) answers() bool {
 	conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", s.port), time.Second)
 	if err != nil {
 		return false
@@ -85,7 +85,7 @@ func (s *redisServer) answers() bool {
 }
 
 // Stop kills the server, if it runs, and waits for it to exit.
-func (s *redisServer) Stop() {
+func (s *RedisServer) Stop() {
 	if s.cmd == nil {
 		return
 	}
@@ -97,7 +97,7 @@ func (s *redisServer) Stop() {
 
 // Pause stops the server process (SIGSTOP): the kernel still accepts
 // connections, but nothing answers, as with a hung server.
-func (s *redisServer) Pause() {
+func (s *RedisServer) Pause() {
 	s.t.Helper()
 	if err := s.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		s.t.Fatal(err)
@@ -105,7 +105,7 @@ func (s *redisServer) Pause() {
 }
 
 // Resume continues a paused server.
-func (s *redisServer) Resume() {
+func (s *RedisServer) Resume() {
 	s.t.Helper()
 	if err := s.cmd.Process.Signal(syscall.SIGCONT); err != nil {
 		s.t.Fatal(err)
