@@ -15,7 +15,7 @@ type scope struct {
 	tenant *Tenant
 	// dialect is the goose dialect of the tenant's database.
 	dialect string
-	open   func(ctx context.Context, t *Tenant) (*sql.DB, func(), error)
+	open    func(ctx context.Context, t *Tenant) (*sql.DB, func(), error)
 
 	// boots are the bootstrappers that ran, reverted by finish; ctx is the
 	// context they made, passed to Revert.
