@@ -62,13 +62,15 @@ func seedProfile(ctx context.Context, db *sql.DB) error {
 	if err != nil {
 		return err
 	}
-	query := `INSERT OR REPLACE INTO settings (key, value) VALUES ('tenant_name', ?)`
 	switch tenancy.Dialect(ctx) {
 	case "postgres":
-		query = `INSERT INTO settings (key, value) VALUES ('tenant_name', $1) ON CONFLICT (key) DO UPDATE SET value = excluded.value`
+		// No unique key on settings.key there (tenants may share the table).
+		_, err = db.ExecContext(ctx, `WITH gone AS (DELETE FROM settings WHERE key = 'tenant_name')
+			INSERT INTO settings (key, value) VALUES ('tenant_name', $1)`, t.Name)
 	case "mysql":
-		query = "REPLACE INTO settings (`key`, `value`) VALUES ('tenant_name', ?)"
+		_, err = db.ExecContext(ctx, "REPLACE INTO settings (`key`, `value`) VALUES ('tenant_name', ?)", t.Name)
+	default:
+		_, err = db.ExecContext(ctx, `INSERT OR REPLACE INTO settings (key, value) VALUES ('tenant_name', ?)`, t.Name)
 	}
-	_, err = db.ExecContext(ctx, query, t.Name)
 	return err
 }

@@ -2,5 +2,5 @@ INSERT INTO notes (body) VALUES
     ('Welcome! This note lives in this tenant''s own database.'),
     ('Every tenant has its own notes, files and cache.'),
     ('Try POST /api/notes with {"body": "..."} to add one.');
-INSERT INTO settings (key, value) VALUES ('theme', 'light')
-    ON CONFLICT (key) DO UPDATE SET value = excluded.value;
+DELETE FROM settings WHERE key = 'theme';
+INSERT INTO settings (key, value) VALUES ('theme', 'light');
