@@ -19,9 +19,8 @@ type scope struct {
 
 	// boots are the bootstrappers that ran, reverted by finish; ctx is the
 	// context they made, passed to Revert.
-	boots      []Bootstrapper
-	ctx        context.Context
-	finishFunc func()
+	boots []Bootstrapper
+	ctx   context.Context
 
 	res resources
 	// basePath is the path prefix that identified the tenant ("" for hosts).

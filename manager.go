@@ -687,7 +687,17 @@ func (m *Manager) Run(ctx context.Context, t *Tenant, fn func(ctx context.Contex
 // releasing the database handle). Run is Enter and end around a function;
 // Enter serves callers, such as HTTP middleware, that want no closure.
 func (m *Manager) Enter(ctx context.Context, t *Tenant) (context.Context, func(), error) {
-	s := m.newScope(t)
+	ctx, s, err := m.enter(ctx, t)
+	if err != nil {
+		return nil, nil, err
+	}
+	return ctx, func() { s.finish(s.ctx) }, nil
+}
+
+// enter is Enter for callers in this package that end the scope
+// themselves (s.finish(s.ctx)), saving the closure on hot paths.
+func (m *Manager) enter(ctx context.Context, t *Tenant) (context.Context, *scope, error) {
+	s := &scope{tenant: t, dialect: m.prov.Dialect(), open: m.openFor}
 	ctx = context.WithValue(ctx, scopeKey{}, s)
 	m.bootMu.RLock()
 	boots := m.bootstrappers
@@ -703,14 +713,12 @@ func (m *Manager) Enter(ctx context.Context, t *Tenant) (context.Context, func()
 		ctx = next
 	}
 	s.ctx = ctx
-	return ctx, s.finishFunc, nil
+	return ctx, s, nil
 }
 
 // newScope makes a scope whose database comes from the connection pool.
 func (m *Manager) newScope(t *Tenant) *scope {
-	s := &scope{tenant: t, dialect: m.prov.Dialect(), open: m.openFor}
-	s.finishFunc = func() { s.finish(s.ctx) }
-	return s
+	return &scope{tenant: t, dialect: m.prov.Dialect(), open: m.openFor}
 }
 
 // openFor acquires the database of the tenant of ctx from the pool.

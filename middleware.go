@@ -105,19 +105,17 @@ func (mw *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	start := time.Now()
-	ctx, end, err := mw.cfg.Manager.Enter(r2.Context(), t)
+	ctx, s, err := mw.cfg.Manager.enter(r2.Context(), t)
 	if err != nil {
 		mw.cfg.Manager.log.ErrorContext(r.Context(), "bootstrapping tenant", "tenant", t.UUID, "err", err)
 		mw.refuse(w, r2, Page{Kind: PageUnavailable, Code: http.StatusServiceUnavailable, Title: "Service Unavailable", Message: "The tenant could not be prepared; try again shortly.", Tenant: t})
 		return
 	}
-	if s := scopeOf(ctx); s != nil {
-		s.basePath = basePath(r.URL.Path, r2.URL.Path)
-	}
+	s.basePath = basePath(r.URL.Path, r2.URL.Path)
 	sw := statusWriters.Get().(*statusWriter)
 	sw.ResponseWriter, sw.status = w, 0
 	defer func() {
-		end()
+		s.finish(s.ctx)
 		if mw.cfg.Metrics != nil {
 			now := time.Now()
 			mw.cfg.Metrics.Observe(t.ID, sw.code(), now.Sub(start), now)

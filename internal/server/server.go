@@ -255,7 +255,9 @@ func (s *Server) limitBodies(next http.Handler) http.Handler {
 				Message: fmt.Sprintf("request bodies are limited to %d bytes", s.cfg.MaxBodyBytes)})
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+		if r.Body != nil && r.Body != http.NoBody {
+			r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+		}
 		next.ServeHTTP(w, r)
 	})
 }
