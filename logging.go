@@ -32,8 +32,14 @@ func NewLogBootstrapper(base *slog.Logger) *LogBootstrapper {
 	return &LogBootstrapper{base: base, loggers: map[string]tenantLogger{}}
 }
 
-// Bootstrap attaches the tenant's logger with WithLogger.
+// Bootstrap makes the tenant's logger available to Logger, built (or
+// reused) on first use.
 func (b *LogBootstrapper) Bootstrap(ctx context.Context, t *Tenant) (context.Context, error) {
+	return WithLoggerProvider(ctx, b), nil
+}
+
+// LoggerFor returns the tenant's logger, built once per tenant.
+func (b *LogBootstrapper) LoggerFor(t *Tenant) *slog.Logger {
 	b.mu.RLock()
 	tl, ok := b.loggers[t.UUID]
 	b.mu.RUnlock()
@@ -46,7 +52,7 @@ func (b *LogBootstrapper) Bootstrap(ctx context.Context, t *Tenant) (context.Con
 		b.loggers[t.UUID] = tl
 		b.mu.Unlock()
 	}
-	return WithLogger(ctx, tl.logger), nil
+	return tl.logger
 }
 
 // Revert does nothing: loggers hold no resources.

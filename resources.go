@@ -52,12 +52,26 @@ type Enqueuer interface {
 	Enqueue(ctx context.Context, job JobArgs) error
 }
 
-// resources are the tenant-scoped resources attached to a scope.
+// CacheProvider gives a tenant's cache namespace (cache.Backend is one).
+type CacheProvider interface {
+	For(tenant string) TenantCache
+}
+
+// LoggerProvider gives a tenant's logger (LogBootstrapper is one).
+type LoggerProvider interface {
+	LoggerFor(t *Tenant) *slog.Logger
+}
+
+// resources are the tenant-scoped resources attached to a scope. The
+// providers are resolved on first use, so a request that never touches
+// its cache or logger pays nothing for them.
 type resources struct {
-	cache    TenantCache
-	storage  StorageOpener
-	enqueuer Enqueuer
-	logger   *slog.Logger
+	cache         TenantCache
+	cacheProvider CacheProvider
+	storage       StorageOpener
+	enqueuer      Enqueuer
+	logger        *slog.Logger
+	loggerFrom    LoggerProvider
 }
 
 func scopeOf(ctx context.Context) *scope {
@@ -70,6 +84,26 @@ func scopeOf(ctx context.Context) *scope {
 func WithCache(ctx context.Context, c TenantCache) context.Context {
 	if s := scopeOf(ctx); s != nil {
 		s.res.cache = c
+	}
+	return ctx
+}
+
+// WithCacheProvider attaches a source of the tenant's cache to a tenant
+// context (for bootstrappers): the namespace is looked up on the first
+// Cache call. Outside a tenant context it does nothing.
+func WithCacheProvider(ctx context.Context, p CacheProvider) context.Context {
+	if s := scopeOf(ctx); s != nil {
+		s.res.cacheProvider = p
+	}
+	return ctx
+}
+
+// WithLoggerProvider attaches a source of the tenant's logger to a tenant
+// context (for bootstrappers): the logger is built on the first Logger
+// call. Outside a tenant context it does nothing.
+func WithLoggerProvider(ctx context.Context, p LoggerProvider) context.Context {
+	if s := scopeOf(ctx); s != nil {
+		s.res.loggerFrom = p
 	}
 	return ctx
 }
@@ -105,7 +139,15 @@ func WithLogger(ctx context.Context, l *slog.Logger) context.Context {
 // (or without a cache bootstrapper): it never falls back to a shared namespace.
 func Cache(ctx context.Context) (TenantCache, error) {
 	s := scopeOf(ctx)
-	if s == nil || s.ended() || s.res.cache == nil {
+	if s == nil {
+		return nil, ErrNoTenant
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.res.cache == nil && s.res.cacheProvider != nil {
+		s.res.cache = s.res.cacheProvider.For(s.tenant.UUID)
+	}
+	if s.closed || s.res.cache == nil {
 		return nil, ErrNoTenant
 	}
 	return s.res.cache, nil
@@ -133,8 +175,17 @@ func Enqueue(ctx context.Context, job JobArgs) error {
 // Logger returns a logger carrying the current tenant's attributes; without
 // a tenant it returns slog.Default(), which carries none.
 func Logger(ctx context.Context) *slog.Logger {
-	if s := scopeOf(ctx); s != nil && s.res.logger != nil {
-		return s.res.logger
+	s := scopeOf(ctx)
+	if s == nil {
+		return slog.Default()
 	}
-	return slog.Default()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.res.logger == nil && s.res.loggerFrom != nil {
+		s.res.logger = s.res.loggerFrom.LoggerFor(s.tenant)
+	}
+	if s.res.logger == nil {
+		return slog.Default()
+	}
+	return s.res.logger
 }

@@ -9,7 +9,8 @@ import (
 )
 
 // Bootstrapper attaches the tenant's namespace, Backend.For(t.UUID), to the
-// tenant context with tenancy.WithCache, so that handlers reach it with
+// tenant context (looked up on first use, through
+// tenancy.WithCacheProvider), so that handlers reach it with
 // tenancy.Cache(ctx). It holds nothing per request: Revert does nothing.
 type Bootstrapper struct {
 	// Backend holds the namespaces; required.
@@ -26,8 +27,8 @@ func NewBootstrapper(b Backend) *Bootstrapper {
 	return &Bootstrapper{Backend: b}
 }
 
-// Bootstrap attaches t's namespace to ctx. It does not allocate when the
-// backend's For does not.
+// Bootstrap makes t's namespace available to tenancy.Cache; the backend is
+// asked for it on first use only. It does not allocate.
 func (b *Bootstrapper) Bootstrap(ctx context.Context, t *tenancy.Tenant) (context.Context, error) {
 	if b.Backend == nil {
 		return nil, errNoBackend
@@ -35,7 +36,7 @@ func (b *Bootstrapper) Bootstrap(ctx context.Context, t *tenancy.Tenant) (contex
 	if t == nil || t.UUID == "" {
 		return nil, fmt.Errorf("cache: bootstrap: %w", tenancy.ErrNoTenant)
 	}
-	return tenancy.WithCache(ctx, b.Backend.For(t.UUID)), nil
+	return tenancy.WithCacheProvider(ctx, b.Backend), nil
 }
 
 // Revert does nothing: a namespace holds no per-request resources.

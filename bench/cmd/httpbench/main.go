@@ -24,6 +24,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"syscall"
@@ -47,6 +48,7 @@ func main() {
 		addr    = flag.String("addr", "127.0.0.1:8090", "listen address")
 		setup   = flag.Int("setup", 0, "create this many tenants, then exit")
 		budget  = flag.Int("budget", tenantdb.DefaultMaxOpen, "most tenant databases open at once (tenancy mode)")
+		profile = flag.String("cpuprofile", "", "write a CPU profile of the serving to this file")
 	)
 	flag.Parse()
 	if *dataDir == "" {
@@ -84,6 +86,15 @@ func main() {
 		log.Fatalf("httpbench: unknown -mode %q", *mode)
 	}
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	if *profile != "" {
+		f, err := os.Create(*profile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		pprof.StartCPUProfile(f)
+		defer f.Close()
+		defer pprof.StopCPUProfile()
+	}
 	go srv.Serve(ln)
 	<-ctx.Done()
 	srv.Shutdown(context.Background())
