@@ -22,6 +22,7 @@ import (
 	"github.com/gotenancy/tenancy/cache"
 	"github.com/gotenancy/tenancy/demo"
 	"github.com/gotenancy/tenancy/jobs"
+	"github.com/gotenancy/tenancy/monitor"
 	"github.com/gotenancy/tenancy/resolve"
 	"github.com/gotenancy/tenancy/storage"
 )
@@ -73,6 +74,7 @@ type Server struct {
 	jobsDB   *sql.DB
 	cache    cache.Backend
 	api      *api.API
+	monitor  *monitor.Monitor
 	metrics  *tenancy.RequestMetrics
 	cancel   context.CancelFunc
 	done     chan struct{}
@@ -148,6 +150,15 @@ func New(ctx context.Context, cfg *Config) (*Server, error) {
 		EnvAPIKey: cfg.EnvAPIKey, EnvBearerToken: cfg.EnvBearerToken, RateLimit: cfg.RateLimit,
 	})
 	if err != nil {
+		s.resolver.Close()
+		s.closeJobsDB()
+		return nil, err
+	}
+	s.monitor, err = monitor.New(&monitor.Config{
+		Manager: mgr, Metrics: s.metrics, Resolver: s.resolver, Cache: s.cache, Jobs: s.jobs, DataDir: cfg.DataDir,
+	})
+	if err != nil {
+		s.api.Close()
 		s.resolver.Close()
 		s.closeJobsDB()
 		return nil, err
@@ -355,9 +366,8 @@ func (s *Server) centralHandler() http.Handler {
 		centralTemplate.Execute(w, map[string]any{"Total": res.Total, "Tenants": res.Tenants, "Port": port, "PortSuffix": suffix})
 	})
 	mux.Handle("/tenancy/", s.api)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.Write([]byte(`{"status":"ok"}` + "\n"))
-	})
+	mux.Handle("GET /healthz", s.monitor.Healthz())
+	mux.Handle("GET /readyz", s.monitor.Readyz())
+	mux.Handle("GET /metrics", s.monitor.Metrics())
 	return mux
 }

@@ -216,6 +216,12 @@ func TestGateAndCentral(t *testing.T) {
 	if w := f.do("GET", "127.0.0.1", "/healthz", nil); w.Code != 200 {
 		t.Fatalf("healthz: %d", w.Code)
 	}
+	if w := f.do("GET", "localhost", "/readyz", nil); w.Code != 200 || !strings.Contains(w.Body.String(), `"catalog"`) {
+		t.Fatalf("readyz: %d %s", w.Code, w.Body)
+	}
+	if w := f.do("GET", "localhost", "/metrics", nil); w.Code != 200 || !strings.Contains(w.Body.String(), "tenancy_tenants{status=\"active\"} 1") {
+		t.Fatalf("metrics: %d %s", w.Code, w.Body)
+	}
 	// The REST API is mounted on central hosts, only there, and needs a key.
 	if w := f.do("GET", "localhost", "/tenancy/tenants", nil); w.Code != 401 {
 		t.Fatalf("API without a key: %d %s", w.Code, w.Body)

@@ -1,0 +1,179 @@
+package monitor
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gotenancy/tenancy"
+)
+
+// errDiskUnsupported is returned by freeBytes where Statfs is unavailable.
+var errDiskUnsupported = errors.New("free disk space is not measurable on this platform")
+
+// errSkipped marks a check that had nothing to check.
+var errSkipped = errors.New("skipped")
+
+// CheckResult is the outcome of one readiness check.
+type CheckResult struct {
+	OK bool `json:"ok"`
+	// Skipped is true when the check had nothing to check (no tenant, no
+	// data directory); a skipped check is OK.
+	Skipped    bool    `json:"skipped,omitempty"`
+	Error      string  `json:"error,omitempty"`
+	DurationMS float64 `json:"duration_ms"`
+}
+
+// Readiness is the body of /readyz.
+type Readiness struct {
+	// Status is "ready" or "not_ready".
+	Status string                 `json:"status"`
+	Checks map[string]CheckResult `json:"checks"`
+}
+
+// Healthz answers 200 {"status":"ok"} while the process is alive (GET
+// /healthz). It checks nothing else.
+func (m *Monitor) Healthz() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !allowGet(w, r) {
+			return
+		}
+		writeJSON(w, r, http.StatusOK, map[string]string{"status": "ok"})
+	})
+}
+
+// Readyz answers 200 when every readiness check passes and 503 otherwise
+// (GET /readyz), with a Readiness body. The checks run concurrently, each
+// within 2 s: the catalog (counting tenants by status), one tenant
+// database (the first tenant listed; skipped when there are none), each
+// Config.ReadyChecks entry, and the free space of Config.DataDir.
+func (m *Monitor) Readyz() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !allowGet(w, r) {
+			return
+		}
+		rd := m.Check(r.Context())
+		code := http.StatusOK
+		if rd.Status != "ready" {
+			code = http.StatusServiceUnavailable
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		writeJSON(w, r, code, rd)
+	})
+}
+
+// Check runs the readiness checks, as Readyz does.
+func (m *Monitor) Check(ctx context.Context) Readiness {
+	checks := map[string]func(context.Context) error{
+		CheckCatalog:        m.checkCatalog,
+		CheckTenantDatabase: m.checkTenantDatabase,
+	}
+	if m.cfg.DataDir != "" {
+		checks[CheckDisk] = m.checkDisk
+	}
+	for name, fn := range m.cfg.ReadyChecks {
+		checks[name] = fn
+	}
+	rd := Readiness{Status: "ready", Checks: make(map[string]CheckResult, len(checks))}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for name, fn := range checks {
+		wg.Go(func() {
+			res := runCheck(ctx, fn)
+			mu.Lock()
+			defer mu.Unlock()
+			rd.Checks[name] = res
+			if !res.OK {
+				rd.Status = "not_ready"
+			}
+		})
+	}
+	wg.Wait()
+	return rd
+}
+
+// runCheck runs one check within checkTimeout. A check that ignores its
+// context is abandoned at the deadline; a panic is a failure.
+func runCheck(ctx context.Context, fn func(context.Context) error) CheckResult {
+	ctx, cancel := context.WithTimeout(ctx, checkTimeout)
+	defer cancel()
+	start := time.Now()
+	done := make(chan error, 1)
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				done <- fmt.Errorf("panic: %v", p)
+			}
+		}()
+		done <- fn(ctx)
+	}()
+	var err error
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		err = fmt.Errorf("no answer: %w", context.Cause(ctx))
+	}
+	res := CheckResult{OK: true}
+	switch {
+	case errors.Is(err, errSkipped):
+		res.Skipped = true
+	case err != nil:
+		res = CheckResult{Error: err.Error()}
+	}
+	res.DurationMS = math.Round(float64(time.Since(start).Microseconds())) / 1000
+	return res
+}
+
+// checkCatalog queries the catalog.
+func (m *Monitor) checkCatalog(ctx context.Context) error {
+	_, err := m.cfg.Manager.CountByStatus(ctx)
+	return err
+}
+
+// checkTenantDatabase opens and queries one tenant's database.
+func (m *Monitor) checkTenantDatabase(ctx context.Context) error {
+	res, err := m.cfg.Manager.List(ctx, tenancy.ListOptions{PerPage: 1})
+	if err != nil {
+		return fmt.Errorf("listing tenants: %w", err)
+	}
+	if len(res.Tenants) == 0 {
+		return errSkipped
+	}
+	_, err = m.cfg.Manager.DatabaseStats(ctx, res.Tenants[0])
+	return err
+}
+
+// checkDisk requires MinFreeBytes free in DataDir.
+func (m *Monitor) checkDisk(context.Context) error {
+	free, err := freeBytes(m.cfg.DataDir)
+	if errors.Is(err, errDiskUnsupported) {
+		return errSkipped
+	}
+	if err != nil {
+		return err
+	}
+	if free < m.cfg.MinFreeBytes {
+		return fmt.Errorf("%d bytes free in %s, below the minimum of %d", free, m.cfg.DataDir, m.cfg.MinFreeBytes)
+	}
+	return nil
+}
+
+// writeJSON writes v as JSON with the status code.
+func writeJSON(w http.ResponseWriter, r *http.Request, code int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	body = append(body, '\n')
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	if r.Method != http.MethodHead {
+		w.Write(body)
+	}
+}
