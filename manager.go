@@ -697,7 +697,7 @@ func (m *Manager) Enter(ctx context.Context, t *Tenant) (context.Context, func()
 // enter is Enter for callers in this package that end the scope
 // themselves (s.finish(s.ctx)), saving the closure on hot paths.
 func (m *Manager) enter(ctx context.Context, t *Tenant) (context.Context, *scope, error) {
-	s := &scope{tenant: t, dialect: m.prov.Dialect(), open: m.openFor}
+	s := m.newScope(t)
 	ctx = context.WithValue(ctx, scopeKey{}, s)
 	m.bootMu.RLock()
 	boots := m.bootstrappers
