@@ -6,7 +6,6 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -237,7 +236,7 @@ func TestRedisGoesAway(t *testing.T) {
 	ctx := context.Background()
 	s := testenv.StartRedisServer(t)
 	channel := testChannel()
-	logs := &logRecorder{}
+	logs := &testenv.LogRecorder{}
 	a := newFeed(t, s.URL(), channel, slog.New(logs))
 	b := newFeed(t, s.URL(), channel, slog.New(logs))
 	w := startWatch(t, b, 10*time.Millisecond)
@@ -262,7 +261,7 @@ func TestRedisGoesAway(t *testing.T) {
 			}
 		})
 	}
-	if n := logs.count("feed: could not announce"); n != 1 {
+	if n := logs.Count("feed: could not announce"); n != 1 {
 		t.Fatalf("10 failed announcements logged %d times, want once (rate-limited)", n)
 	}
 
@@ -270,7 +269,7 @@ func TestRedisGoesAway(t *testing.T) {
 	// The Hook's retry will publish too; the log tells the resubscription's
 	// own call (logged just before it) apart.
 	eventually(t, 20*time.Second, "onChange after resubscribing (reload on reconnect)", func() bool {
-		return logs.count("feed: resubscribed") == 1 && w.calls.Load() > before
+		return logs.Count("feed: resubscribed") == 1 && w.calls.Load() > before
 	})
 	eventually(t, 20*time.Second, "publishing to work again", func() bool {
 		return a.Publish(ctx, "") == nil
@@ -293,7 +292,7 @@ func TestHookRetries(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := startProxy(t, opt.Addr)
-	a := newFeed(t, "redis://"+p.Addr(), channel, slog.New(&logRecorder{}))
+	a := newFeed(t, "redis://"+p.Addr(), channel, slog.New(&testenv.LogRecorder{}))
 	w := startWatch(t, newFeed(t, url, channel, nil), 10*time.Millisecond)
 	w.waitCalls(t, 1, 10*time.Second, "the subscription")
 
@@ -332,35 +331,4 @@ func eventually(t *testing.T, timeout time.Duration, what string, cond func() bo
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-}
-
-// logRecorder is a slog.Handler that keeps the messages it is given.
-type logRecorder struct {
-	mu   sync.Mutex
-	msgs []string
-}
-
-func (r *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
-
-func (r *logRecorder) Handle(_ context.Context, rec slog.Record) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.msgs = append(r.msgs, rec.Message)
-	return nil
-}
-
-func (r *logRecorder) WithAttrs([]slog.Attr) slog.Handler { return r }
-func (r *logRecorder) WithGroup(string) slog.Handler      { return r }
-
-// count returns the number of messages that start with prefix.
-func (r *logRecorder) count(prefix string) int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	n := 0
-	for _, m := range r.msgs {
-		if strings.HasPrefix(m, prefix) {
-			n++
-		}
-	}
-	return n
 }

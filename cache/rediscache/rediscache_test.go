@@ -6,7 +6,6 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -215,7 +214,7 @@ func TestRedisGoesAway(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s := testenv.StartRedisServer(t)
-	logs := &logRecorder{}
+	logs := &testenv.LogRecorder{}
 	c := newCache(t, s.URL(), &rediscache.Config{OpTimeout: rediscache.DefaultOpTimeout, Logger: slog.New(logs)})
 	ns := c.For(tenantA)
 	setUntilRead(t, ns, "k", "v")
@@ -252,7 +251,7 @@ func TestRedisGoesAway(t *testing.T) {
 		t.Fatalf("Errors() = %d, want at least %d", n, 3*calls+200)
 	}
 	// Logged, but not once per failure.
-	if n := logs.count("rediscache: redis failed"); n < 1 || n >= 3*calls {
+	if n := logs.Count("rediscache: redis failed"); n < 1 || n >= 3*calls {
 		t.Fatalf("failure logged %d times for %d failures, want rate-limited", n, 3*calls)
 	}
 	errs := c.Errors()
@@ -263,7 +262,7 @@ func TestRedisGoesAway(t *testing.T) {
 		t.Fatal("Errors() went down")
 	}
 	eventually(t, 10*time.Second, "the recovery to be logged", func() bool {
-		return logs.count("rediscache: redis answers again") == 1
+		return logs.Count("rediscache: redis answers again") == 1
 	})
 }
 
@@ -274,7 +273,7 @@ func TestRedisHangs(t *testing.T) {
 	ctx := context.Background()
 	s := testenv.StartRedisServer(t)
 	const opTimeout = 100 * time.Millisecond
-	c := newCache(t, s.URL(), &rediscache.Config{OpTimeout: opTimeout, Logger: slog.New(&logRecorder{})})
+	c := newCache(t, s.URL(), &rediscache.Config{OpTimeout: opTimeout, Logger: slog.New(&testenv.LogRecorder{})})
 	ns := c.For(tenantA)
 	setUntilRead(t, ns, "k", "v")
 
@@ -394,35 +393,4 @@ func mustMiss(t testing.TB, c tenancy.TenantCache, key string) {
 	if err != nil || ok {
 		t.Fatalf("Get(%q) = %q, %v, %v; want a miss without error", key, v, ok, err)
 	}
-}
-
-// logRecorder is a slog.Handler that keeps the messages it is given.
-type logRecorder struct {
-	mu   sync.Mutex
-	msgs []string
-}
-
-func (r *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
-
-func (r *logRecorder) Handle(_ context.Context, rec slog.Record) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.msgs = append(r.msgs, rec.Message)
-	return nil
-}
-
-func (r *logRecorder) WithAttrs([]slog.Attr) slog.Handler { return r }
-func (r *logRecorder) WithGroup(string) slog.Handler      { return r }
-
-// count returns the number of messages that start with prefix.
-func (r *logRecorder) count(prefix string) int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	n := 0
-	for _, m := range r.msgs {
-		if strings.HasPrefix(m, prefix) {
-			n++
-		}
-	}
-	return n
 }
