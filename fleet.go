@@ -72,18 +72,32 @@ func (m *Manager) Migrate(ctx context.Context, t *Tenant, opts MigrateOptions) (
 	if err := m.checkSeeders(opts); err != nil {
 		return nil, err
 	}
-	o := newOutcome(t)
+	return m.runOne(ctx, t, OpMigrate, "tenant.migrate", func(ctx context.Context, o *Outcome) error {
+		return m.migrateOne(ctx, o, opts)
+	})
+}
+
+// timed runs fn for o and sets o's duration and state (and error).
+func timed(ctx context.Context, o *Outcome, fn func(context.Context, *Outcome) error) error {
 	start := time.Now()
-	err := m.migrateOne(ctx, o, opts)
+	err := fn(ctx, o)
 	o.Duration = time.Since(start)
 	o.State = StateSucceeded
 	if err != nil {
 		o.State, o.Error = StateFailed, err.Error()
 	}
-	if rerr := m.record(ctx, OpMigrate, o); rerr != nil {
+	return err
+}
+
+// runOne runs an operation on one tenant, records its outcome under op in
+// the catalog and in the audit log under action.
+func (m *Manager) runOne(ctx context.Context, t *Tenant, op, action string, fn func(context.Context, *Outcome) error) (*Outcome, error) {
+	o := newOutcome(t)
+	err := timed(ctx, o, fn)
+	if rerr := m.record(ctx, op, o); rerr != nil {
 		err = errors.Join(err, rerr)
 	}
-	m.auditOutcome(ctx, "tenant.migrate", o)
+	m.auditOutcome(ctx, action, o)
 	return o, err
 }
 
@@ -173,19 +187,9 @@ func (m *Manager) Seed(ctx context.Context, t *Tenant, names ...string) (*Outcom
 	if err := m.checkSeeders(MigrateOptions{Seed: true, Seeders: names}); err != nil {
 		return nil, err
 	}
-	o := newOutcome(t)
-	start := time.Now()
-	err := m.seedOne(ctx, o, names)
-	o.Duration = time.Since(start)
-	o.State = StateSucceeded
-	if err != nil {
-		o.State, o.Error = StateFailed, err.Error()
-	}
-	if rerr := m.record(ctx, OpSeed, o); rerr != nil {
-		err = errors.Join(err, rerr)
-	}
-	m.auditOutcome(ctx, "tenant.seed", o)
-	return o, err
+	return m.runOne(ctx, t, OpSeed, "tenant.seed", func(ctx context.Context, o *Outcome) error {
+		return m.seedOne(ctx, o, names)
+	})
 }
 
 func (m *Manager) seedOne(ctx context.Context, o *Outcome, names []string) error {
@@ -270,13 +274,7 @@ func (m *Manager) fleet(ctx context.Context, op string, opts FleetOptions, fn fu
 		FailFast:    opts.FailFast,
 		Progress:    opts.Progress,
 	}, func(ctx context.Context, o *Outcome) error {
-		begin := time.Now()
-		err := fn(ctx, o)
-		o.Duration = time.Since(begin)
-		o.State = StateSucceeded
-		if err != nil {
-			o.State, o.Error = StateFailed, err.Error()
-		}
+		err := timed(ctx, o, fn)
 		if rerr := m.record(ctx, op, o); rerr != nil {
 			return errors.Join(err, rerr)
 		}
@@ -319,9 +317,7 @@ func (m *Manager) Rollback(ctx context.Context, t *Tenant, steps int) (*Outcome,
 	if steps < 1 {
 		return nil, &ValidationError{Field: "steps", Reason: "must be at least 1"}
 	}
-	o := newOutcome(t)
-	start := time.Now()
-	err := func() error {
+	return m.runOne(ctx, t, OpMigrate, "tenant.rollback", func(ctx context.Context, o *Outcome) error {
 		h, err := m.conns.Acquire(ctx, t.DatabaseName)
 		if err != nil {
 			return fmt.Errorf("open database %s: %w", t.DatabaseName, err)
@@ -330,17 +326,7 @@ func (m *Manager) Rollback(ctx context.Context, t *Tenant, steps int) (*Outcome,
 		res, err := m.migrations.Down(ctx, m.prov.Dialect(), h.DB(), steps)
 		o.From, o.To, o.Applied = res.From, res.To, res.Applied
 		return err
-	}()
-	o.Duration = time.Since(start)
-	o.State = StateSucceeded
-	if err != nil {
-		o.State, o.Error = StateFailed, err.Error()
-	}
-	if rerr := m.record(ctx, OpMigrate, o); rerr != nil {
-		err = errors.Join(err, rerr)
-	}
-	m.auditOutcome(ctx, "tenant.rollback", o)
-	return o, err
+	})
 }
 
 // MigrationStatus lists each migration and whether it is applied to the
