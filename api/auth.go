@@ -226,3 +226,15 @@ func (c *keyCache) anyKeys(ctx context.Context, m *tenancy.Manager, now time.Tim
 	c.anyUntil = now.Add(max(c.ttl, 0))
 	return c.anyVal
 }
+
+// Allows reports whether the request carries a valid credential (an API
+// key, or the environment's key or bearer token) that has scope. Other
+// surfaces of the same server, such as the dashboard's monitoring routes,
+// use it to accept API clients.
+func (a *API) Allows(r *http.Request, scope tenancy.Scope) bool {
+	p, err := a.authenticate(r)
+	if err != nil {
+		return false
+	}
+	return p.allows(scope)
+}

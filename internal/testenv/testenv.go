@@ -1,5 +1,5 @@
 // Package testenv gives tests the external servers that scripts/test starts
-// (two PostgreSQL servers, Redis, MariaDB), through the environment
+// (two PostgreSQL servers, Redis, MariaDB) and the Chromium it installs, through the environment
 // variables that `scripts/services start` prints. When
 // TENANCY_TEST_REQUIRE_SERVICES is set (as scripts/test does), a missing
 // server fails the test; otherwise the test is skipped with a message.
@@ -46,6 +46,9 @@ func RedisURL(t testing.TB) string { return lookup(t, "TENANCY_TEST_REDIS_URL") 
 
 // MySQLDSN is the go-sql-driver/mysql DSN of the MariaDB server (no database selected).
 func MySQLDSN(t testing.TB) string { return lookup(t, "TENANCY_TEST_MYSQL_URL") }
+
+// Chromium is the path of the Chromium binary for browser tests.
+func Chromium(t testing.TB) string { return lookup(t, "TENANCY_TEST_CHROMIUM") }
 
 // Name returns a fresh lower-case identifier with the prefix, unique across
 // tests and runs.
