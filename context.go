@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"sync"
+
+	"github.com/gotenancy/tenancy/tenantdb"
 )
 
 // scopeKey is the context key of the current tenant's scope.
@@ -15,7 +17,7 @@ type scope struct {
 	tenant *Tenant
 	// dialect is the goose dialect of the tenant's database.
 	dialect string
-	open    func(ctx context.Context, t *Tenant) (*sql.DB, func(), error)
+	open    func(ctx context.Context, t *Tenant) (*tenantdb.Handle, error)
 
 	// boots are the bootstrappers that ran, reverted by finish; ctx is the
 	// context they made, passed to Revert.
@@ -26,10 +28,13 @@ type scope struct {
 	// basePath is the path prefix that identified the tenant ("" for hosts).
 	basePath string
 
-	mu      sync.Mutex
-	db      *sql.DB
-	release func()
-	closed  bool
+	mu     sync.Mutex
+	db     *sql.DB
+	handle *tenantdb.Handle // nil when db was given, not acquired
+	// stmts are statements prepared by Stmt that no handle keeps, closed
+	// when the scope ends.
+	stmts  []*sql.Stmt
+	closed bool
 }
 
 // ended reports whether the code the scope was made for has returned.
@@ -76,12 +81,56 @@ func (s *scope) database(ctx context.Context) (*sql.DB, error) {
 	if s.closed || s.open == nil {
 		return nil, ErrNoTenant
 	}
-	db, release, err := s.open(ctx, s.tenant)
+	h, err := s.open(ctx, s.tenant)
 	if err != nil {
 		return nil, err
 	}
-	s.db, s.release = db, release
-	return db, nil
+	s.db, s.handle = h.DB(), h
+	return s.db, nil
+}
+
+// Stmt returns query prepared on the current tenant's database. The
+// statement is prepared once per open tenant database and reused by every
+// request after it, so a query that each request runs is not parsed again
+// each time; it is valid until the code the tenant context was made for
+// returns, and the caller must not close it. Without a tenant in the
+// context it returns ErrNoTenant.
+func Stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	s, ok := ctx.Value(scopeKey{}).(*scope)
+	if !ok {
+		return nil, ErrNoTenant
+	}
+	db, err := s.database(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	h := s.handle
+	s.mu.Unlock()
+	if h != nil {
+		st, keep, err := h.Stmt(ctx, query)
+		if err != nil || keep {
+			return st, err
+		}
+		return s.track(st)
+	}
+	st, err := db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return s.track(st)
+}
+
+// track keeps a statement for closing when the scope ends.
+func (s *scope) track(st *sql.Stmt) (*sql.Stmt, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		_ = st.Close()
+		return nil, ErrNoTenant
+	}
+	s.stmts = append(s.stmts, st)
+	return st, nil
 }
 
 // finish reverts the bootstrappers in reverse order and ends the scope.
@@ -98,9 +147,13 @@ func (s *scope) end() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.closed = true
-	if s.release != nil {
-		s.release()
-		s.release = nil
+	for _, st := range s.stmts {
+		_ = st.Close()
+	}
+	s.stmts = nil
+	if s.handle != nil {
+		s.handle.Release()
+		s.handle = nil
 	}
 	s.db = nil
 }

@@ -3,7 +3,6 @@ package tenancy
 import (
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -722,12 +721,12 @@ func (m *Manager) newScope(t *Tenant) *scope {
 }
 
 // openFor acquires the database of the tenant of ctx from the pool.
-func (m *Manager) openFor(ctx context.Context, t *Tenant) (*sql.DB, func(), error) {
+func (m *Manager) openFor(ctx context.Context, t *Tenant) (*tenantdb.Handle, error) {
 	h, err := m.conns.Acquire(ctx, t.DatabaseName)
 	if err != nil {
-		return nil, nil, fmt.Errorf("open database of tenant %s: %w", t.UUID, err)
+		return nil, fmt.Errorf("open database of tenant %s: %w", t.UUID, err)
 	}
-	return h.DB(), h.Release, nil
+	return h, nil
 }
 
 // DatabaseSize reports the bytes a tenant's database occupies.

@@ -100,6 +100,41 @@ type Handle struct {
 	err      error // why the Open failed
 	retry    bool  // the Open failed because its caller's ctx ended; waiters try again
 	detached bool  // no longer in m.entries: closed at its last Release
+
+	// stmts are the statements prepared by Stmt, closed with the handle.
+	stmtMu sync.Mutex
+	stmts  map[string]*sql.Stmt
+}
+
+// MaxStmts bounds the prepared statements one Handle keeps; Stmt prepares
+// queries beyond it without keeping them.
+const MaxStmts = 64
+
+// Stmt returns query prepared on the handle's database, prepared on first
+// use and kept (at most MaxStmts per handle) until the handle is closed, so
+// that a query repeated by every request is parsed once per open database
+// rather than once per request. The statement is valid until Release; the
+// caller must not close it. When the handle already keeps MaxStmts
+// statements, the returned statement is not kept and must be closed by
+// the caller: keep reports which.
+func (h *Handle) Stmt(ctx context.Context, query string) (st *sql.Stmt, keep bool, err error) {
+	h.stmtMu.Lock()
+	defer h.stmtMu.Unlock()
+	if st := h.stmts[query]; st != nil {
+		return st, true, nil
+	}
+	st, err = h.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, false, err
+	}
+	if len(h.stmts) >= MaxStmts {
+		return st, false, nil
+	}
+	if h.stmts == nil {
+		h.stmts = map[string]*sql.Stmt{}
+	}
+	h.stmts[query] = st
+	return st, true, nil
 }
 
 // errOpenerPanicked is given to callers waiting for an Open that panicked.
@@ -309,7 +344,19 @@ func (m *ConnManager) signalLocked() {
 	}
 }
 
-// closeDB closes a detached handle's database, then gives its slot back.
+// closeHandle closes a detached handle's prepared statements and database,
+// then gives its slot back.
+func (m *ConnManager) closeHandle(h *Handle) error {
+	h.stmtMu.Lock()
+	for _, st := range h.stmts {
+		_ = st.Close()
+	}
+	h.stmts = nil
+	h.stmtMu.Unlock()
+	return m.closeDB(h.db)
+}
+
+// closeDB closes a database, then gives its slot back.
 func (m *ConnManager) closeDB(db *sql.DB) error {
 	err := db.Close()
 	m.mu.Lock()
@@ -350,9 +397,8 @@ func (h *Handle) Release() {
 		return
 	}
 	// Forgotten, evicted or closed while in use: close it now.
-	db := h.db
 	m.mu.Unlock()
-	_ = m.closeDB(db)
+	_ = m.closeHandle(h)
 }
 
 // Forget closes the named database's handle now if unused, or as soon as its
@@ -370,9 +416,8 @@ func (m *ConnManager) Forget(name string) {
 		m.mu.Unlock()
 		return
 	}
-	db := h.db
 	m.mu.Unlock()
-	_ = m.closeDB(db)
+	_ = m.closeHandle(h)
 }
 
 // Stats returns a snapshot of the counters.
@@ -401,14 +446,14 @@ func (m *ConnManager) Close() error {
 		return nil
 	}
 	m.closed = true
-	var dbs []*sql.DB
+	var hs []*Handle
 	for _, h := range m.entries {
 		if h.opening {
 			continue // openSlow sees m.closed when the Open ends
 		}
 		m.detachLocked(h)
 		if h.refs == 0 {
-			dbs = append(dbs, h.db)
+			hs = append(hs, h)
 		}
 	}
 	m.signalLocked()
@@ -419,8 +464,8 @@ func (m *ConnManager) Close() error {
 		<-m.done
 	}
 	var errs []error
-	for _, db := range dbs {
-		if err := m.closeDB(db); err != nil {
+	for _, h := range hs {
+		if err := m.closeHandle(h); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -456,7 +501,7 @@ const idleTicks = 4
 func (m *ConnManager) evictIdle() {
 	m.mu.Lock()
 	m.tick++
-	var dbs []*sql.DB
+	var hs []*Handle
 	// An unused handle was moved to the front of the list when it was last
 	// released, which is when lastUsed was set, so the unused handles are in
 	// lastUsed order: walking from the least recent end can stop at the
@@ -471,13 +516,13 @@ func (m *ConnManager) evictIdle() {
 			m.detachLocked(h)
 			m.evictions++
 			m.idleEvictions++
-			dbs = append(dbs, h.db)
+			hs = append(hs, h)
 		}
 		e = prev
 	}
 	m.mu.Unlock()
-	for _, db := range dbs {
-		_ = m.closeDB(db)
+	for _, h := range hs {
+		_ = m.closeHandle(h)
 	}
 }
 
@@ -485,20 +530,20 @@ func (m *ConnManager) evictIdle() {
 // whole budget at once, and returns how many it closed.
 func (m *ConnManager) CloseUnused() int {
 	m.mu.Lock()
-	var dbs []*sql.DB
+	var hs []*Handle
 	for _, h := range m.entries {
 		if h.opening || h.refs > 0 {
 			continue
 		}
 		m.detachLocked(h)
 		m.evictions++
-		dbs = append(dbs, h.db)
+		hs = append(hs, h)
 	}
 	m.mu.Unlock()
-	for _, db := range dbs {
-		_ = m.closeDB(db)
+	for _, h := range hs {
+		_ = m.closeHandle(h)
 	}
-	return len(dbs)
+	return len(hs)
 }
 
 // Names lists the databases with an open handle.
