@@ -1,7 +1,3 @@
-// Package alert evaluates alert rules against measured figures and sends
-// notifications by webhook, Slack, Telegram and email, once per condition
-// (a cooldown keeps one condition from sending more than one message), and
-// keeps a history of what fired.
 package alert
 
 import "time"
@@ -33,6 +29,10 @@ type Event struct {
 	Threshold float64 `json:"threshold"`
 	// Resolved is true when the condition ended.
 	Resolved bool `json:"resolved"`
+	// Suppressed is true when the event was not sent: its rule and subject
+	// had sent less than the cooldown before (for a Resolved event: its
+	// start was not sent either).
+	Suppressed bool `json:"suppressed,omitempty"`
 	// At is when the event was raised.
 	At time.Time `json:"at"`
 	// Sent names the channels that accepted the message; Failed maps the
