@@ -39,6 +39,7 @@ func Run(t *testing.T, newStore func(t *testing.T) tenancy.Store) {
 		{"UpdateDomain", testUpdateDomain},
 		{"APIKeys", testAPIKeys},
 		{"Audit", testAudit},
+		{"Admin", testAdmin},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
