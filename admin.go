@@ -47,6 +47,16 @@ const sessionTokenBytes = 32
 // is unknown, so that a sign-in takes as long whether or not the user exists.
 const dummyPasswordHash = "$2a$10$EAzw4x9q0n8QEDubfhP.8.cn7l0a4Ei7yeyP/8XN9JDbDua9xK1Z."
 
+// adminNotFound is ErrNotFound with a message about admin users or
+// sessions rather than tenants.
+type adminNotFound string
+
+func (e adminNotFound) Error() string { return string(e) }
+func (e adminNotFound) Unwrap() error { return ErrNotFound }
+
+// errNoSession is the answer for every token that signs nobody in.
+const errNoSession = adminNotFound("no such admin session")
+
 // normalizeEmail trims and lower-cases email and checks that it is a bare
 // address (no display name, no angle brackets).
 func normalizeEmail(email string) (string, error) {
@@ -104,7 +114,7 @@ func (m *Manager) DeleteAdminUser(ctx context.Context, email string) error {
 	e := strings.ToLower(strings.TrimSpace(email))
 	if err := m.store.DeleteAdminUser(ctx, e); err != nil {
 		if errors.Is(err, ErrNotFound) {
-			return fmt.Errorf("%w: no admin user %q", ErrNotFound, e)
+			return adminNotFound(fmt.Sprintf("no admin user %q", e))
 		}
 		return err
 	}
@@ -159,7 +169,7 @@ func (m *Manager) CreateAdminSession(ctx context.Context, userID int64, ttl time
 	expires = now.Add(ttl)
 	if err := m.store.CreateAdminSession(ctx, hashKey(token), userID, expires, now); err != nil {
 		if errors.Is(err, ErrNotFound) {
-			return "", time.Time{}, fmt.Errorf("%w: no admin user with id %d", ErrNotFound, userID)
+			return "", time.Time{}, adminNotFound(fmt.Sprintf("no admin user with id %d", userID))
 		}
 		return "", time.Time{}, err
 	}
@@ -180,9 +190,13 @@ func validSessionToken(token string) bool {
 // an unknown, expired or malformed token is ErrNotFound.
 func (m *Manager) AdminSession(ctx context.Context, token string) (*AdminUser, error) {
 	if !validSessionToken(token) {
-		return nil, ErrNotFound
+		return nil, errNoSession
 	}
-	return m.store.AdminSessionUser(ctx, hashKey(token), time.Now())
+	u, err := m.store.AdminSessionUser(ctx, hashKey(token), time.Now())
+	if errors.Is(err, ErrNotFound) {
+		return nil, errNoSession
+	}
+	return u, err
 }
 
 // DeleteAdminSession ends the session with this token (signs out); a

@@ -242,7 +242,7 @@ func TestDeleteAdminUser(t *testing.T) {
 	if u, err := f.mgr.AdminSession(ctx, bobToken); err != nil || u.ID != bob.ID {
 		t.Fatalf("another user's session: %+v %v", u, err)
 	}
-	if err := f.mgr.DeleteAdminUser(ctx, "ada@example.com"); !errors.Is(err, tenancy.ErrNotFound) {
+	if err := f.mgr.DeleteAdminUser(ctx, "ada@example.com"); !errors.Is(err, tenancy.ErrNotFound) || err.Error() != `no admin user "ada@example.com"` {
 		t.Fatalf("deleting twice: %v", err)
 	}
 	if entries, err := f.mgr.Audit(ctx, tenancy.AuditFilter{Action: "admin.delete"}); err != nil || len(entries) != 1 {
