@@ -121,6 +121,7 @@ func newRoot(stdin io.Reader) *cobra.Command {
 		newServeCmd(o),
 		newAPIKeyCmd(o),
 		newAuditCmd(o),
+		newAdminCmd(o),
 		newHealthCmd(o), newStatsCmd(o), newMonitorCmd(o), newReportCmd(o),
 	)
 	return root

@@ -76,6 +76,15 @@ func newServeCmd(o *options) *cobra.Command {
 					return err
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "API key (admin, for this demo): %s\n  curl -H 'X-API-Key: %s' localhost%s/tenancy/tenants\n", secret, secret, addr)
+				email, password, err := ensureDemoAdmin(tenancy.WithActor(ctx, tenancy.Actor{Name: "serve --demo"}), e)
+				if err != nil {
+					return err
+				}
+				if email != "" {
+					fmt.Fprintf(cmd.OutOrStdout(), "dashboard: %s  email %s  password %s\n", dashboardURL(addr), email, password)
+				} else {
+					fmt.Fprintf(cmd.OutOrStdout(), "dashboard: %s (sign in with an existing admin user; `tenancy admin create` adds one)\n", dashboardURL(addr))
+				}
 			}
 			watcher, _ := e.store.(resolve.Watcher)
 			if e.feed != nil {
