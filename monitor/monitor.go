@@ -1,11 +1,15 @@
-// Package monitor serves the operational endpoints of a tenancy
-// deployment: Prometheus metrics at /metrics, liveness at /healthz and
-// readiness at /readyz.
+// Package monitor owns a node's operational view of itself: Prometheus
+// metrics at /metrics (through prometheus/client_golang), liveness at
+// /healthz, readiness at /readyz, and the live monitoring behind the admin
+// dashboard.
 //
-// The metrics are written in the Prometheus text exposition format 0.0.4
-// by a small writer of this package, with the metric names, labels and
-// ordering prometheus/client_golang would produce, so that moving to
-// client_golang changes no series.
+// The live monitoring is a sampler (Monitor.Start) that takes a Snapshot of
+// the node every Config.SampleInterval from figures the components already
+// keep (request counters, connection manager, resolver, cache, the Go
+// runtime, /proc) and keeps the recent ones in a ring. It adds no work to
+// the request path. Monitor.AdminHandler serves the snapshots under
+// /admin/monitoring/: a dashboard page, JSON routes and a Server-Sent Events
+// stream of the samples.
 package monitor
 
 import (
@@ -13,12 +17,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gotenancy/tenancy"
+	"github.com/gotenancy/tenancy/alert"
 	"github.com/gotenancy/tenancy/cache"
 	"github.com/gotenancy/tenancy/jobs"
 	"github.com/gotenancy/tenancy/resolve"
@@ -47,6 +56,27 @@ const (
 	CheckDisk           = "disk"
 )
 
+// Defaults of the sampler's Config fields.
+const (
+	// DefaultSampleInterval is the time between samples.
+	DefaultSampleInterval = time.Second
+	// DefaultHistory is the number of samples kept.
+	DefaultHistory = 300
+	// DefaultDirectoryInterval is how often the tenant directory (tenant
+	// id to uuid, name, status and maintenance mode) is read again from
+	// the catalog.
+	DefaultDirectoryInterval = time.Minute
+)
+
+// AlertSource is what the monitoring shows of alerts: the events raised so
+// far and the conditions still active. alert.Engine implements it.
+type AlertSource interface {
+	// History returns the recent alert events.
+	History() []alert.Event
+	// Active returns the events of the conditions that have not ended.
+	Active() []alert.Event
+}
+
 // Config configures a Monitor. Only Manager is required; the metrics of a
 // missing component are left out.
 type Config struct {
@@ -61,8 +91,8 @@ type Config struct {
 	Cache cache.Backend
 	// Jobs is the background job client.
 	Jobs *jobs.Client
-	// DataDir is the directory whose free disk space /readyz checks; ""
-	// skips the check.
+	// DataDir is the data directory: /readyz checks its free disk space
+	// and the sampler measures its use; "" skips both.
 	DataDir string
 	// MinFreeBytes is the free space DataDir must have; 0 means
 	// DefaultMinFreeBytes.
@@ -70,25 +100,114 @@ type Config struct {
 	// ReadyChecks are extra named checks for /readyz (e.g. "redis": a
 	// ping). Each runs with a 2 s timeout.
 	ReadyChecks map[string]func(ctx context.Context) error
+
+	// SampleInterval is the time between the sampler's snapshots; 0
+	// means DefaultSampleInterval.
+	SampleInterval time.Duration
+	// History is the number of snapshots kept; 0 means DefaultHistory.
+	History int
+	// DiskWalkInterval is the least time between two walks of DataDir for
+	// its used space; 0 means DiskWalkInterval (the constant). The walk
+	// runs in the background: a sample never waits for it.
+	DiskWalkInterval time.Duration
+	// DirectoryInterval is how often the tenant directory is read again
+	// from the catalog (one query for every tenant); 0 means
+	// DefaultDirectoryInterval. A tenant with requests that is not in the
+	// directory makes it read again sooner, at most every 10 s.
+	DirectoryInterval time.Duration
+	// OnSample, if set, is called with each snapshot after it is taken
+	// (for alerts), one call at a time, on the sampler's goroutine: a slow
+	// OnSample delays the next sample.
+	OnSample func(Snapshot)
+	// Alerts, if set, supplies the alert history shown by the dashboard
+	// and GET /admin/monitoring/alerts.
+	Alerts AlertSource
+	// Node names this node in the snapshots; "" means the host name.
+	Node string
+	// StartedAt is when the process started, for the uptime; zero means
+	// when this package was initialised.
+	StartedAt time.Time
+	// Logger receives the sampler's warnings; nil means slog.Default().
+	Logger *slog.Logger
 }
 
-// Monitor serves /metrics, /healthz and /readyz. It is safe for concurrent
-// use.
+// processStart approximates the process's start: package initialisation.
+var processStart = time.Now()
+
+// Monitor serves /metrics, /healthz and /readyz, samples the node's figures
+// once started, and serves the live monitoring routes. It is safe for
+// concurrent use.
 type Monitor struct {
-	cfg Config
+	cfg        Config
+	log        *slog.Logger
+	limitFiles []string // the cgroup files of the memory limit
+
+	sampleMu sync.Mutex // one sample at a time; guards prev
+	prev     baseline
+
+	ring ring // the kept samples
+	subs subscribers
+	dir  directory
+	disk diskMemo
+
+	// lastRates are the per-tenant request rates of the latest interval.
+	lastRates atomic.Pointer[map[int64]float64]
+
+	pingInterval time.Duration // SSE keep-alive comments
+
+	// bgMu guards stopped and wg.Add: nothing starts in the background
+	// once the monitor stopped.
+	bgMu     sync.Mutex
+	started  bool
+	stopped  bool
+	stopping chan struct{} // closed when the monitor stops
+	bgCtx    context.Context
+	bgCancel context.CancelFunc
+	wg       sync.WaitGroup
 }
 
-// New returns a Monitor. It copies cfg.
+// New returns a Monitor. It copies cfg. It starts nothing: Start starts the
+// sampler.
 func New(cfg *Config) (*Monitor, error) {
 	if cfg == nil || cfg.Manager == nil {
 		return nil, errors.New("monitor: Config.Manager is required")
 	}
 	c := *cfg
-	if c.MinFreeBytes < 0 {
+	switch {
+	case c.MinFreeBytes < 0:
 		return nil, fmt.Errorf("monitor: MinFreeBytes %d is negative", c.MinFreeBytes)
+	case c.SampleInterval < 0:
+		return nil, fmt.Errorf("monitor: SampleInterval %s is negative", c.SampleInterval)
+	case c.History < 0:
+		return nil, fmt.Errorf("monitor: History %d is negative", c.History)
+	case c.DiskWalkInterval < 0:
+		return nil, fmt.Errorf("monitor: DiskWalkInterval %s is negative", c.DiskWalkInterval)
+	case c.DirectoryInterval < 0:
+		return nil, fmt.Errorf("monitor: DirectoryInterval %s is negative", c.DirectoryInterval)
 	}
 	if c.MinFreeBytes == 0 {
 		c.MinFreeBytes = DefaultMinFreeBytes
+	}
+	if c.SampleInterval == 0 {
+		c.SampleInterval = DefaultSampleInterval
+	}
+	if c.History == 0 {
+		c.History = DefaultHistory
+	}
+	if c.DiskWalkInterval == 0 {
+		c.DiskWalkInterval = DiskWalkInterval
+	}
+	if c.DirectoryInterval == 0 {
+		c.DirectoryInterval = DefaultDirectoryInterval
+	}
+	if c.Node == "" {
+		c.Node, _ = os.Hostname()
+	}
+	if c.StartedAt.IsZero() {
+		c.StartedAt = processStart
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
 	}
 	checks := make(map[string]func(context.Context) error, len(cfg.ReadyChecks))
 	for name, fn := range cfg.ReadyChecks {
@@ -103,7 +222,16 @@ func New(cfg *Config) (*Monitor, error) {
 		checks[name] = fn
 	}
 	c.ReadyChecks = checks
-	return &Monitor{cfg: c}, nil
+	m := &Monitor{
+		cfg:          c,
+		log:          c.Logger,
+		limitFiles:   memoryLimitFiles(),
+		ring:         newRing(c.History),
+		stopping:     make(chan struct{}),
+		pingInterval: 15 * time.Second,
+	}
+	m.bgCtx, m.bgCancel = context.WithCancel(context.Background())
+	return m, nil
 }
 
 // allowGet answers 405 to methods other than GET and HEAD.

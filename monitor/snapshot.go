@@ -36,6 +36,9 @@ type Snapshot struct {
 	Runtime RuntimeFigures `json:"runtime"`
 	// Disk is the data directory's disk use.
 	Disk DiskFigures `json:"disk"`
+	// AlertsActive counts the alert conditions active when the sample was
+	// taken (0 without an alert source).
+	AlertsActive int `json:"alerts_active"`
 }
 
 // TopTenantCount is the number of tenants in Snapshot.TopTenants.

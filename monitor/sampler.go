@@ -1,0 +1,427 @@
+package monitor
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"math"
+	"os"
+	"runtime"
+	"slices"
+	"time"
+
+	"github.com/gotenancy/tenancy"
+	"github.com/gotenancy/tenancy/cache"
+	"github.com/gotenancy/tenancy/resolve"
+	"github.com/gotenancy/tenancy/tenantdb"
+)
+
+// baseline is what the previous sample read: the figures the next one
+// subtracts for its interval.
+type baseline struct {
+	at       time.Time
+	tenants  map[int64]tenancy.RequestStats
+	conn     tenantdb.ConnStats
+	cache    cache.Stats
+	resolver resolve.CacheStats
+	cpu      float64
+	counts   TenantCounts
+	countErr bool // the last count failed (logged once per failure streak)
+}
+
+// Start starts the sampler: a snapshot at once, then one every
+// SampleInterval, until ctx is done or Close is called. A monitor starts
+// once; once stopped it stays stopped (its streams end).
+func (m *Monitor) Start(ctx context.Context) error {
+	m.bgMu.Lock()
+	defer m.bgMu.Unlock()
+	switch {
+	case m.stopped:
+		return errors.New("monitor: Start after the monitor stopped")
+	case m.started:
+		return errors.New("monitor: already started")
+	}
+	m.started = true
+	m.wg.Go(func() { m.run(ctx) })
+	return nil
+}
+
+// run is the sampler's loop.
+func (m *Monitor) run(ctx context.Context) {
+	defer m.stop()
+	tick := time.NewTicker(m.cfg.SampleInterval)
+	defer tick.Stop()
+	for {
+		m.Sample(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-m.stopping:
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// stop marks the monitor stopped: streams end, background work is
+// cancelled and nothing new starts.
+func (m *Monitor) stop() {
+	m.bgMu.Lock()
+	defer m.bgMu.Unlock()
+	if m.stopped {
+		return
+	}
+	m.stopped = true
+	close(m.stopping)
+	m.bgCancel()
+}
+
+// Close stops the sampler (if it runs) and waits for it and for the
+// background disk and catalog reads to end. The streams of AdminHandler
+// end. Close returns nil; calling it again does nothing.
+func (m *Monitor) Close() error {
+	m.stop()
+	m.wg.Wait()
+	return nil
+}
+
+// Done is closed when the monitor stops: its Start context ended or Close
+// was called.
+func (m *Monitor) Done() <-chan struct{} { return m.stopping }
+
+// goBackground runs fn in a goroutine that Close waits for, unless the
+// monitor stopped; it reports whether fn was started.
+func (m *Monitor) goBackground(fn func(ctx context.Context)) bool {
+	m.bgMu.Lock()
+	defer m.bgMu.Unlock()
+	if m.stopped {
+		return false
+	}
+	m.wg.Go(func() { fn(m.bgCtx) })
+	return true
+}
+
+// Sample takes one snapshot now, as the sampler does every SampleInterval:
+// the snapshot is kept in the history, sent to the stream's subscribers and
+// passed to OnSample. Its rates cover the time since the previous sample.
+// The returned snapshot shares its slices with the history: do not change
+// it.
+func (m *Monitor) Sample(ctx context.Context) Snapshot {
+	m.sampleMu.Lock()
+	defer m.sampleMu.Unlock()
+	s := m.take(ctx)
+	body, err := json.Marshal(s)
+	if err != nil {
+		m.log.Warn("monitor: encoding a sample", "err", err)
+	} else {
+		m.ring.add(s, body)
+		m.subs.publish(frame("sample", body))
+	}
+	if m.cfg.OnSample != nil {
+		m.cfg.OnSample(s)
+	}
+	return s
+}
+
+// Latest returns the newest snapshot in the history; false when there is
+// none (the sampler has not run, or the history was just cleared).
+func (m *Monitor) Latest() (Snapshot, bool) {
+	e, ok := m.ring.latest()
+	return e.snap, ok
+}
+
+// History returns the kept snapshots, oldest first (at most
+// Config.History). They share their slices with the history: do not
+// change them.
+func (m *Monitor) History() []Snapshot {
+	entries := m.ring.all()
+	out := make([]Snapshot, len(entries))
+	for i, e := range entries {
+		out[i] = e.snap
+	}
+	return out
+}
+
+// latestOrSample returns the latest snapshot, taking one when there is
+// none.
+func (m *Monitor) latestOrSample(ctx context.Context) Snapshot {
+	if s, ok := m.Latest(); ok {
+		return s
+	}
+	return m.Sample(ctx)
+}
+
+// take measures a snapshot against the baseline and moves the baseline on.
+// The caller holds sampleMu.
+func (m *Monitor) take(ctx context.Context) Snapshot {
+	now := time.Now()
+	p := &m.prev
+	s := Snapshot{
+		Time:          now.UTC(),
+		Node:          m.cfg.Node,
+		UptimeSeconds: round3(now.Sub(m.cfg.StartedAt).Seconds()),
+	}
+	var dt float64
+	if !p.at.IsZero() {
+		dt = now.Sub(p.at).Seconds()
+	}
+	s.IntervalSeconds = round3(dt)
+
+	m.requestFigures(ctx, &s, dt)
+	m.tenantCounts(ctx, &s)
+	if cm := m.cfg.Manager.Connections(); cm != nil {
+		cs := cm.Stats()
+		s.Connections = ConnectionFigures{
+			Open: cs.Open, InUse: cs.InUse, Budget: cs.MaxOpen, BudgetUse: ratio(uint64(cs.Open), uint64(cs.MaxOpen)),
+			Hits: cs.Hits, Misses: cs.Misses, Evictions: cs.Evictions,
+		}
+		if dt > 0 {
+			h, mi := sub(cs.Hits, p.conn.Hits), sub(cs.Misses, p.conn.Misses)
+			s.Connections.HitRatio = ratio(h, h+mi)
+		}
+		p.conn = cs
+	}
+	if m.cfg.Cache != nil {
+		cs := m.cfg.Cache.Stats()
+		s.Cache = CacheFigures{Hits: cs.Hits, Misses: cs.Misses, Entries: int64(cs.Entries)}
+		if dt > 0 {
+			h, mi := sub(cs.Hits, p.cache.Hits), sub(cs.Misses, p.cache.Misses)
+			s.Cache.HitRatio = ratio(h, h+mi)
+		}
+		p.cache = cs
+	}
+	if m.cfg.Resolver != nil {
+		rs := m.cfg.Resolver.Stats()
+		s.Resolver = ResolverFigures{Hits: rs.Hits, Misses: rs.Misses, Domains: rs.Domains}
+		if dt > 0 {
+			h, mi := sub(rs.Hits, p.resolver.Hits), sub(rs.Misses, p.resolver.Misses)
+			s.Resolver.HitRatio = ratio(h, h+mi)
+		}
+		p.resolver = rs
+	}
+	s.Process = m.processFigures()
+	if dt > 0 && s.Process.CPUSeconds >= p.cpu {
+		s.Process.CPUPercent = round3((s.Process.CPUSeconds - p.cpu) / dt * 100)
+	}
+	p.cpu = s.Process.CPUSeconds
+	s.Runtime = runtimeFigures()
+	s.Disk = m.diskFigures()
+	if m.cfg.Alerts != nil {
+		s.AlertsActive = len(m.cfg.Alerts.Active())
+	}
+	p.at = now
+	return s
+}
+
+// requestFigures fills the request figures and top tenants, and records
+// each tenant's rate for the tenant-stats route.
+func (m *Monitor) requestFigures(ctx context.Context, s *Snapshot, dt float64) {
+	s.TopTenants = []TenantFigures{}
+	if m.cfg.Metrics == nil {
+		m.tenantInfos(ctx, nil, true) // keeps the directory (maintenance count) fresh
+		return
+	}
+	stats := m.cfg.Metrics.Snapshot()
+	cur := make(map[int64]tenancy.RequestStats, len(stats))
+	var total, delta tenancy.RequestStats
+	delta.Buckets = make([]uint64, len(tenancy.LatencyBuckets)+1)
+	type busy struct{ total, delta tenancy.RequestStats }
+	var active []busy
+	rates := make(map[int64]float64)
+	for _, st := range stats {
+		cur[st.TenantID] = st
+		total.Requests += st.Requests
+		total.Errors4xx += st.Errors4xx
+		total.Errors5xx += st.Errors5xx
+		prev, ok := m.prev.tenants[st.TenantID]
+		if !ok || st.Requests < prev.Requests {
+			prev = tenancy.RequestStats{} // new, or forgotten and seen again
+		}
+		d := diffStats(st, prev)
+		if d.Requests == 0 {
+			continue
+		}
+		delta.Requests += d.Requests
+		delta.Errors4xx += d.Errors4xx
+		delta.Errors5xx += d.Errors5xx
+		for i, n := range d.Buckets {
+			if i < len(delta.Buckets) {
+				delta.Buckets[i] += n
+			}
+		}
+		active = append(active, busy{st, d})
+		if dt > 0 {
+			rates[st.TenantID] = round3(float64(d.Requests) / dt)
+		}
+	}
+	m.prev.tenants = cur
+	m.lastRates.Store(&rates)
+	s.Requests = figures(total, delta, dt)
+
+	// The busiest of the interval; on the first sample, of the uptime.
+	slices.SortFunc(active, func(a, b busy) int {
+		if c := cmp.Compare(b.delta.Requests, a.delta.Requests); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.total.TenantID, b.total.TenantID)
+	})
+	active = active[:min(len(active), TopTenantCount)]
+	ids := make([]int64, len(active))
+	for i, a := range active {
+		ids[i] = a.total.TenantID
+	}
+	infos := m.tenantInfos(ctx, ids, true)
+	for _, a := range active {
+		info := infos[a.total.TenantID]
+		s.TopTenants = append(s.TopTenants, TenantFigures{UUID: info.uuid, Name: info.name, RequestFigures: figures(a.total, a.delta, dt)})
+	}
+}
+
+// tenantCounts counts the catalog's tenants by status (one query); on an
+// error the previous counts stay.
+func (m *Monitor) tenantCounts(ctx context.Context, s *Snapshot) {
+	p := &m.prev
+	ctx, cancel := context.WithTimeout(ctx, checkTimeout)
+	defer cancel()
+	counts, err := m.cfg.Manager.CountByStatus(ctx)
+	if err != nil {
+		if !p.countErr {
+			m.log.Warn("monitor: counting tenants", "err", err)
+		}
+		p.countErr = true
+	} else {
+		p.countErr = false
+		c := TenantCounts{
+			Active:    counts[tenancy.StatusActive],
+			Inactive:  counts[tenancy.StatusInactive],
+			Suspended: counts[tenancy.StatusSuspended],
+			Blocked:   counts[tenancy.StatusBlocked],
+		}
+		for _, n := range counts {
+			c.Total += n
+		}
+		p.counts = c
+	}
+	s.Tenants = p.counts
+	s.Tenants.Maintenance = m.maintenanceCount()
+}
+
+// diffStats is cur minus prev, counter by counter.
+func diffStats(cur, prev tenancy.RequestStats) tenancy.RequestStats {
+	d := tenancy.RequestStats{
+		TenantID:   cur.TenantID,
+		Requests:   sub(cur.Requests, prev.Requests),
+		Errors4xx:  sub(cur.Errors4xx, prev.Errors4xx),
+		Errors5xx:  sub(cur.Errors5xx, prev.Errors5xx),
+		LatencySum: max(0, cur.LatencySum-prev.LatencySum),
+		Buckets:    make([]uint64, len(cur.Buckets)),
+	}
+	for i, n := range cur.Buckets {
+		var was uint64
+		if i < len(prev.Buckets) {
+			was = prev.Buckets[i]
+		}
+		d.Buckets[i] = sub(n, was)
+	}
+	return d
+}
+
+// figures are the request figures of counts since start (total) and of
+// the interval (delta, over dt seconds). Without an interval only the
+// counts are set.
+func figures(total, delta tenancy.RequestStats, dt float64) RequestFigures {
+	f := RequestFigures{Total: total.Requests, Errors4xx: total.Errors4xx, Errors5xx: total.Errors5xx}
+	if dt <= 0 || delta.Requests == 0 {
+		return f
+	}
+	f.PerSecond = round3(float64(delta.Requests) / dt)
+	f.P95Ms = round3(quantileMs(0.95, delta.Buckets))
+	f.ErrorRate = ratio(delta.Errors5xx, delta.Requests)
+	f.ClientErrorRate = ratio(delta.Errors4xx, delta.Requests)
+	return f
+}
+
+// quantileMs estimates the q-quantile (0…1) in milliseconds of the
+// latencies counted in buckets (counts per tenancy.LatencyBuckets bucket,
+// not cumulative; the last is above the last bound), interpolating
+// linearly within the bucket holding it, as Prometheus's
+// histogram_quantile does. A quantile in the last bucket is the last bound;
+// no observation is 0.
+func quantileMs(q float64, buckets []uint64) float64 {
+	var n uint64
+	for _, c := range buckets {
+		n += c
+	}
+	if n == 0 {
+		return 0
+	}
+	rank := q * float64(n)
+	var cum uint64
+	for i, c := range buckets {
+		if c == 0 || float64(cum+c) < rank {
+			cum += c
+			continue
+		}
+		if i >= len(tenancy.LatencyBuckets) {
+			break
+		}
+		lower := 0.0
+		if i > 0 {
+			lower = ms(tenancy.LatencyBuckets[i-1])
+		}
+		upper := ms(tenancy.LatencyBuckets[i])
+		return lower + (upper-lower)*(rank-float64(cum))/float64(c)
+	}
+	return ms(tenancy.LatencyBuckets[len(tenancy.LatencyBuckets)-1])
+}
+
+// ms is d in milliseconds.
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// sub is a-b for counters, 0 when a counter went back (a reset).
+func sub(a, b uint64) uint64 {
+	if a < b {
+		return 0
+	}
+	return a - b
+}
+
+// ratio is part/whole rounded to 4 places, 0 when whole is 0.
+func ratio(part, whole uint64) float64 {
+	if whole == 0 {
+		return 0
+	}
+	return math.Round(float64(part)/float64(whole)*1e4) / 1e4
+}
+
+// round3 rounds to 3 decimal places.
+func round3(x float64) float64 { return math.Round(x*1e3) / 1e3 }
+
+// processFigures reads the operating system's figures for this process.
+func (m *Monitor) processFigures() ProcessFigures {
+	p := ProcessFigures{PID: os.Getpid(), CPUs: runtime.GOMAXPROCS(0), OpenFiles: -1}
+	p.RSSBytes, p.OpenFiles = procStatus()
+	p.MemoryLimitBytes = memoryLimit(m.limitFiles)
+	if p.MemoryLimitBytes > 0 {
+		p.MemoryUse = ratio(p.RSSBytes, p.MemoryLimitBytes)
+	}
+	p.CPUSeconds = round3(cpuSeconds())
+	return p
+}
+
+// runtimeFigures reads the Go runtime's figures. runtime.ReadMemStats stops
+// the world for a few microseconds; once a second that is nothing.
+func runtimeFigures() RuntimeFigures {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return RuntimeFigures{
+		GoVersion:      runtime.Version(),
+		Goroutines:     runtime.NumGoroutine(),
+		HeapAllocBytes: ms.HeapAlloc,
+		HeapSysBytes:   ms.HeapSys,
+		SysBytes:       ms.Sys,
+		NumGC:          ms.NumGC,
+		GCPauseTotalMs: round3(float64(ms.PauseTotalNs) / 1e6),
+	}
+}

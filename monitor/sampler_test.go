@@ -1,0 +1,242 @@
+package monitor_test
+
+import (
+	"context"
+	"math"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/gotenancy/tenancy"
+	"github.com/gotenancy/tenancy/cache"
+	"github.com/gotenancy/tenancy/monitor"
+)
+
+// fleet is a Manager with two tenants, Acme (active, in maintenance) and
+// Beta (suspended), request metrics and a memory cache.
+type fleet struct {
+	mgr        *tenancy.Manager
+	dir        string
+	rm         *tenancy.RequestMetrics
+	cache      *cache.Memory
+	acme, beta *tenancy.Tenant
+}
+
+func newFleet(t *testing.T) *fleet {
+	t.Helper()
+	ctx := context.Background()
+	f := &fleet{rm: tenancy.NewRequestMetrics()}
+	f.mgr, f.dir = newManager(t)
+	var err error
+	if f.acme, err = f.mgr.Create(ctx, tenancy.CreateRequest{Name: "Acme", Domain: "acme.test"}); err != nil {
+		t.Fatal(err)
+	}
+	if f.beta, err = f.mgr.Create(ctx, tenancy.CreateRequest{Name: "Beta", Domain: "beta.test", Status: tenancy.StatusSuspended}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.mgr.SetMaintenance(ctx, f.acme.UUID, true, "upgrading"); err != nil {
+		t.Fatal(err)
+	}
+	if f.cache, err = cache.NewMemory(nil); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// monitor returns a Monitor over the fleet, closed when the test ends.
+func (f *fleet) monitor(t *testing.T, cfg monitor.Config) *monitor.Monitor {
+	t.Helper()
+	cfg.Manager, cfg.Metrics, cfg.Cache, cfg.DataDir = f.mgr, f.rm, f.cache, f.dir
+	mon, err := monitor.New(&cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { mon.Close() })
+	return mon
+}
+
+// observe records n requests of a tenant, each taking took.
+func (f *fleet) observe(id int64, n, status int, took time.Duration) {
+	for range n {
+		f.rm.Observe(id, status, took, time.Now())
+	}
+}
+
+func near(got, want, tolerance float64) bool { return math.Abs(got-want) <= tolerance }
+
+func TestSampleDeltas(t *testing.T) {
+	ctx := context.Background()
+	f := newFleet(t)
+	mon := f.monitor(t, monitor.Config{})
+
+	// Before the first sample: 3 requests of Beta, 1 of Acme.
+	f.observe(f.beta.ID, 3, 200, time.Millisecond)
+	f.observe(f.acme.ID, 1, 200, time.Millisecond)
+	first := mon.Sample(ctx)
+	if first.IntervalSeconds != 0 || first.Requests.PerSecond != 0 || first.Requests.Total != 4 {
+		t.Errorf("first sample: interval %v, requests %+v", first.IntervalSeconds, first.Requests)
+	}
+	// The first sample ranks by requests since start.
+	if len(first.TopTenants) != 2 || first.TopTenants[0].UUID != f.beta.UUID || first.TopTenants[0].Total != 3 {
+		t.Errorf("first top tenants %+v", first.TopTenants)
+	}
+
+	// The interval: Acme 100 requests (90 within 1 ms, 10 of 7 ms; 10
+	// answered 404, 5 answered 503), Beta 20 of 3 ms.
+	f.observe(f.acme.ID, 75, 200, 500*time.Microsecond)
+	f.observe(f.acme.ID, 10, 404, 500*time.Microsecond)
+	f.observe(f.acme.ID, 5, 503, 500*time.Microsecond)
+	f.observe(f.acme.ID, 10, 200, 7*time.Millisecond)
+	f.observe(f.beta.ID, 20, 200, 3*time.Millisecond)
+	time.Sleep(100 * time.Millisecond) // an interval long enough for its rounding not to matter
+	s := mon.Sample(ctx)
+
+	r := s.Requests
+	if s.IntervalSeconds < 0.1 {
+		t.Fatalf("interval %v", s.IntervalSeconds)
+	}
+	if r.Total != 124 || r.Errors4xx != 10 || r.Errors5xx != 5 {
+		t.Errorf("counts %+v", r)
+	}
+	if want := 120 / s.IntervalSeconds; !near(r.PerSecond, want, want*0.01) {
+		t.Errorf("per second %v, want %v", r.PerSecond, want)
+	}
+	// 120 requests: 90 ≤1 ms, 20 in (2.5, 5], 10 in (5, 10]. The 114th is
+	// the 4th of 10 in (5, 10]: 5 + 5*4/10 = 7 ms.
+	if r.P95Ms != 7 {
+		t.Errorf("p95 %v ms, want 7", r.P95Ms)
+	}
+	if r.ErrorRate != 0.0417 || r.ClientErrorRate != 0.0833 {
+		t.Errorf("error rates %v, %v", r.ErrorRate, r.ClientErrorRate)
+	}
+
+	if len(s.TopTenants) != 2 {
+		t.Fatalf("top tenants %+v", s.TopTenants)
+	}
+	acme, beta := s.TopTenants[0], s.TopTenants[1]
+	if acme.UUID != f.acme.UUID || acme.Name != "Acme" || acme.Total != 101 || beta.UUID != f.beta.UUID || beta.Name != "Beta" {
+		t.Errorf("top tenants %+v", s.TopTenants)
+	}
+	if want := 100 / s.IntervalSeconds; !near(acme.PerSecond, want, want*0.01) {
+		t.Errorf("Acme per second %v, want %v", acme.PerSecond, want)
+	}
+	// Acme: 90 ≤1 ms and 10 in (5, 10]: the 95th is 5 + 5*5/10 = 7.5 ms.
+	// Beta: 20 in (2.5, 5]: the 19th is 2.5 + 2.5*19/20 = 4.875 ms.
+	if acme.P95Ms != 7.5 || acme.ErrorRate != 0.05 || acme.ClientErrorRate != 0.1 || beta.P95Ms != 4.875 || beta.ErrorRate != 0 {
+		t.Errorf("Acme %+v, Beta %+v", acme.RequestFigures, beta.RequestFigures)
+	}
+
+	// An interval without requests has no rates and no top tenants.
+	quiet := mon.Sample(ctx)
+	if quiet.Requests.PerSecond != 0 || quiet.Requests.P95Ms != 0 || len(quiet.TopTenants) != 0 || quiet.Requests.Total != 124 {
+		t.Errorf("quiet sample %+v, top %+v", quiet.Requests, quiet.TopTenants)
+	}
+
+	want := monitor.TenantCounts{Total: 2, Active: 1, Suspended: 1, Maintenance: 1}
+	if s.Tenants != want {
+		t.Errorf("tenants %+v, want %+v", s.Tenants, want)
+	}
+	if s.Connections.Budget <= 0 {
+		t.Errorf("connections %+v", s.Connections)
+	}
+	if s.Node == "" || s.UptimeSeconds <= 0 || s.Time.IsZero() {
+		t.Errorf("node %q, uptime %v, time %v", s.Node, s.UptimeSeconds, s.Time)
+	}
+	rt := s.Runtime
+	if rt.Goroutines <= 0 || rt.HeapAllocBytes == 0 || rt.SysBytes == 0 || rt.GoVersion != runtime.Version() {
+		t.Errorf("runtime %+v", rt)
+	}
+	p := s.Process
+	if p.PID <= 0 || p.CPUs <= 0 {
+		t.Errorf("process %+v", p)
+	}
+	if runtime.GOOS == "linux" {
+		if p.RSSBytes == 0 || p.CPUSeconds <= 0 || p.OpenFiles <= 0 || p.MemoryLimitBytes == 0 || p.MemoryUse <= 0 || p.MemoryUse > 1 {
+			t.Errorf("process figures on Linux: %+v", p)
+		}
+	}
+}
+
+func TestSampleDisk(t *testing.T) {
+	ctx := context.Background()
+	f := newFleet(t)
+	mon := f.monitor(t, monitor.Config{})
+	s := mon.Sample(ctx)
+	if s.Disk.DataDir != f.dir || s.Disk.FreeBytes <= 0 {
+		t.Errorf("disk %+v", s.Disk)
+	}
+	// The walk runs in the background; the sample after it shows it.
+	mon.WaitBackground()
+	s = mon.Sample(ctx)
+	if s.Disk.UsedBytes <= 0 || s.Disk.Files < 3 || s.Disk.MeasuredAt.IsZero() {
+		t.Errorf("disk after the walk %+v", s.Disk)
+	}
+}
+
+func TestHistory(t *testing.T) {
+	ctx := context.Background()
+	f := newFleet(t)
+	mon := f.monitor(t, monitor.Config{History: 3})
+	if _, ok := mon.Latest(); ok {
+		t.Error("Latest before any sample")
+	}
+	var taken []monitor.Snapshot
+	for range 5 {
+		taken = append(taken, mon.Sample(ctx))
+	}
+	h := mon.History()
+	if len(h) != 3 {
+		t.Fatalf("%d samples kept, want 3", len(h))
+	}
+	for i, s := range h {
+		if !s.Time.Equal(taken[2+i].Time) {
+			t.Errorf("sample %d is from %v, want %v", i, s.Time, taken[2+i].Time)
+		}
+	}
+	if l, ok := mon.Latest(); !ok || !l.Time.Equal(taken[4].Time) {
+		t.Errorf("latest %v", l.Time)
+	}
+}
+
+func TestStartStop(t *testing.T) {
+	f := newFleet(t)
+	samples := make(chan monitor.Snapshot, 100)
+	mon := f.monitor(t, monitor.Config{SampleInterval: 5 * time.Millisecond, OnSample: func(s monitor.Snapshot) { samples <- s }})
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := mon.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := mon.Start(ctx); err == nil {
+		t.Error("second Start: no error")
+	}
+	first, second := <-samples, <-samples
+	if !second.Time.After(first.Time) || second.IntervalSeconds <= 0 {
+		t.Errorf("samples at %v and %v, interval %v", first.Time, second.Time, second.IntervalSeconds)
+	}
+	cancel()
+	<-mon.Done()
+	if err := mon.Close(); err != nil {
+		t.Fatal(err)
+	}
+	n := len(mon.History())
+	if n < 2 {
+		t.Errorf("%d samples kept", n)
+	}
+	if err := mon.Start(context.Background()); err == nil {
+		t.Error("Start after stop: no error")
+	}
+}
+
+func TestNewValidatesSampler(t *testing.T) {
+	mgr, _ := newManager(t)
+	for _, cfg := range []monitor.Config{
+		{Manager: mgr, SampleInterval: -1},
+		{Manager: mgr, History: -1},
+		{Manager: mgr, DiskWalkInterval: -1},
+		{Manager: mgr, DirectoryInterval: -1},
+	} {
+		if _, err := monitor.New(&cfg); err == nil {
+			t.Errorf("%+v: no error", cfg)
+		}
+	}
+}
