@@ -268,7 +268,8 @@ func TestNewValidates(t *testing.T) {
 	}
 }
 
-// Example wiring: New once at start-up, then mount the three handlers.
+// Example wiring: New once at start-up, mount the handlers, and run the
+// sampler for the live monitoring until shutdown.
 func ExampleMonitor() {
 	var mgr *tenancy.Manager // from tenancy.NewManager
 	mon, err := monitor.New(&monitor.Config{Manager: mgr, DataDir: "/var/lib/tenancy"})
@@ -280,4 +281,12 @@ func ExampleMonitor() {
 	mux.Handle("GET /metrics", mon.Metrics())
 	mux.Handle("GET /healthz", mon.Healthz())
 	mux.Handle("GET /readyz", mon.Readyz())
+	// Behind the admin sign-in: the dashboard, its stream and JSON routes.
+	mux.Handle(monitor.AdminPrefix, mon.AdminHandler())
+
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop() // stops the sampler and ends the streams
+	if err := mon.Start(ctx); err != nil {
+		fmt.Println(err)
+	}
 }

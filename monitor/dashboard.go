@@ -1,0 +1,116 @@
+package monitor
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"html/template"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+//go:embed dashboard/dashboard.html dashboard/dashboard.js dashboard/dashboard.css
+var dashboardFS embed.FS
+
+// dashboardTemplate is the monitoring page.
+var dashboardTemplate = template.Must(template.New("dashboard.html").Funcs(template.FuncMap{
+	"bytes":    formatBytes,
+	"percent":  formatPercent,
+	"number":   formatNumber,
+	"duration": formatDuration,
+	"time":     func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05Z") },
+}).ParseFS(dashboardFS, "dashboard/dashboard.html"))
+
+// dashboardData is what the page template gets.
+type dashboardData struct {
+	S       Snapshot
+	Alerts  AlertReport
+	History int
+}
+
+// dashboardPage renders the page with the latest figures; its script then
+// follows the stream.
+func (m *Monitor) dashboardPage(w http.ResponseWriter, r *http.Request) error {
+	var buf bytes.Buffer
+	data := dashboardData{S: m.latestOrSample(r.Context()), Alerts: m.alertReport(), History: m.cfg.History}
+	if err := dashboardTemplate.Execute(&buf, data); err != nil {
+		return err
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Length", strconv.Itoa(buf.Len()))
+	h.Set("Cache-Control", "no-store")
+	if r.Method != http.MethodHead {
+		w.Write(buf.Bytes())
+	}
+	return nil
+}
+
+// serveAsset serves one embedded file of the page.
+func serveAsset(name, contentType string) func(http.ResponseWriter, *http.Request) error {
+	body, err := dashboardFS.ReadFile("dashboard/" + name)
+	if err != nil {
+		panic(err) // embedded at build time
+	}
+	return func(w http.ResponseWriter, r *http.Request) error {
+		h := w.Header()
+		h.Set("Content-Type", contentType)
+		h.Set("Content-Length", strconv.Itoa(len(body)))
+		h.Set("Cache-Control", "no-cache")
+		if r.Method != http.MethodHead {
+			w.Write(body)
+		}
+		return nil
+	}
+}
+
+// formatBytes writes n in binary units: "512 B", "1.5 MiB".
+func formatBytes(n any) string {
+	var v float64
+	switch x := n.(type) {
+	case int64:
+		v = float64(x)
+	case uint64:
+		v = float64(x)
+	case int:
+		v = float64(x)
+	}
+	units := []string{"B", "KiB", "MiB", "GiB", "TiB"}
+	i := 0
+	for v >= 1024 && i < len(units)-1 {
+		v /= 1024
+		i++
+	}
+	if i == 0 {
+		return fmt.Sprintf("%.0f B", v)
+	}
+	return fmt.Sprintf("%.1f %s", v, units[i])
+}
+
+// formatPercent writes a 0…1 share as a percentage.
+func formatPercent(x float64) string { return strconv.FormatFloat(x*100, 'f', 1, 64) + "%" }
+
+// formatNumber writes x with at most one decimal place.
+func formatNumber(x float64) string {
+	if x == float64(int64(x)) {
+		return strconv.FormatInt(int64(x), 10)
+	}
+	return strconv.FormatFloat(x, 'f', 1, 64)
+}
+
+// formatDuration writes seconds as its two largest units: "3d 4h", "5m 2s".
+func formatDuration(sec float64) string {
+	s := int64(sec)
+	d, h, m := s/86400, s%86400/3600, s%3600/60
+	s %= 60
+	switch {
+	case d > 0:
+		return fmt.Sprintf("%dd %dh", d, h)
+	case h > 0:
+		return fmt.Sprintf("%dh %dm", h, m)
+	case m > 0:
+		return fmt.Sprintf("%dm %ds", m, s)
+	}
+	return fmt.Sprintf("%ds", s)
+}
