@@ -1,0 +1,250 @@
+package admin
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/pressly/goose/v3"
+
+	"github.com/gotenancy/tenancy"
+	"github.com/gotenancy/tenancy/demo"
+	"github.com/gotenancy/tenancy/migrate"
+	"github.com/gotenancy/tenancy/seed"
+	"github.com/gotenancy/tenancy/store/sqlitestore"
+	"github.com/gotenancy/tenancy/tenantdb"
+)
+
+// The admin user the dashboard fixtures sign in as.
+const (
+	dashEmail    = "ops@example.com"
+	dashPassword = "correct horse battery staple"
+)
+
+// dashFixture is the dashboard over a Manager on a temporary data
+// directory (a SQLite catalog and SQLite tenant databases with the demo
+// migrations and seeders), served by a real HTTP server, and a browser-like
+// client that is signed in and keeps its cookies.
+type dashFixture struct {
+	t       testing.TB
+	mgr     *tenancy.Manager
+	metrics *tenancy.RequestMetrics
+	admin   *Admin
+	srv     *httptest.Server
+	client  *http.Client
+	dir     string
+}
+
+// dashManager builds a Manager on dir; extra Go migrations are added to
+// the demo ones.
+func dashManager(tb testing.TB, dir string, extra ...*goose.Migration) *tenancy.Manager {
+	tb.Helper()
+	ctx := context.Background()
+	st, err := sqlitestore.Open(ctx, &sqlitestore.Config{Path: filepath.Join(dir, "catalog.sqlite")})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { st.Close() })
+	prov, err := tenantdb.NewSQLite(&tenantdb.SQLiteConfig{Dir: filepath.Join(dir, "tenants")})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	set, err := migrate.Load(demo.Migrations("sqlite3"), extra...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	seeders := seed.NewRegistry()
+	if err := seeders.LoadFS(demo.Seeders("sqlite3")); err != nil {
+		tb.Fatal(err)
+	}
+	if err := demo.RegisterSeeders(seeders); err != nil {
+		tb.Fatal(err)
+	}
+	mgr, err := tenancy.NewManager(&tenancy.Config{Store: st, Provisioner: prov, Migrations: set, Seeders: seeders,
+		Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { mgr.Close() })
+	return mgr
+}
+
+// newDashFixture starts the dashboard and signs in.
+func newDashFixture(tb testing.TB, extra ...*goose.Migration) *dashFixture {
+	tb.Helper()
+	dir := tb.TempDir()
+	mgr := dashManager(tb, dir, extra...)
+	f := &dashFixture{t: tb, mgr: mgr, metrics: tenancy.NewRequestMetrics(), dir: dir}
+	var err error
+	f.admin, err = New(&Config{Manager: mgr, Metrics: f.metrics, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	f.srv = httptest.NewServer(f.admin)
+	tb.Cleanup(f.srv.Close)
+	f.client = newBrowser(tb, f.srv)
+	if _, err := mgr.CreateAdminUser(context.Background(), dashEmail, dashPassword); err != nil {
+		tb.Fatal(err)
+	}
+	f.signIn(f.client)
+	return f
+}
+
+// newBrowser returns a client that keeps cookies and does not follow
+// redirects, so tests see each answer.
+func newBrowser(tb testing.TB, srv *httptest.Server) *http.Client {
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	c := srv.Client()
+	c.Jar = jar
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return c
+}
+
+// signIn signs c in through the sign-in form.
+func (f *dashFixture) signIn(c *http.Client) {
+	f.t.Helper()
+	res := f.do(c, http.MethodPost, "/admin/login", url.Values{"email": {dashEmail}, "password": {dashPassword}}, nil)
+	if res.code != http.StatusSeeOther {
+		f.t.Fatalf("sign-in: %d %s", res.code, res.body)
+	}
+	u, _ := url.Parse(f.srv.URL + "/admin/")
+	found := false
+	for _, ck := range c.Jar.Cookies(u) {
+		found = found || ck.Name == SessionCookie
+	}
+	if !found {
+		f.t.Fatal("sign-in set no session cookie")
+	}
+}
+
+// answer is one response, read.
+type answer struct {
+	code     int
+	body     string
+	header   http.Header
+	location string
+}
+
+// do sends a request through c; a non-nil form is sent as the body,
+// url-encoded; header adds headers.
+func (f *dashFixture) do(c *http.Client, method, path string, form url.Values, header http.Header) answer {
+	f.t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequest(method, f.srv.URL+path, body)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	res, err := c.Do(req)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return answer{code: res.StatusCode, body: string(b), header: res.Header, location: res.Header.Get("Location")}
+}
+
+// get fetches a page as the signed-in admin.
+func (f *dashFixture) get(path string) answer {
+	f.t.Helper()
+	return f.do(f.client, http.MethodGet, path, nil, nil)
+}
+
+// post submits a form as the signed-in admin.
+func (f *dashFixture) post(path string, form url.Values) answer {
+	f.t.Helper()
+	return f.do(f.client, http.MethodPost, path, form, nil)
+}
+
+// postFollow submits a form, expects 303 to want and returns the page it
+// leads to (which shows the flash message).
+func (f *dashFixture) postFollow(path string, form url.Values, want string) answer {
+	f.t.Helper()
+	res := f.post(path, form)
+	if res.code != http.StatusSeeOther || res.location != want {
+		f.t.Fatalf("POST %s: got %d to %q, want 303 to %q\n%s", path, res.code, res.location, want, res.body)
+	}
+	return f.get(res.location)
+}
+
+// create makes a tenant through the Manager.
+func (f *dashFixture) create(name, domain string, mod ...func(*tenancy.CreateRequest)) *tenancy.Tenant {
+	f.t.Helper()
+	req := tenancy.CreateRequest{Name: name, Domain: domain, Migrate: true}
+	for _, m := range mod {
+		m(&req)
+	}
+	t, err := f.mgr.Create(context.Background(), req)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return t
+}
+
+// mustContain fails unless body contains each of want.
+func mustContain(tb testing.TB, body string, want ...string) {
+	tb.Helper()
+	for _, w := range want {
+		if !strings.Contains(body, w) {
+			tb.Errorf("page lacks %q:\n%s", w, clip(body))
+		}
+	}
+}
+
+// mustNotContain fails if body contains any of bad.
+func mustNotContain(tb testing.TB, body string, bad ...string) {
+	tb.Helper()
+	for _, b := range bad {
+		if strings.Contains(body, b) {
+			tb.Errorf("page has %q:\n%s", b, clip(body))
+		}
+	}
+}
+
+// clip keeps failure output readable: the page's main part, at most 4 KB.
+func clip(body string) string {
+	if i := strings.Index(body, "<main>"); i >= 0 {
+		body = body[i:]
+	}
+	if len(body) > 4000 {
+		body = body[:4000] + "…"
+	}
+	return body
+}
+
+// rowUUIDs lists the data-uuid of the tenants table's rows, in order.
+func rowUUIDs(body string) []string {
+	var out []string
+	rest := body
+	for {
+		i := strings.Index(rest, `<tr data-uuid="`)
+		if i < 0 {
+			return out
+		}
+		rest = rest[i+len(`<tr data-uuid="`):]
+		j := strings.IndexByte(rest, '"')
+		out = append(out, rest[:j])
+		rest = rest[j:]
+	}
+}
