@@ -1,0 +1,100 @@
+package admin
+
+import (
+	"encoding/json"
+	"html/template"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/dustin/go-humanize"
+)
+
+// funcs are the template helpers.
+var funcs = template.FuncMap{
+	"bytes": func(n int64) string {
+		if n < 0 {
+			return "?"
+		}
+		return humanize.IBytes(uint64(n))
+	},
+	"time": func(t time.Time) string {
+		if t.IsZero() {
+			return "never"
+		}
+		return t.UTC().Format("2006-01-02 15:04:05 UTC")
+	},
+	"ago": func(t *time.Time) string {
+		if t == nil || t.IsZero() {
+			return "never"
+		}
+		return humanize.Time(*t)
+	},
+	"query": func(pairs ...string) template.URL {
+		v := url.Values{}
+		for i := 0; i+1 < len(pairs); i += 2 {
+			if pairs[i+1] != "" {
+				v.Set(pairs[i], pairs[i+1])
+			}
+		}
+		return template.URL("?" + v.Encode())
+	},
+	"add": func(a, b int) int { return a + b },
+}
+
+// wantsJSON reports whether the client prefers JSON to HTML.
+func wantsJSON(r *http.Request) bool {
+	for _, part := range strings.Split(r.Header.Get("Accept"), ",") {
+		mt, _, err := mime.ParseMediaType(strings.TrimSpace(part))
+		if err != nil {
+			continue
+		}
+		switch mt {
+		case "text/html":
+			return false
+		case "application/json":
+			return true
+		}
+	}
+	return false
+}
+
+// writeJSONError writes the JSON error envelope of the REST API.
+func writeJSONError(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{
+		"success":   false,
+		"error":     http.StatusText(status),
+		"message":   msg,
+		"code":      status,
+		"timestamp": time.Now().UTC().Format(time.RFC3339),
+	})
+}
+
+// setFlash leaves a one-time message for the next page.
+func setFlash(w http.ResponseWriter, msg string) {
+	http.SetCookie(w, &http.Cookie{Name: flashCookie, Value: url.QueryEscape(msg), Path: "/admin", MaxAge: 60, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+}
+
+// takeFlash reads and clears the one-time message.
+func takeFlash(w http.ResponseWriter, r *http.Request) string {
+	c, err := r.Cookie(flashCookie)
+	if err != nil {
+		return ""
+	}
+	http.SetCookie(w, &http.Cookie{Name: flashCookie, Value: "", Path: "/admin", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	msg, err := url.QueryUnescape(c.Value)
+	if err != nil {
+		return ""
+	}
+	return msg
+}
+
+func urlQueryEscape(s string) string { return url.QueryEscape(s) }
+
+func itoa(n int) string { return strconv.Itoa(n) }
