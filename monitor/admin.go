@@ -323,13 +323,13 @@ func (m *Monitor) tenantStats(w http.ResponseWriter, r *http.Request) error {
 		ids[i] = st.TenantID
 	}
 	infos := m.tenantInfos(r.Context(), ids, true)
-	var rates map[int64]float64
-	if p := m.lastRates.Load(); p != nil {
-		rates = *p
+	var latest map[int64]tenantSample
+	if p := m.tenantSamples.Load(); p != nil {
+		latest = *p
 	}
 	out := make([]TenantStats, len(stats))
 	for i, st := range stats {
-		out[i] = tenantStats(st, rates[st.TenantID])
+		out[i] = tenantStats(st, latest[st.TenantID].rate)
 		info := infos[st.TenantID]
 		out[i].UUID, out[i].Name, out[i].Status, out[i].Maintenance = info.uuid, info.name, info.status, info.maintenance
 	}
@@ -372,8 +372,8 @@ func (m *Monitor) tenantDetail(w http.ResponseWriter, r *http.Request) error {
 		st, _ = m.cfg.Metrics.Tenant(t.ID)
 	}
 	var rate float64
-	if p := m.lastRates.Load(); p != nil {
-		rate = (*p)[t.ID]
+	if p := m.tenantSamples.Load(); p != nil {
+		rate = (*p)[t.ID].rate
 	}
 	d := TenantDetail{TenantStats: tenantStats(st, rate), Domains: make([]string, 0, len(t.Domains))}
 	d.UUID, d.Name, d.Status, d.Maintenance = t.UUID, t.Name, t.Status, t.Maintenance

@@ -150,8 +150,9 @@ type Monitor struct {
 	dir  directory
 	disk diskMemo
 
-	// lastRates are the per-tenant request rates of the latest interval.
-	lastRates atomic.Pointer[map[int64]float64]
+	// tenantSamples are the tenants' counters and rates of the latest
+	// sample; the map is not changed once published.
+	tenantSamples atomic.Pointer[map[int64]tenantSample]
 
 	pingInterval time.Duration // SSE keep-alive comments
 

@@ -23,7 +23,7 @@ import (
 
 // newManager returns a Manager on a temporary data directory, and the
 // directory.
-func newManager(t *testing.T) (*tenancy.Manager, string) {
+func newManager(t testing.TB) (*tenancy.Manager, string) {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()

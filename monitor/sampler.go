@@ -1,7 +1,6 @@
 package monitor
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -21,11 +20,13 @@ import (
 // subtracts for its interval.
 type baseline struct {
 	at       time.Time
-	tenants  map[int64]tenancy.RequestStats
+	tenants  map[int64]tenantSample
 	conn     tenantdb.ConnStats
 	cache    cache.Stats
 	resolver resolve.CacheStats
 	cpu      float64
+	memLimit uint64    // the memory limit, read at most every memoryLimitTTL
+	memAt    time.Time // when memLimit was read
 	counts   TenantCounts
 	countErr bool // the last count failed (logged once per failure streak)
 }
@@ -200,7 +201,10 @@ func (m *Monitor) take(ctx context.Context) Snapshot {
 		}
 		p.resolver = rs
 	}
-	s.Process = m.processFigures()
+	if now.Sub(p.memAt) >= memoryLimitTTL {
+		p.memLimit, p.memAt = memoryLimit(m.limitFiles), now
+	}
+	s.Process = processFigures(p.memLimit)
 	if dt > 0 && s.Process.CPUSeconds >= p.cpu {
 		s.Process.CPUPercent = round3((s.Process.CPUSeconds - p.cpu) / dt * 100)
 	}
@@ -214,8 +218,23 @@ func (m *Monitor) take(ctx context.Context) Snapshot {
 	return s
 }
 
-// requestFigures fills the request figures and top tenants, and records
-// each tenant's rate for the tenant-stats route.
+// tenantSample is one tenant's counters at a sample and its request rate
+// over the interval that ended there.
+type tenantSample struct {
+	stats tenancy.RequestStats
+	rate  float64
+}
+
+// busy is a tenant with requests in the interval: n of them.
+type busy struct {
+	total, prev tenancy.RequestStats
+	n           uint64
+}
+
+// requestFigures fills the request figures and top tenants, and publishes
+// each tenant's counters and rate for the tenant-stats route. It is linear
+// in the tenants with requests and allocates little beyond the metrics'
+// own snapshot: it runs every second over every tenant.
 func (m *Monitor) requestFigures(ctx context.Context, s *Snapshot, dt float64) {
 	s.TopTenants = []TenantFigures{}
 	if m.cfg.Metrics == nil {
@@ -223,59 +242,74 @@ func (m *Monitor) requestFigures(ctx context.Context, s *Snapshot, dt float64) {
 		return
 	}
 	stats := m.cfg.Metrics.Snapshot()
-	cur := make(map[int64]tenancy.RequestStats, len(stats))
+	cur := make(map[int64]tenantSample, len(stats))
 	var total, delta tenancy.RequestStats
 	delta.Buckets = make([]uint64, len(tenancy.LatencyBuckets)+1)
-	type busy struct{ total, delta tenancy.RequestStats }
-	var active []busy
-	rates := make(map[int64]float64)
+	top := make([]busy, 0, TopTenantCount+1)
 	for _, st := range stats {
-		cur[st.TenantID] = st
 		total.Requests += st.Requests
 		total.Errors4xx += st.Errors4xx
 		total.Errors5xx += st.Errors5xx
-		prev, ok := m.prev.tenants[st.TenantID]
-		if !ok || st.Requests < prev.Requests {
-			prev = tenancy.RequestStats{} // new, or forgotten and seen again
+		prev := m.prev.tenants[st.TenantID].stats
+		if st.Requests < prev.Requests {
+			prev = tenancy.RequestStats{} // forgotten and seen again
 		}
-		d := diffStats(st, prev)
-		if d.Requests == 0 {
-			continue
-		}
-		delta.Requests += d.Requests
-		delta.Errors4xx += d.Errors4xx
-		delta.Errors5xx += d.Errors5xx
-		for i, n := range d.Buckets {
-			if i < len(delta.Buckets) {
-				delta.Buckets[i] += n
+		ts := tenantSample{stats: st}
+		if n := st.Requests - prev.Requests; n > 0 {
+			delta.Requests += n
+			delta.Errors4xx += sub(st.Errors4xx, prev.Errors4xx)
+			delta.Errors5xx += sub(st.Errors5xx, prev.Errors5xx)
+			for i, c := range st.Buckets {
+				if i < len(delta.Buckets) {
+					delta.Buckets[i] += sub(c, bucket(prev.Buckets, i))
+				}
 			}
+			if dt > 0 {
+				ts.rate = round3(float64(n) / dt)
+			}
+			top = insertTop(top, busy{total: st, prev: prev, n: n})
 		}
-		active = append(active, busy{st, d})
-		if dt > 0 {
-			rates[st.TenantID] = round3(float64(d.Requests) / dt)
-		}
+		cur[st.TenantID] = ts
 	}
 	m.prev.tenants = cur
-	m.lastRates.Store(&rates)
+	m.tenantSamples.Store(&cur)
 	s.Requests = figures(total, delta, dt)
 
 	// The busiest of the interval; on the first sample, of the uptime.
-	slices.SortFunc(active, func(a, b busy) int {
-		if c := cmp.Compare(b.delta.Requests, a.delta.Requests); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.total.TenantID, b.total.TenantID)
-	})
-	active = active[:min(len(active), TopTenantCount)]
-	ids := make([]int64, len(active))
-	for i, a := range active {
+	ids := make([]int64, len(top))
+	for i, a := range top {
 		ids[i] = a.total.TenantID
 	}
 	infos := m.tenantInfos(ctx, ids, true)
-	for _, a := range active {
+	for _, a := range top {
 		info := infos[a.total.TenantID]
-		s.TopTenants = append(s.TopTenants, TenantFigures{UUID: info.uuid, Name: info.name, RequestFigures: figures(a.total, a.delta, dt)})
+		s.TopTenants = append(s.TopTenants, TenantFigures{UUID: info.uuid, Name: info.name, RequestFigures: figures(a.total, diffStats(a.total, a.prev), dt)})
 	}
+}
+
+// insertTop puts b in top, kept in order (most requests first, then lowest
+// tenant id) and to TopTenantCount.
+func insertTop(top []busy, b busy) []busy {
+	before := func(x, y busy) bool {
+		return x.n > y.n || x.n == y.n && x.total.TenantID < y.total.TenantID
+	}
+	if len(top) == TopTenantCount && !before(b, top[len(top)-1]) {
+		return top
+	}
+	i := len(top)
+	for i > 0 && before(b, top[i-1]) {
+		i--
+	}
+	top = slices.Insert(top, i, b)
+	return top[:min(len(top), TopTenantCount)]
+}
+
+// bucket is buckets[i], or 0 past its end.
+func bucket(buckets []uint64, i int) uint64 {
+	if i < len(buckets) {
+		return buckets[i]
+	}
+	return 0
 }
 
 // tenantCounts counts the catalog's tenants by status (one query); on an
@@ -318,11 +352,7 @@ func diffStats(cur, prev tenancy.RequestStats) tenancy.RequestStats {
 		Buckets:    make([]uint64, len(cur.Buckets)),
 	}
 	for i, n := range cur.Buckets {
-		var was uint64
-		if i < len(prev.Buckets) {
-			was = prev.Buckets[i]
-		}
-		d.Buckets[i] = sub(n, was)
+		d.Buckets[i] = sub(n, bucket(prev.Buckets, i))
 	}
 	return d
 }
@@ -398,11 +428,14 @@ func ratio(part, whole uint64) float64 {
 // round3 rounds to 3 decimal places.
 func round3(x float64) float64 { return math.Round(x*1e3) / 1e3 }
 
-// processFigures reads the operating system's figures for this process.
-func (m *Monitor) processFigures() ProcessFigures {
-	p := ProcessFigures{PID: os.Getpid(), CPUs: runtime.GOMAXPROCS(0), OpenFiles: -1}
+// memoryLimitTTL is how long a reading of the memory limit is used.
+const memoryLimitTTL = 30 * time.Second
+
+// processFigures reads the operating system's figures for this process,
+// whose memory limit is limit.
+func processFigures(limit uint64) ProcessFigures {
+	p := ProcessFigures{PID: os.Getpid(), CPUs: runtime.GOMAXPROCS(0), OpenFiles: -1, MemoryLimitBytes: limit}
 	p.RSSBytes, p.OpenFiles = procStatus()
-	p.MemoryLimitBytes = memoryLimit(m.limitFiles)
 	if p.MemoryLimitBytes > 0 {
 		p.MemoryUse = ratio(p.RSSBytes, p.MemoryLimitBytes)
 	}
