@@ -478,3 +478,10 @@ func redactURL(raw string) string {
 	}
 	return opt.Addr
 }
+
+// Ping checks that Redis answers, for readiness checks. Unlike the cache
+// operations it does not go through the circuit breaker: it reports
+// Redis's state as it is now.
+func (c *Cache) Ping(ctx context.Context) error {
+	return c.client.Ping(ctx).Err()
+}

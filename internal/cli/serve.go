@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gotenancy/tenancy"
+	"github.com/gotenancy/tenancy/alert"
 	"github.com/gotenancy/tenancy/api"
 	"github.com/gotenancy/tenancy/cache/rediscache"
 	"github.com/gotenancy/tenancy/feed"
@@ -30,6 +32,7 @@ func newServeCmd(o *options) *cobra.Command {
 		logFormat       string
 		maxBody         int64
 		shutdownTimeout time.Duration
+		secureCookies   bool
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -114,6 +117,7 @@ func newServeCmd(o *options) *cobra.Command {
 				}
 				defer rc.Close()
 				cfg.Cache = rc
+				cfg.ReadyChecks = map[string]func(context.Context) error{"redis": rc.Ping}
 				counter, err := api.NewRedisCounter(o.redisURL)
 				if err != nil {
 					return err
@@ -121,6 +125,10 @@ func newServeCmd(o *options) *cobra.Command {
 				defer counter.Close()
 				cfg.RateLimit.Shared = counter
 			}
+			if cfg.Alerts, err = alertsFromEnv(logger); err != nil {
+				return err
+			}
+			cfg.SecureCookies = secureCookies
 			srv, err := server.New(ctx, cfg)
 			if err != nil {
 				return err
@@ -144,6 +152,7 @@ func newServeCmd(o *options) *cobra.Command {
 	f.BoolVar(&accessLog, "access-log", true, "log every request")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	f.Int64Var(&maxBody, "max-body", 10<<20, "largest request body in bytes")
+	f.BoolVar(&secureCookies, "secure-cookies", false, "mark the dashboard's session cookie Secure on plain HTTP too (behind a proxy that terminates TLS)")
 	f.DurationVar(&shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight requests and jobs get to finish on shutdown")
 	return cmd
 }
@@ -159,4 +168,24 @@ func ensureDemoTenants(ctx context.Context, cmd *cobra.Command, e *env) error {
 		fmt.Fprintf(cmd.OutOrStdout(), "created %s (%s)\n", t.PrimaryDomain(), t.UUID)
 	}
 	return err
+}
+
+// alertsFromEnv builds the alert engine from the TENANCY_ALERT_*
+// variables (see package alert); nil when no threshold is set.
+func alertsFromEnv(logger *slog.Logger) (*alert.Engine, error) {
+	th, err := alert.ThresholdsFromEnv(os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	if th == (alert.Thresholds{MinRequests: th.MinRequests}) {
+		return nil, nil
+	}
+	notifiers, err := alert.NotifiersFromEnv(os.Getenv, &http.Client{Timeout: 15 * time.Second})
+	if err != nil {
+		return nil, err
+	}
+	if len(notifiers) == 0 {
+		logger.Warn("alert thresholds are set but no notification channel is: alerts show on the dashboard only")
+	}
+	return alert.New(&alert.Config{Thresholds: th, Notifiers: notifiers, Logger: logger})
 }

@@ -12,12 +12,15 @@ import (
 	"net/url"
 	"path/filepath"
 	"runtime/debug"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 
 	"github.com/gotenancy/tenancy"
+	"github.com/gotenancy/tenancy/admin"
+	"github.com/gotenancy/tenancy/alert"
 	"github.com/gotenancy/tenancy/api"
 	"github.com/gotenancy/tenancy/cache"
 	"github.com/gotenancy/tenancy/demo"
@@ -62,6 +65,19 @@ type Config struct {
 	EnvAPIKey, EnvBearerToken string
 	// RateLimit limits the REST API per credential and client IP.
 	RateLimit api.RateLimitConfig
+	// Alerts, if set, evaluates the alert rules against each monitoring
+	// sample; its history is shown on the monitoring dashboard.
+	Alerts *alert.Engine
+	// DatabaseSizeInterval is how often tenant database sizes are measured
+	// for the database size alert; default DefaultDatabaseSizeInterval.
+	DatabaseSizeInterval time.Duration
+	// ReadyChecks are extra named readiness checks for /readyz (Redis).
+	ReadyChecks map[string]func(context.Context) error
+	// SampleInterval is the time between monitoring samples; default 1 s.
+	SampleInterval time.Duration
+	// SecureCookies marks the dashboard's session cookie Secure on plain
+	// HTTP too (behind a proxy that terminates TLS).
+	SecureCookies bool
 }
 
 // Server is the assembled HTTP server and its background work.
@@ -75,6 +91,8 @@ type Server struct {
 	cache    cache.Backend
 	api      *api.API
 	monitor  *monitor.Monitor
+	admin    *admin.Admin
+	alerter  *alerter
 	metrics  *tenancy.RequestMetrics
 	cancel   context.CancelFunc
 	done     chan struct{}
@@ -154,9 +172,21 @@ func New(ctx context.Context, cfg *Config) (*Server, error) {
 		s.closeJobsDB()
 		return nil, err
 	}
-	s.monitor, err = monitor.New(&monitor.Config{
+	monCfg := &monitor.Config{
 		Manager: mgr, Metrics: s.metrics, Resolver: s.resolver, Cache: s.cache, Jobs: s.jobs, DataDir: cfg.DataDir,
-	})
+		ReadyChecks: cfg.ReadyChecks, SampleInterval: cfg.SampleInterval, Logger: s.log,
+	}
+	if cfg.Alerts != nil {
+		s.alerter = newAlerter(cfg.Alerts, mgr, cfg.DatabaseSizeInterval, s.log)
+		monCfg.Alerts = cfg.Alerts
+		monCfg.OnSample = s.alerter.offer
+	}
+	if s.monitor, err = monitor.New(monCfg); err == nil {
+		s.admin, err = admin.New(&admin.Config{
+			Manager: mgr, Metrics: s.metrics, Monitoring: s.monitor.AdminHandler(), APIKeyAllows: s.api.Allows,
+			SecureCookies: cfg.SecureCookies, Logger: s.log,
+		})
+	}
 	if err != nil {
 		s.api.Close()
 		s.resolver.Close()
@@ -189,16 +219,27 @@ func (s *Server) Resolver() *resolve.Cache { return s.resolver }
 // Jobs is the background job client.
 func (s *Server) Jobs() *jobs.Client { return s.jobs }
 
-// Start starts the job workers and last-access tracking.
+// Start starts the job workers, last-access tracking, the monitoring
+// sampler and alert evaluation.
 func (s *Server) Start(ctx context.Context) error {
 	if err := s.jobs.Start(ctx); err != nil {
 		return err
 	}
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	if err := s.monitor.Start(bg); err != nil {
+		cancel()
+		_ = s.jobs.Stop(ctx)
+		return err
+	}
 	s.cancel = cancel
 	go func() {
 		defer close(s.done)
+		var wg sync.WaitGroup
+		if s.alerter != nil {
+			wg.Go(func() { s.alerter.run(bg) })
+		}
 		s.cfg.Manager.TrackAccess(bg, s.metrics, s.cfg.AccessFlushInterval)
+		wg.Wait()
 	}()
 	return nil
 }
@@ -212,6 +253,7 @@ func (s *Server) Close(ctx context.Context) error {
 		s.cancel()
 		<-s.done
 	}
+	errs = append(errs, s.monitor.Close())
 	s.api.Close()
 	errs = append(errs, s.resolver.Close(), s.closeJobsDB())
 	return errors.Join(errs...)
@@ -369,5 +411,7 @@ func (s *Server) centralHandler() http.Handler {
 	mux.Handle("GET /healthz", s.monitor.Healthz())
 	mux.Handle("GET /readyz", s.monitor.Readyz())
 	mux.Handle("GET /metrics", s.monitor.Metrics())
+	mux.Handle("/admin/", s.admin)
+	mux.Handle("/admin", http.RedirectHandler("/admin/", http.StatusMovedPermanently))
 	return mux
 }
