@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"unicode/utf8"
 
 	"golang.org/x/net/idna"
 )
@@ -29,6 +30,9 @@ func NormalizeDomain(s string) (string, error) {
 	d := strings.TrimSpace(s)
 	if d == "" {
 		return invalid("must not be empty")
+	}
+	if !utf8.ValidString(d) {
+		return invalid("must be valid UTF-8")
 	}
 	if strings.Contains(d, "://") || strings.ContainsAny(d, "/?#@\\ \t") {
 		return invalid("must be a host name, without scheme, path or spaces")

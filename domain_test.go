@@ -15,6 +15,7 @@ func TestNormalizeDomain(t *testing.T) {
 		{"  shop.example.com.  ", "shop.example.com", true},
 		{"test1.localhost:8080", "test1.localhost", true},
 		{"bücher.example", "xn--bcher-kva.example", true},
+		{"\xff\xfe.test", "", false},
 		{"BÜCHER.example.", "xn--bcher-kva.example", true},
 		{"xn--bcher-kva.example", "xn--bcher-kva.example", true},
 		{"localhost", "localhost", true},
