@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# What the live monitoring costs tenant requests, measured in one run:
+# GET /api/whoami over MONITOR_BENCH_TENANTS tenants (default 1000) through
+# the full server stack, in alternating rounds with the dashboard closed (no
+# sampler, no client) and open (the sampler at 1 Hz, three clients on
+# /admin/monitoring/stream, /metrics scraped every second). It prints each
+# round, the median throughputs and their ratio open/closed (the goal: at
+# least 0.98), and the CPU time per request of each.
+# The load is wrk when installed (MONITOR_BENCH_LOAD=go for a Go client in
+# process). Knobs: MONITOR_BENCH_ROUNDS (10), MONITOR_BENCH_SECONDS (5),
+# MONITOR_BENCH_CONNS (64). Results go to bench/results/monitor.txt.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=bench/results
+mkdir -p "$out"
+{
+	echo "# $(date -u +%FT%TZ) $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+	go test -run '^$' -bench '^BenchmarkMonitorOverhead$' -benchtime 1x -timeout 60m -v ./bench/ | grep -v '^=== RUN'
+} | tee "$out/monitor.txt"
