@@ -320,7 +320,7 @@ func (m *Monitor) tenantCounts(ctx context.Context, s *Snapshot) {
 	defer cancel()
 	counts, err := m.cfg.Manager.CountByStatus(ctx)
 	if err != nil {
-		if !p.countErr {
+		if !p.countErr && !errors.Is(err, context.Canceled) {
 			m.log.Warn("monitor: counting tenants", "err", err)
 		}
 		p.countErr = true
