@@ -357,6 +357,7 @@ func idleCPU(d time.Duration, stop func() (int64, int64)) float64 {
 	}
 	return ms
 }
+
 // median returns the median of xs.
 func median(xs []float64) float64 {
 	if len(xs) == 0 {
