@@ -1,0 +1,249 @@
+package admin
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gotenancy/tenancy"
+)
+
+// sessionCookieOf returns the session cookie a response set.
+func sessionCookieOf(t *testing.T, h http.Header) *http.Cookie {
+	t.Helper()
+	for _, line := range h.Values("Set-Cookie") {
+		c, err := http.ParseSetCookie(line)
+		if err == nil && c.Name == SessionCookie {
+			return c
+		}
+	}
+	t.Fatalf("no %s cookie in %q", SessionCookie, h.Values("Set-Cookie"))
+	return nil
+}
+
+func TestSignInSetsAHardenedSessionCookie(t *testing.T) {
+	f := newDashFixture(t)
+	res := f.do(newBrowser(t, f.srv), http.MethodPost, "/admin/login",
+		url.Values{"email": {"  OPS@example.com "}, "password": {dashPassword}, "next": {"/admin/migrations"}}, nil)
+	if res.code != http.StatusSeeOther || res.location != "/admin/migrations" {
+		t.Fatalf("sign-in: %d to %q", res.code, res.location)
+	}
+	c := sessionCookieOf(t, res.header)
+	if !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Path != "/admin" || c.Secure {
+		t.Fatalf("session cookie %+v: want HttpOnly, SameSite=Lax, Path=/admin, not Secure over plain HTTP", c)
+	}
+	if c.Expires.Before(time.Now().Add(DefaultSessionTTL - time.Hour)) {
+		t.Fatalf("session cookie expires %v", c.Expires)
+	}
+	u, err := f.mgr.AdminSession(context.Background(), c.Value)
+	if err != nil || u.Email != dashEmail {
+		t.Fatalf("the cookie's session: %v, %v", u, err)
+	}
+	entries, err := f.mgr.Audit(context.Background(), tenancy.AuditFilter{Action: "admin.sign_in"})
+	if err != nil || len(entries) == 0 || entries[0].Outcome != "succeeded" || entries[0].Actor != "admin:"+dashEmail {
+		t.Fatalf("audit of the sign-in: %+v, %v", entries, err)
+	}
+}
+
+func TestSessionCookieIsSecureBehindTLS(t *testing.T) {
+	f := newDashFixture(t)
+	for _, tc := range []struct {
+		name   string
+		secure bool
+		tls    bool
+	}{{"tls", false, true}, {"configured", true, false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			a, err := New(&Config{Manager: f.mgr, SecureCookies: tc.secure})
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv := httptest.NewUnstartedServer(a)
+			if tc.tls {
+				srv.StartTLS()
+			} else {
+				srv.Start()
+			}
+			defer srv.Close()
+			c := srv.Client()
+			c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+			res, err := c.PostForm(srv.URL+"/admin/login", url.Values{"email": {dashEmail}, "password": {dashPassword}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if !sessionCookieOf(t, res.Header).Secure {
+				t.Fatal("the session cookie is not Secure")
+			}
+		})
+	}
+}
+
+func TestSignOutEndsTheSession(t *testing.T) {
+	f := newDashFixture(t)
+	if res := f.get("/admin/tenants"); res.code != http.StatusOK {
+		t.Fatalf("signed in: %d", res.code)
+	}
+	u, _ := url.Parse(f.srv.URL + "/admin/")
+	var token string
+	for _, c := range f.client.Jar.Cookies(u) {
+		if c.Name == SessionCookie {
+			token = c.Value
+		}
+	}
+	res := f.post("/admin/logout", url.Values{})
+	if res.code != http.StatusSeeOther || res.location != "/admin/login" {
+		t.Fatalf("sign-out: %d to %q", res.code, res.location)
+	}
+	if res := f.get("/admin/tenants"); res.code != http.StatusSeeOther || !strings.HasPrefix(res.location, "/admin/login") {
+		t.Fatalf("after sign-out: %d to %q", res.code, res.location)
+	}
+	// The old token is dead on the server, not only forgotten by the browser.
+	if _, err := f.mgr.AdminSession(context.Background(), token); err == nil {
+		t.Fatal("the session survived sign-out")
+	}
+}
+
+func TestSignInFailures(t *testing.T) {
+	f := newDashFixture(t)
+	c := newBrowser(t, f.srv)
+	for _, tc := range []struct {
+		name, email, password string
+		code                  int
+		says                  string
+	}{
+		{"wrong password", dashEmail, "not the password", http.StatusUnauthorized, "Wrong email address or password"},
+		{"unknown email", "nobody@example.com", dashPassword, http.StatusUnauthorized, "Wrong email address or password"},
+		{"empty", "", "", http.StatusUnprocessableEntity, "Enter your email address and password"},
+		{"html in the email", `<script>x</script>@example.com`, "x", http.StatusUnauthorized, "&lt;script&gt;"},
+	} {
+		res := f.do(c, http.MethodPost, "/admin/login", url.Values{"email": {tc.email}, "password": {tc.password}}, nil)
+		if res.code != tc.code || !strings.Contains(res.body, tc.says) {
+			t.Errorf("%s: %d, want %d saying %q", tc.name, res.code, tc.code, tc.says)
+		}
+		if strings.Contains(res.body, "<script>x") {
+			t.Errorf("%s: the email is not escaped", tc.name)
+		}
+		if len(res.header.Values("Set-Cookie")) > 0 && strings.Contains(strings.Join(res.header.Values("Set-Cookie"), ";"), SessionCookie+"=") {
+			t.Errorf("%s: a failed sign-in set a session cookie", tc.name)
+		}
+	}
+	entries, err := f.mgr.Audit(context.Background(), tenancy.AuditFilter{Action: "admin.sign_in"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	failed := 0
+	for _, e := range entries {
+		if e.Outcome == "failed" {
+			failed++
+		}
+	}
+	if failed != 3 {
+		t.Fatalf("%d failed sign-ins audited, want 3", failed)
+	}
+}
+
+func TestFailedSignInsAreRateLimited(t *testing.T) {
+	f := newDashFixture(t)
+	var now atomic.Int64
+	now.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
+	a, err := New(&Config{Manager: f.mgr, SignInLimit: 3, SignInWindow: time.Minute, Now: func() time.Time { return time.Unix(0, now.Load()) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	signIn := func(email, password string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodPost, "/admin/login", strings.NewReader(url.Values{"email": {email}, "password": {password}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.RemoteAddr = "192.0.2.7:1234"
+		rec := httptest.NewRecorder()
+		a.ServeHTTP(rec, req)
+		return rec
+	}
+	for i := range 3 {
+		if rec := signIn(dashEmail, "wrong"); rec.Code != http.StatusUnauthorized {
+			t.Fatalf("failure %d: %d", i+1, rec.Code)
+		}
+	}
+	// Even the right password is refused while the address is limited.
+	rec := signIn(dashEmail, dashPassword)
+	if rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") != "60" {
+		t.Fatalf("4th attempt: %d, Retry-After %q", rec.Code, rec.Header().Get("Retry-After"))
+	}
+	now.Add(int64(time.Minute))
+	if rec := signIn(dashEmail, dashPassword); rec.Code != http.StatusSeeOther {
+		t.Fatalf("after the window: %d", rec.Code)
+	}
+	entries, err := f.mgr.Audit(context.Background(), tenancy.AuditFilter{Action: "admin.sign_in"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	limited := 0
+	for _, e := range entries {
+		if strings.Contains(e.Error, "too many") {
+			limited++
+		}
+	}
+	if limited != 1 {
+		t.Fatalf("%d rate-limited sign-ins audited, want 1", limited)
+	}
+}
+
+func TestSafeNext(t *testing.T) {
+	for in, want := range map[string]string{
+		"":                        "/admin/tenants",
+		"/admin/migrations":       "/admin/migrations",
+		"/admin/tenants?q=a":      "/admin/tenants?q=a",
+		"https://evil.example/":   "/admin/tenants",
+		"//evil.example/admin":    "/admin/tenants",
+		"/admin/login":            "/admin/tenants",
+		"/admin\\..\\x":           "/admin/tenants",
+		"/other":                  "/admin/tenants",
+		"/admin/x\r\nSet-Cookie:": "/admin/tenants",
+	} {
+		if got := safeNext(in); got != want {
+			t.Errorf("safeNext(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestMonitoringAcceptsAPIKeysWithTheScope(t *testing.T) {
+	f := newDashFixture(t)
+	mon := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(tenancy.ActorFrom(r.Context()).Name))
+	})
+	a, err := New(&Config{Manager: f.mgr, Monitoring: mon, APIKeyAllows: func(r *http.Request, s tenancy.Scope) bool {
+		k := r.Header.Get("X-Api-Key")
+		return k == "admin-key" || (k == "read-key" && s == tenancy.ScopeRead)
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		method, key string
+		code        int
+	}{
+		{http.MethodGet, "read-key", http.StatusOK},
+		{http.MethodGet, "admin-key", http.StatusOK},
+		{http.MethodDelete, "read-key", http.StatusUnauthorized},
+		{http.MethodDelete, "admin-key", http.StatusOK},
+		{http.MethodGet, "wrong", http.StatusUnauthorized},
+	} {
+		req := httptest.NewRequest(tc.method, "/admin/monitoring/connections", nil)
+		req.Header.Set("X-API-Key", tc.key)
+		rec := httptest.NewRecorder()
+		a.ServeHTTP(rec, req)
+		if rec.Code != tc.code {
+			t.Errorf("%s with %s: %d, want %d", tc.method, tc.key, rec.Code, tc.code)
+		}
+	}
+	// Without a key or a session: sent to sign in.
+	rec := httptest.NewRecorder()
+	a.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/admin/monitoring/dashboard", nil))
+	if rec.Code != http.StatusSeeOther {
+		t.Fatalf("anonymous: %d", rec.Code)
+	}
+}
