@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"path"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gotenancy/tenancy"
@@ -67,6 +68,9 @@ type Admin struct {
 	limiter  *signInLimiter
 	fleet    *fleetRuns
 	sessions sessionCookie
+	// closing is closed by Close: event streams end.
+	closing   chan struct{}
+	closeOnce sync.Once
 }
 
 // New returns the dashboard. It copies cfg.
@@ -105,6 +109,7 @@ func New(cfg *Config) (*Admin, error) {
 		limiter:  newSignInLimiter(c.SignInLimit, c.SignInWindow),
 		fleet:    newFleetRuns(),
 		sessions: sessionCookie{secure: c.SecureCookies},
+		closing:  make(chan struct{}),
 	}
 	a.handler = http.NewCrossOriginProtection().Handler(a.routes())
 	return a, nil
@@ -116,6 +121,13 @@ func (a *Admin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Referrer-Policy", "same-origin")
 	a.handler.ServeHTTP(w, r)
+}
+
+// Close ends the dashboard's open event streams (for a graceful shutdown,
+// which waits for open requests). A fleet migration started from the
+// dashboard runs on; each tenant's migration is its own transaction.
+func (a *Admin) Close() {
+	a.closeOnce.Do(func() { close(a.closing) })
 }
 
 // routes builds the dashboard's mux. Every route but sign-in and the

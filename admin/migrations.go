@@ -391,6 +391,8 @@ func (a *Admin) runEvents(w http.ResponseWriter, r *http.Request) {
 			}
 		case <-r.Context().Done():
 			return
+		case <-a.closing:
+			return
 		}
 	}
 }

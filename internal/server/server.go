@@ -283,6 +283,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, shutdownTimeout tim
 	if err := s.Start(ctx); err != nil {
 		return err
 	}
+	// Shutdown waits for open requests: end the dashboards' event streams.
+	srv.RegisterOnShutdown(func() {
+		s.admin.Close()
+		_ = s.monitor.Close()
+	})
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	var serveErr error

@@ -35,6 +35,24 @@ type fixture struct {
 
 func newFixture(t testing.TB, tenants int) *fixture {
 	t.Helper()
+	f := newUnstartedFixture(t, tenants)
+	if err := f.srv.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := f.srv.Close(cctx); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
+	return f
+}
+
+// newUnstartedFixture is newFixture without starting the server's
+// background work (for tests of Serve, which starts it).
+func newUnstartedFixture(t testing.TB, tenants int) *fixture {
+	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
 	st, err := sqlitestore.Open(ctx, &sqlitestore.Config{Path: filepath.Join(dir, "catalog.sqlite")})
@@ -77,16 +95,6 @@ func newFixture(t testing.TB, tenants int) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := f.srv.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := f.srv.Close(cctx); err != nil {
-			t.Errorf("close: %v", err)
-		}
-	})
 	return f
 }
 
