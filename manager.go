@@ -179,6 +179,9 @@ type CreateRequest struct {
 const (
 	maxNameLen  = 255
 	maxNotesLen = 64 << 10
+	// maxMessageLen bounds a status reason and a maintenance message (the
+	// catalogs store them as TEXT, at most 64 KiB on MySQL).
+	maxMessageLen = 16 << 10
 )
 
 func validateName(name string) (string, error) {
@@ -197,8 +200,44 @@ func validateName(name string) (string, error) {
 }
 
 func validateNotes(notes string) error {
-	if len(notes) > maxNotesLen || !utf8.ValidString(notes) {
-		return &ValidationError{Field: "notes", Reason: fmt.Sprintf("must be valid UTF-8 of at most %d bytes", maxNotesLen)}
+	return validateText("notes", notes, maxNotesLen)
+}
+
+// validateText checks free text for the catalog: valid UTF-8 of at most max
+// bytes without NUL characters (which PostgreSQL cannot store).
+func validateText(field, s string, max int) error {
+	if len(s) > max || !utf8.ValidString(s) || strings.ContainsRune(s, 0) {
+		return &ValidationError{Field: field, Reason: fmt.Sprintf("must be valid UTF-8 of at most %d bytes without NUL characters", max)}
+	}
+	return nil
+}
+
+// validateObject checks a settings or data object: every key and string
+// value (at any depth) must be valid UTF-8 without NUL characters, which
+// PostgreSQL's jsonb cannot store.
+func validateObject(field string, obj map[string]any) error {
+	var check func(v any) bool
+	check = func(v any) bool {
+		switch v := v.(type) {
+		case string:
+			return utf8.ValidString(v) && !strings.ContainsRune(v, 0)
+		case map[string]any:
+			for k, e := range v {
+				if !check(k) || !check(e) {
+					return false
+				}
+			}
+		case []any:
+			for _, e := range v {
+				if !check(e) {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	if !check(obj) {
+		return &ValidationError{Field: field, Reason: "keys and strings must be valid UTF-8 without NUL characters"}
 	}
 	return nil
 }
@@ -223,6 +262,12 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (*Tenant, error
 		return nil, err
 	}
 	if err := validateNotes(req.Notes); err != nil {
+		return nil, err
+	}
+	if err := validateObject("settings", req.Settings); err != nil {
+		return nil, err
+	}
+	if err := validateObject("data", req.Data); err != nil {
 		return nil, err
 	}
 	status := req.Status
@@ -489,6 +534,9 @@ func (m *Manager) update(ctx context.Context, action, ref string, req UpdateRequ
 		t.Status = st
 	}
 	if req.StatusReason != nil {
+		if err := validateText("reason", *req.StatusReason, maxMessageLen); err != nil {
+			return nil, err
+		}
 		t.StatusReason = strings.TrimSpace(*req.StatusReason)
 	}
 	if req.Notes != nil {
@@ -498,9 +546,15 @@ func (m *Manager) update(ctx context.Context, action, ref string, req UpdateRequ
 		t.Notes = *req.Notes
 	}
 	if req.Settings != nil {
+		if err := validateObject("settings", req.Settings); err != nil {
+			return nil, err
+		}
 		t.Settings = req.Settings
 	}
 	if req.Data != nil {
+		if err := validateObject("data", req.Data); err != nil {
+			return nil, err
+		}
 		t.Data = req.Data
 	}
 	if err := m.store.UpdateTenant(ctx, t); err != nil {
@@ -526,8 +580,8 @@ func (m *Manager) SetMaintenance(ctx context.Context, ref string, on bool, messa
 	if err != nil {
 		return nil, err
 	}
-	if err := validateNotes(message); err != nil {
-		return nil, &ValidationError{Field: "message", Reason: err.(*ValidationError).Reason}
+	if err := validateText("message", message, maxMessageLen); err != nil {
+		return nil, err
 	}
 	old := t.Clone()
 	t.Maintenance = on

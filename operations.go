@@ -21,6 +21,9 @@ func (m *Manager) BulkSetStatus(ctx context.Context, uuids []string, status Stat
 	if err != nil {
 		return nil, err
 	}
+	if err := validateText("reason", reason, maxMessageLen); err != nil {
+		return nil, err
+	}
 	if len(uuids) == 0 {
 		return nil, &ValidationError{Field: "tenant_uuids", Reason: "must list at least one tenant"}
 	}
@@ -61,6 +64,9 @@ func (m *Manager) BulkSetStatus(ctx context.Context, uuids []string, status Stat
 // SetMaintenanceAll turns maintenance mode on or off for every tenant and
 // returns how many changed.
 func (m *Manager) SetMaintenanceAll(ctx context.Context, on bool, message string) (int, error) {
+	if err := validateText("message", message, maxMessageLen); err != nil {
+		return 0, err
+	}
 	all, err := m.store.AllTenants(ctx)
 	if err != nil {
 		return 0, err

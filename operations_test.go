@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -173,5 +174,63 @@ func TestUpdateDomain(t *testing.T) {
 	}
 	if tn, err = f.mgr.RemoveDomainByID(ctx, tn.UUID, second); err != nil || len(tn.Domains) != 1 || tn.PrimaryDomain() != "a.test" {
 		t.Fatalf("RemoveDomainByID: %+v %v", tn, err)
+	}
+}
+
+func TestFreeTextTheCatalogsCannotStoreIsRejected(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	ctx := context.Background()
+	tn, err := f.mgr.Create(ctx, tenancy.CreateRequest{Name: "A", Domain: "a.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := []struct {
+		name string
+		do   func() error
+	}{
+		{"reason with NUL", func() error { _, err := f.mgr.SetStatus(ctx, tn.UUID, tenancy.StatusSuspended, "a\x00b"); return err }},
+		{"reason not UTF-8", func() error { _, err := f.mgr.SetStatus(ctx, tn.UUID, tenancy.StatusSuspended, "\xff"); return err }},
+		{"reason too long", func() error {
+			_, err := f.mgr.SetStatus(ctx, tn.UUID, tenancy.StatusSuspended, strings.Repeat("x", 17<<10))
+			return err
+		}},
+		{"bulk reason", func() error {
+			_, err := f.mgr.BulkSetStatus(ctx, []string{tn.UUID}, tenancy.StatusSuspended, "\xff")
+			return err
+		}},
+		{"maintenance message", func() error { _, err := f.mgr.SetMaintenance(ctx, tn.UUID, true, "a\x00"); return err }},
+		{"all maintenance message", func() error { _, err := f.mgr.SetMaintenanceAll(ctx, true, "a\x00"); return err }},
+		{"notes with NUL", func() error {
+			n := "a\x00"
+			_, err := f.mgr.Update(ctx, tn.UUID, tenancy.UpdateRequest{Notes: &n})
+			return err
+		}},
+		{"settings value", func() error {
+			_, err := f.mgr.Update(ctx, tn.UUID, tenancy.UpdateRequest{Settings: map[string]any{"k": []any{"a\x00"}}})
+			return err
+		}},
+		{"data key", func() error {
+			_, err := f.mgr.Update(ctx, tn.UUID, tenancy.UpdateRequest{Data: map[string]any{"\xff": 1}})
+			return err
+		}},
+		{"create settings", func() error {
+			_, err := f.mgr.Create(ctx, tenancy.CreateRequest{Name: "B", Domain: "b.test", Settings: map[string]any{"k": map[string]any{"x": "\x00"}}})
+			return err
+		}},
+	}
+	for _, tc := range bad {
+		if err := tc.do(); !tenancy.IsValidation(err) {
+			t.Errorf("%s: %v, want a validation error", tc.name, err)
+		}
+	}
+	got, err := f.mgr.Get(ctx, tn.UUID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != tenancy.StatusActive || got.Maintenance || got.Notes != "" || len(got.Settings) != 0 || len(got.Data) != 0 {
+		t.Fatalf("a rejected change changed the tenant: %+v", got)
+	}
+	if _, err := f.mgr.Get(ctx, "b.test"); err == nil {
+		t.Fatal("a rejected create made a tenant")
 	}
 }
