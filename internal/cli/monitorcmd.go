@@ -51,8 +51,34 @@ func newDashboardClient(rawURL, apiKey string, timeout time.Duration) (*dashboar
 		base:   redact(rawURL),
 		url:    strings.TrimSuffix(u.String(), "/") + dashboardPath,
 		apiKey: apiKey,
-		http:   &http.Client{Timeout: timeout},
+		http:   &http.Client{Timeout: timeout, CheckRedirect: sameHostRedirect},
 	}, nil
+}
+
+// maxRedirects is as many redirects as the http package's default policy
+// follows.
+const maxRedirects = 10
+
+// crossHostRedirectError is a redirect that monitor does not follow: to
+// another host, or from https to http.
+type crossHostRedirectError struct{ to string }
+
+func (e *crossHostRedirectError) Error() string {
+	return "redirected to " + e.to
+}
+
+// sameHostRedirect follows redirects only on the host (and scheme security)
+// of the first request: the X-API-Key header, which the http package keeps
+// on every redirect, must not reach another server or go out in clear.
+func sameHostRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) >= maxRedirects {
+		return fmt.Errorf("stopped after %d redirects", maxRedirects)
+	}
+	first := via[0].URL
+	if !strings.EqualFold(req.URL.Host, first.Host) || (first.Scheme == "https" && req.URL.Scheme != "https") {
+		return &crossHostRedirectError{to: redact(req.URL.Redacted())}
+	}
+	return nil
 }
 
 // snapshot fetches one snapshot: GET {url}/admin/monitoring/dashboard,
@@ -70,6 +96,10 @@ func (c *dashboardClient) snapshot(ctx context.Context) (*monitor.Snapshot, erro
 	if err != nil {
 		if ctxErr := ctx.Err(); ctxErr != nil {
 			return nil, ctxErr
+		}
+		var rerr *crossHostRedirectError
+		if errors.As(err, &rerr) {
+			return nil, fmt.Errorf("the server at %s redirected to %s: not followed, so that the API key is not sent to another host", c.base, rerr.to)
 		}
 		var uerr *url.Error
 		if errors.As(err, &uerr) {
@@ -164,7 +194,8 @@ func printSnapshot(w io.Writer, s *monitor.Snapshot) error {
 	for _, tf := range s.TopTenants {
 		name := tf.Name
 		if name == "" {
-			name = "(deleted)"
+			// Deleted, or not yet loaded into the server's catalog snapshot.
+			name = "(unknown)"
 		}
 		tb.row(name, tf.UUID, fmt.Sprintf("%.1f", tf.PerSecond), fmt.Sprintf("%.1f", tf.P95Ms),
 			percent(tf.ErrorRate), percent(tf.ClientErrorRate), humanize.Comma(int64(tf.Total)))
@@ -213,6 +244,9 @@ snapshots (one JSON object per line with --live).`,
 			if err := lf.check(cmd); err != nil {
 				return err
 			}
+			if !cmd.Flags().Changed("api-key") {
+				apiKey = os.Getenv("TENANT_API_KEY")
+			}
 			c, err := newDashboardClient(rawURL, apiKey, max(lf.interval, monitorTimeout))
 			if err != nil {
 				return err
@@ -224,6 +258,6 @@ snapshots (one JSON object per line with --live).`,
 	lf.register(cmd, time.Second)
 	f := cmd.Flags()
 	f.StringVar(&rawURL, "url", "http://localhost:8080", "the server's base URL")
-	f.StringVar(&apiKey, "api-key", os.Getenv("TENANT_API_KEY"), "API key sent as X-API-Key (env TENANT_API_KEY)")
+	f.StringVar(&apiKey, "api-key", "", "API key sent as X-API-Key (default: $TENANT_API_KEY)")
 	return cmd
 }

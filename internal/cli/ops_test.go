@@ -470,3 +470,85 @@ func TestMonitorAPIKeyFromEnv(t *testing.T) {
 		t.Fatalf("monitor with TENANT_API_KEY:\n%s", out)
 	}
 }
+
+// TestMonitorHelpHidesAPIKey is not parallel: it sets TENANT_API_KEY.
+func TestMonitorHelpHidesAPIKey(t *testing.T) {
+	const secret = "tk_live_do-not-print-me"
+	t.Setenv("TENANT_API_KEY", secret)
+	out, errOut, code := run(t, t.TempDir(), "monitor", "--help")
+	if code != 0 || strings.Contains(out+errOut, secret) {
+		t.Fatalf("monitor --help: exit %d, the key from the environment shows:\n%s%s", code, out, errOut)
+	}
+	if !strings.Contains(out, "$TENANT_API_KEY") {
+		t.Fatalf("monitor --help does not name the environment variable:\n%s", out)
+	}
+}
+
+func TestMonitorRedirects(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	var leaked atomic.Int64
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("X-API-Key") != "" {
+			leaked.Add(1)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{"success": true, "data": testSnapshot()})
+	}))
+	t.Cleanup(elsewhere.Close)
+	good, _ := fakeServer(t, func(w http.ResponseWriter) {
+		json.NewEncoder(w).Encode(map[string]any{"success": true, "data": testSnapshot()})
+	})
+	mux := http.NewServeMux()
+	mux.Handle("GET /away"+dashboardPath, http.RedirectHandler(elsewhere.URL+dashboardPath, http.StatusFound))
+	mux.Handle("GET /moved"+dashboardPath, http.RedirectHandler(dashboardPath, http.StatusMovedPermanently))
+	mux.Handle("GET "+dashboardPath, http.RedirectHandler(good.URL+dashboardPath, http.StatusFound))
+	redirecting := httptest.NewServer(mux)
+	t.Cleanup(redirecting.Close)
+
+	args := []string{"monitor", "--url", redirecting.URL + "/away", "--api-key", "good"}
+	out, errOut, code := run(t, dir, args...)
+	if code != 1 || out != "" || !strings.Contains(errOut, "redirected to "+elsewhere.URL+dashboardPath+": not followed") {
+		t.Fatalf("redirect to another host: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	oneLineError(t, args, errOut)
+	if leaked.Load() != 0 {
+		t.Fatal("the API key was sent to another host")
+	}
+
+	// On the same host a redirect is followed, until one leaves it.
+	_, errOut, code = run(t, dir, "monitor", "--url", redirecting.URL+"/moved", "--api-key", "good")
+	if code != 1 || !strings.Contains(errOut, "redirected to "+good.URL+dashboardPath) {
+		t.Fatalf("redirect on the same host, then away: exit %d, stderr %q", code, errOut)
+	}
+	sameHost := http.NewServeMux()
+	sameHost.Handle("GET /moved"+dashboardPath, http.RedirectHandler(dashboardPath, http.StatusMovedPermanently))
+	sameHost.HandleFunc("GET "+dashboardPath, func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("X-API-Key") != "good" {
+			http.Error(w, "no key", http.StatusUnauthorized)
+			return
+		}
+		json.NewEncoder(w).Encode(map[string]any{"success": true, "data": testSnapshot()})
+	})
+	same := httptest.NewServer(sameHost)
+	t.Cleanup(same.Close)
+	if out := ok(t, dir, "monitor", "--url", same.URL+"/moved", "--api-key", "good"); !strings.Contains(out, "node-a") {
+		t.Fatalf("redirect on the same host:\n%s", out)
+	}
+	if leaked.Load() != 0 {
+		t.Fatal("the API key was sent to another host")
+	}
+}
+
+func TestMonitorUnknownTenantName(t *testing.T) {
+	t.Parallel()
+	s := testSnapshot()
+	s.TopTenants[1].Name = ""
+	var b bytes.Buffer
+	if err := printSnapshot(&b, &s); err != nil {
+		t.Fatal(err)
+	}
+	if out := b.String(); !strings.Contains(out, "(unknown)") || strings.Contains(out, "(deleted)") {
+		t.Fatalf("a top tenant without a name:\n%s", out)
+	}
+}
