@@ -28,7 +28,7 @@ func (m *Monitor) diskFigures() DiskFigures {
 		return DiskFigures{}
 	}
 	f := DiskFigures{DataDir: m.cfg.DataDir}
-	if free, err := freeBytes(m.cfg.DataDir); err == nil {
+	if free, err := FreeBytes(m.cfg.DataDir); err == nil {
 		f.FreeBytes = free
 	}
 	d := &m.disk

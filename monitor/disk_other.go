@@ -2,5 +2,7 @@
 
 package monitor
 
-// freeBytes is not supported on this platform; the disk check is skipped.
-func freeBytes(string) (int64, error) { return 0, errDiskUnsupported }
+// FreeBytes returns the space available to unprivileged users on the file
+// system holding dir. Where the platform cannot measure it, the error is
+// ErrDiskUnsupported, as it is on this one.
+func FreeBytes(string) (int64, error) { return 0, ErrDiskUnsupported }

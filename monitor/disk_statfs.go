@@ -4,9 +4,10 @@ package monitor
 
 import "syscall"
 
-// freeBytes returns the space available to unprivileged users on the file
-// system holding dir.
-func freeBytes(dir string) (int64, error) {
+// FreeBytes returns the space available to unprivileged users on the file
+// system holding dir. Where the platform cannot measure it, the error is
+// ErrDiskUnsupported.
+func FreeBytes(dir string) (int64, error) {
 	var st syscall.Statfs_t
 	if err := syscall.Statfs(dir, &st); err != nil {
 		return 0, err

@@ -10,11 +10,15 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dustin/go-humanize"
+
 	"github.com/gotenancy/tenancy"
 )
 
-// errDiskUnsupported is returned by freeBytes where Statfs is unavailable.
-var errDiskUnsupported = errors.New("free disk space is not measurable on this platform")
+// ErrDiskUnsupported is returned by FreeBytes and CheckFreeDisk on
+// platforms where free disk space cannot be measured (no statfs); the
+// readiness disk check is then skipped.
+var ErrDiskUnsupported = errors.New("free disk space is not measurable on this platform")
 
 // errSkipped marks a check that had nothing to check.
 var errSkipped = errors.New("skipped")
@@ -150,15 +154,25 @@ func (m *Monitor) checkTenantDatabase(ctx context.Context) error {
 
 // checkDisk requires MinFreeBytes free in DataDir.
 func (m *Monitor) checkDisk(context.Context) error {
-	free, err := freeBytes(m.cfg.DataDir)
-	if errors.Is(err, errDiskUnsupported) {
+	err := CheckFreeDisk(m.cfg.DataDir, m.cfg.MinFreeBytes)
+	if errors.Is(err, ErrDiskUnsupported) {
 		return errSkipped
 	}
+	return err
+}
+
+// CheckFreeDisk returns an error when the file system holding dir has less
+// than min bytes available to unprivileged users (the /readyz disk check).
+// It returns ErrDiskUnsupported where FreeBytes cannot measure, and the
+// error of FreeBytes when measuring fails.
+func CheckFreeDisk(dir string, min int64) error {
+	free, err := FreeBytes(dir)
 	if err != nil {
 		return err
 	}
-	if free < m.cfg.MinFreeBytes {
-		return fmt.Errorf("%d bytes free in %s, below the minimum of %d", free, m.cfg.DataDir, m.cfg.MinFreeBytes)
+	if free < min {
+		return fmt.Errorf("%s free in %s, below the minimum of %s",
+			humanize.IBytes(uint64(max(free, 0))), dir, humanize.IBytes(uint64(max(min, 0))))
 	}
 	return nil
 }

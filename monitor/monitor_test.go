@@ -290,3 +290,31 @@ func ExampleMonitor() {
 		fmt.Println(err)
 	}
 }
+
+func TestFreeBytesAndCheckFreeDisk(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	free, err := monitor.FreeBytes(dir)
+	if errors.Is(err, monitor.ErrDiskUnsupported) {
+		if err := monitor.CheckFreeDisk(dir, 1); !errors.Is(err, monitor.ErrDiskUnsupported) {
+			t.Fatalf("CheckFreeDisk on an unsupported platform: %v", err)
+		}
+		t.Skip(err)
+	}
+	if err != nil || free <= 0 {
+		t.Fatalf("FreeBytes: %d, %v", free, err)
+	}
+	if err := monitor.CheckFreeDisk(dir, 1); err != nil {
+		t.Errorf("CheckFreeDisk(1 byte): %v", err)
+	}
+	if err := monitor.CheckFreeDisk(dir, 1<<62); err == nil || !strings.Contains(err.Error(), "below the minimum") {
+		t.Errorf("CheckFreeDisk(1<<62): %v", err)
+	}
+	missing := filepath.Join(dir, "missing")
+	if _, err := monitor.FreeBytes(missing); err == nil {
+		t.Error("FreeBytes of a missing directory: no error")
+	}
+	if err := monitor.CheckFreeDisk(missing, 1); err == nil || errors.Is(err, monitor.ErrDiskUnsupported) {
+		t.Errorf("CheckFreeDisk of a missing directory: %v", err)
+	}
+}
