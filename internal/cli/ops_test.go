@@ -552,3 +552,30 @@ func TestMonitorUnknownTenantName(t *testing.T) {
 		t.Fatalf("a top tenant without a name:\n%s", out)
 	}
 }
+
+func TestReportCSVFormulas(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ in, want string }{
+		{"", ""}, {"Acme", "Acme"}, {"a=b", "a=b"}, {"=1+2", "'=1+2"}, {"+1", "'+1"}, {"-1", "'-1"},
+		{"@SUM(A1)", "'@SUM(A1)"}, {"\tx", "'\tx"}, {"\rx", "'\rx"}, {"'quoted", "'quoted"},
+	} {
+		if got := csvText(c.in); got != c.want {
+			t.Errorf("csvText(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+
+	dir := t.TempDir()
+	const name = `=HYPERLINK("http://evil.example","x")`
+	ok(t, dir, "create", name, "formula.localhost")
+	if got := decode[fleetReport](t, ok(t, dir, "report", "--format", "json")); len(got.Tenants) != 1 || got.Tenants[0].Name != name {
+		t.Fatalf("JSON report: %+v", got.Tenants)
+	}
+	recs, err := csv.NewReader(strings.NewReader(ok(t, dir, "report", "--format", "csv"))).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 2 || recs[1][slices.Index(reportColumns, "name")] != "'"+name ||
+		recs[1][slices.Index(reportColumns, "database_size_bytes")][0] == '\'' {
+		t.Fatalf("CSV report: %q", recs)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -45,19 +46,33 @@ var reportColumns = []string{
 	"migration_version", "pending_migrations", "created_at", "last_accessed_at", "error",
 }
 
-// csvRecord is one tenant's CSV row, in the order of reportColumns.
+// csvRecord is one tenant's CSV row, in the order of reportColumns. Text
+// cells go through csvText; the numbers, booleans and dates are written by
+// strconv and time and cannot start a formula.
 func (f *tenantFigures) csvRecord() []string {
 	last := ""
 	if f.LastAccessedAt != nil {
 		last = f.LastAccessedAt.UTC().Format(time.RFC3339)
 	}
 	return []string{
-		f.UUID, f.Name, string(f.Status), strconv.FormatBool(f.Maintenance), f.PrimaryDomain,
-		strconv.Itoa(f.Domains), f.Shard, f.DatabaseName, strconv.FormatBool(f.Reachable),
+		csvText(f.UUID), csvText(f.Name), csvText(string(f.Status)), strconv.FormatBool(f.Maintenance), csvText(f.PrimaryDomain),
+		strconv.Itoa(f.Domains), csvText(f.Shard), csvText(f.DatabaseName), strconv.FormatBool(f.Reachable),
 		strconv.FormatInt(f.SizeBytes, 10), strconv.Itoa(f.TableCount),
 		strconv.FormatInt(f.MigrationVersion, 10), strconv.Itoa(f.PendingMigrations),
-		f.CreatedAt.UTC().Format(time.RFC3339), last, f.Error,
+		f.CreatedAt.UTC().Format(time.RFC3339), last, csvText(f.Error),
 	}
+}
+
+// csvText defuses a text cell that a spreadsheet would read as a formula
+// (a tenant named "=HYPERLINK(…)", say): a cell starting with =, +, -, @,
+// a tab or a carriage return gets a leading single quote, which
+// spreadsheets take as "this is text". Only the CSV output is changed;
+// JSON carries the values as they are.
+func csvText(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
 }
 
 // buildReport measures every tenant through the Manager.
