@@ -33,7 +33,8 @@
 //	TENANCY_ALERT_P95_LATENCY          the node's p95 request latency: a Go duration (200ms)
 //	TENANCY_ALERT_ERROR_RATE           the share of 5xx responses: 0.01 or 1%
 //	TENANCY_ALERT_MIN_REQUESTS         the latency and error-rate rules ignore
-//	                                   intervals with fewer requests (default 20)
+//	                                   intervals with fewer requests (default 20;
+//	                                   tenancy serve judges the last 30 samples)
 //	TENANCY_ALERT_MEMORY_USE           RSS over the memory limit: 0.8 or 80%
 //	TENANCY_ALERT_CONNECTION_BUDGET    open tenant databases over the budget: 0.9 or 90%
 //	TENANCY_ALERT_WEBHOOK_URL          POST the Event as JSON to this http(s) URL

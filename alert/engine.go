@@ -27,15 +27,17 @@ type Thresholds struct {
 	// DatabaseSizeBytes fires for any tenant database larger than this
 	// (the event's Subject is the tenant's uuid).
 	DatabaseSizeBytes int64
-	// P95Latency fires when the node's p95 request latency over the last
-	// interval is above it.
+	// P95Latency fires when the node's p95 request latency over the
+	// figures' interval is above it.
 	P95Latency time.Duration
-	// ErrorRate fires when the share (0…1) of 5xx responses over the last
-	// interval is above it.
+	// ErrorRate fires when the share (0…1) of 5xx responses over the
+	// figures' interval is above it.
 	ErrorRate float64
-	// MinRequests is the fewest requests an interval needs for the
-	// error-rate and latency rules to look at it (default 20); an interval
-	// with fewer leaves those rules as they were.
+	// MinRequests is the fewest requests (Figures.Requests) an interval
+	// needs for the error-rate and latency rules to look at it (default
+	// 20); an interval with fewer leaves those rules as they were. The
+	// interval is the caller's: tenancy's server passes the last 30
+	// monitoring samples, so that a quiet node is judged too.
 	MinRequests int
 	// MemoryUse fires when the share (0…1) of the process's RSS over its
 	// memory limit is above it.
@@ -84,7 +86,8 @@ type Figures struct {
 	At time.Time
 	// Node names the node in messages (optional).
 	Node string
-	// Requests counts the requests of the interval.
+	// Requests counts the requests of the interval the request figures
+	// cover (one sample, or a window of recent samples).
 	Requests int
 	// P95 is the interval's 95th percentile request latency.
 	P95 time.Duration
