@@ -49,6 +49,14 @@ type Config struct {
 	SecureCookies bool
 	// SignInLimit is how many failed sign-ins one client address, or one
 	// email address, may make per SignInWindow; default 5 per 15 minutes.
+	// An attempt counts from the moment it is made until it succeeds, so
+	// attempts sent in parallel are limited too. The client address is
+	// the connection's peer, with IPv6 addresses grouped by /64: behind a
+	// reverse proxy every client shares the proxy's address, and the
+	// per-address limit then applies to all of them together. The limiter
+	// tracks at most 10,000 addresses and emails; while it is full of
+	// unexpired counts, attempts from addresses or for emails it does not
+	// track are refused (429).
 	SignInLimit  int
 	SignInWindow time.Duration
 	// Logger receives the dashboard's logs; default slog.Default().

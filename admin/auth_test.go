@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -245,5 +246,154 @@ func TestMonitoringAcceptsAPIKeysWithTheScope(t *testing.T) {
 	a.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/admin/monitoring/dashboard", nil))
 	if rec.Code != http.StatusSeeOther {
 		t.Fatalf("anonymous: %d", rec.Code)
+	}
+}
+
+func TestParallelSignInsAreLimited(t *testing.T) {
+	f := newDashFixture(t)
+	const tries, limit = 20, 3
+	for _, tc := range []struct {
+		name        string
+		addr, email func(i int) string
+	}{
+		{"one address", func(int) string { return "192.0.2.9:1234" }, func(i int) string { return "guess" + itoa(i) + "@example.com" }},
+		{"one email", func(i int) string { return "198.51.100." + itoa(i+1) + ":1234" }, func(int) string { return dashEmail }},
+		{"one IPv6 /64", func(i int) string { return "[2001:db8::" + itoa(i+1) + "]:1234" }, func(i int) string { return "v6-" + itoa(i) + "@example.com" }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a, err := New(&Config{Manager: f.mgr, SignInLimit: limit, SignInWindow: time.Minute})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var wg sync.WaitGroup
+			codes := make([]int, tries)
+			start := make(chan struct{})
+			for i := range tries {
+				wg.Go(func() {
+					<-start
+					body := url.Values{"email": {tc.email(i)}, "password": {"wrong"}}.Encode()
+					req := httptest.NewRequest(http.MethodPost, "/admin/login", strings.NewReader(body))
+					req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+					req.RemoteAddr = tc.addr(i)
+					rec := httptest.NewRecorder()
+					a.ServeHTTP(rec, req)
+					codes[i] = rec.Code
+				})
+			}
+			close(start)
+			wg.Wait()
+			count := map[int]int{}
+			for _, c := range codes {
+				count[c]++
+			}
+			if count[http.StatusUnauthorized] != limit || count[http.StatusTooManyRequests] != tries-limit {
+				t.Fatalf("answers %v: want %d checked (401) and %d refused (429)", count, limit, tries-limit)
+			}
+		})
+	}
+	entries, err := f.mgr.Audit(context.Background(), tenancy.AuditFilter{Action: "admin.sign_in", Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	failed := 0
+	for _, e := range entries {
+		if e.Outcome == tenancy.StateFailed {
+			failed++
+		}
+	}
+	if failed != 3*tries {
+		t.Fatalf("%d failed sign-ins audited, want %d (every attempt, checked or refused)", failed, 3*tries)
+	}
+}
+
+func TestSignInLimiterGivesSuccessesBack(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	l := newSignInLimiter(3, time.Minute)
+	ip, email := "192.0.2.1", "a@example.com"
+	for i := range 2 { // two failures
+		if w := l.attempt(now, ip, email); w != 0 {
+			t.Fatalf("failure %d refused: %v", i+1, w)
+		}
+	}
+	if w := l.attempt(now, ip, email); w != 0 {
+		t.Fatalf("third attempt refused: %v", w)
+	}
+	l.succeed(now, ip, email)
+	// The success is given back; the address keeps its two failures.
+	if w := l.attempt(now, ip, "b@example.com"); w != 0 {
+		t.Fatalf("attempt after a success refused: %v", w)
+	}
+	if w := l.attempt(now, ip, "c@example.com"); w != time.Minute {
+		t.Fatalf("fourth counted attempt of the address: wait %v, want 1m", w)
+	}
+	// An undecided attempt is given back to both.
+	l2 := newSignInLimiter(1, time.Minute)
+	if w := l2.attempt(now, ip, email); w != 0 {
+		t.Fatal(w)
+	}
+	l2.cancel(now, ip, email)
+	if w := l2.attempt(now, ip, email); w != 0 {
+		t.Fatalf("attempt after a cancelled one refused: %v", w)
+	}
+}
+
+func TestSignInLimiterWhenFull(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	l := newSignInLimiter(3, time.Minute)
+	l.max = 4
+	// The target, then a second client: four keys, full.
+	if l.attempt(now, "192.0.2.1", "target@example.com") != 0 || l.attempt(now.Add(time.Second), "192.0.2.2", "other@example.com") != 0 {
+		t.Fatal("attempts refused before the limiter was full")
+	}
+	// A flood of new emails and addresses is refused, not tracked, and
+	// does not evict the target's count.
+	for i := range 50 {
+		w := l.attempt(now.Add(2*time.Second), "203.0.113."+itoa(i), "junk"+itoa(i)+"@example.com")
+		if w != 58*time.Second {
+			t.Fatalf("untracked attempt %d while full: wait %v, want 58s (until the first entry ends)", i, w)
+		}
+	}
+	// A tracked address with an untracked email is refused too.
+	if w := l.attempt(now.Add(2*time.Second), "192.0.2.2", "new@example.com"); w == 0 {
+		t.Fatal("an attempt for an untracked email was let through while full")
+	}
+	if len(l.fails) != 4 || l.fails["email:target@example.com"].n != 1 {
+		t.Fatalf("entries after the flood: %d, target's count %+v", len(l.fails), l.fails["email:target@example.com"])
+	}
+	// Tracked clients go on as usual, up to their limit.
+	for i := range 2 {
+		if w := l.attempt(now.Add(3*time.Second), "192.0.2.1", "target@example.com"); w != 0 {
+			t.Fatalf("tracked attempt %d refused: %v", i+2, w)
+		}
+	}
+	if w := l.attempt(now.Add(3*time.Second), "192.0.2.1", "target@example.com"); w != 57*time.Second {
+		t.Fatalf("target over its limit: wait %v, want 57s", w)
+	}
+	// Once the first entries end, new clients are tracked again.
+	if w := l.attempt(now.Add(time.Minute), "203.0.113.1", "junk1@example.com"); w != 0 {
+		t.Fatalf("new client after the window: wait %v", w)
+	}
+	if len(l.fails) != 4 {
+		t.Fatalf("%d entries, want the second client's two and the new one's two", len(l.fails))
+	}
+}
+
+func TestAddressGroup(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"192.0.2.1":         "192.0.2.1",
+		"::ffff:192.0.2.1":  "192.0.2.1",
+		"2001:db8::1":       "2001:db8::/64",
+		"2001:db8::ffff:1":  "2001:db8::/64",
+		"2001:db8:0:1::1":   "2001:db8:0:1::/64",
+		"fe80::1%eth0":      "fe80::/64",
+		"not an address":    "not an address",
+		"@unix-socket-peer": "@unix-socket-peer",
+	} {
+		if got := addressGroup(in); got != want {
+			t.Errorf("addressGroup(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
