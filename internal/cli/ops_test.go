@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gotenancy/tenancy/alert"
 	"github.com/gotenancy/tenancy/monitor"
 )
 
@@ -577,5 +579,65 @@ func TestReportCSVFormulas(t *testing.T) {
 	if len(recs) != 2 || recs[1][slices.Index(reportColumns, "name")] != "'"+name ||
 		recs[1][slices.Index(reportColumns, "database_size_bytes")][0] == '\'' {
 		t.Fatalf("CSV report: %q", recs)
+	}
+}
+
+// TestAlertsFromEnv is not parallel: it sets the TENANCY_ALERT_* variables.
+func TestAlertsFromEnv(t *testing.T) {
+	for _, c := range []struct {
+		name       string
+		env        map[string]string
+		engine     bool
+		wantErr    []string
+		wantWarn   string
+		wantNoWarn bool
+	}{
+		{name: "nothing set", wantNoWarn: true},
+		{name: "a bad channel without a threshold", env: map[string]string{alert.EnvWebhookURL: "htp://hooks.example"},
+			wantErr: []string{alert.EnvWebhookURL}},
+		{name: "a half-set channel without a threshold", env: map[string]string{alert.EnvTelegramChatID: "42"},
+			wantErr: []string{alert.EnvTelegramBotToken}},
+		{name: "a channel without a threshold", env: map[string]string{alert.EnvWebhookURL: "https://hooks.example/x"},
+			wantWarn: "no alert rule is on"},
+		{name: "a threshold without a channel", env: map[string]string{alert.EnvErrorRate: "5%"},
+			engine: true, wantWarn: "no notification channel"},
+		{name: "a threshold and a channel", env: map[string]string{alert.EnvErrorRate: "5%", alert.EnvWebhookURL: "https://hooks.example/x"},
+			engine: true, wantNoWarn: true},
+		{name: "a bad threshold and a bad channel", env: map[string]string{alert.EnvErrorRate: "lots", alert.EnvWebhookURL: "ftp://x"},
+			wantErr: []string{alert.EnvErrorRate, alert.EnvWebhookURL}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			for _, name := range []string{alert.EnvDatabaseSize, alert.EnvP95Latency, alert.EnvErrorRate, alert.EnvMinRequests,
+				alert.EnvMemoryUse, alert.EnvConnectionBudget, alert.EnvWebhookURL, alert.EnvSlackWebhookURL,
+				alert.EnvTelegramBotToken, alert.EnvTelegramChatID, alert.EnvSMTPAddr, alert.EnvSMTPUsername,
+				alert.EnvSMTPPassword, alert.EnvEmailFrom, alert.EnvEmailTo} {
+				t.Setenv(name, c.env[name])
+			}
+			var logs bytes.Buffer
+			e, err := alertsFromEnv(slog.New(slog.NewTextHandler(&logs, nil)))
+			if len(c.wantErr) > 0 {
+				if err == nil {
+					t.Fatal("no error")
+				}
+				for _, w := range c.wantErr {
+					if !strings.Contains(err.Error(), w) {
+						t.Errorf("error %q does not name %s", err, w)
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (e != nil) != c.engine {
+				t.Fatalf("engine %v, want one: %v", e, c.engine)
+			}
+			if c.wantWarn != "" && !strings.Contains(logs.String(), c.wantWarn) {
+				t.Errorf("logs lack %q: %s", c.wantWarn, logs.String())
+			}
+			if c.wantNoWarn && logs.Len() != 0 {
+				t.Errorf("unexpected logs: %s", logs.String())
+			}
+		})
 	}
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -171,18 +172,20 @@ func ensureDemoTenants(ctx context.Context, cmd *cobra.Command, e *env) error {
 }
 
 // alertsFromEnv builds the alert engine from the TENANCY_ALERT_*
-// variables (see package alert); nil when no threshold is set.
+// variables (see package alert); nil when no threshold is set. The channel
+// variables are checked even then, so that a mistake in them is an error
+// rather than silence; channels without a threshold are warned about.
 func alertsFromEnv(logger *slog.Logger) (*alert.Engine, error) {
-	th, err := alert.ThresholdsFromEnv(os.Getenv)
-	if err != nil {
+	th, thErr := alert.ThresholdsFromEnv(os.Getenv)
+	notifiers, nErr := alert.NotifiersFromEnv(os.Getenv, &http.Client{Timeout: 15 * time.Second})
+	if err := errors.Join(thErr, nErr); err != nil {
 		return nil, err
 	}
 	if th == (alert.Thresholds{MinRequests: th.MinRequests}) {
+		if len(notifiers) > 0 {
+			logger.Warn("alert notification channels are set but no alert threshold is: no alert rule is on (set TENANCY_ALERT_DATABASE_SIZE, _P95_LATENCY, _ERROR_RATE, _MEMORY_USE or _CONNECTION_BUDGET)")
+		}
 		return nil, nil
-	}
-	notifiers, err := alert.NotifiersFromEnv(os.Getenv, &http.Client{Timeout: 15 * time.Second})
-	if err != nil {
-		return nil, err
 	}
 	if len(notifiers) == 0 {
 		logger.Warn("alert thresholds are set but no notification channel is: alerts show on the dashboard only")
