@@ -269,7 +269,7 @@ func (m *Monitor) dashboard(w http.ResponseWriter, r *http.Request) error {
 		m.latestOrSample(r.Context())
 		e, ok := m.ring.latest()
 		if !ok { // the history was cleared meanwhile
-			return writeEnvelope(w, r, m.Sample(r.Context()), nil)
+			return writeEnvelope(w, r, m.sample(r.Context(), false), nil)
 		}
 		body := make([]byte, 0, len(e.json)+80)
 		body = append(body, `{"success":true,"data":`...)

@@ -115,9 +115,12 @@ type Config struct {
 	// DefaultDirectoryInterval. A tenant with requests that is not in the
 	// directory makes it read again sooner, at most every 10 s.
 	DirectoryInterval time.Duration
-	// OnSample, if set, is called with each snapshot after it is taken
-	// (for alerts), one call at a time, on the sampler's goroutine: a slow
-	// OnSample delays the next sample.
+	// OnSample, if set, is called with each snapshot the sampler (Start)
+	// takes, after it is kept and streamed (for alerts), one call at a
+	// time, on the sampler's goroutine: a slow OnSample delays the next
+	// sample. Snapshots taken otherwise (by Sample, or by a monitoring
+	// route when there is none yet) are not passed to it, so it never runs
+	// on a request's goroutine.
 	OnSample func(Snapshot)
 	// Alerts, if set, supplies the alert history shown by the dashboard
 	// and GET /admin/monitoring/alerts.

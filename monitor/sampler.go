@@ -48,13 +48,16 @@ func (m *Monitor) Start(ctx context.Context) error {
 	return nil
 }
 
-// run is the sampler's loop.
+// run is the sampler's loop. It alone passes snapshots to OnSample.
 func (m *Monitor) run(ctx context.Context) {
 	defer m.stop()
 	tick := time.NewTicker(m.cfg.SampleInterval)
 	defer tick.Stop()
 	for {
-		m.Sample(ctx)
+		s := m.sample(ctx, true)
+		if m.cfg.OnSample != nil {
+			m.cfg.OnSample(s)
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -104,23 +107,34 @@ func (m *Monitor) goBackground(fn func(ctx context.Context)) bool {
 }
 
 // Sample takes one snapshot now, as the sampler does every SampleInterval:
-// the snapshot is kept in the history, sent to the stream's subscribers and
-// passed to OnSample. Its rates cover the time since the previous sample.
-// The returned snapshot shares its slices with the history: do not change
-// it.
+// the snapshot is kept in the history and sent to the stream's
+// subscribers. Its rates cover the time since the previous sample, and the
+// next sample's rates the time since this one. Unlike the sampler's
+// snapshots it is not passed to OnSample. The returned snapshot shares its
+// slices with the history: do not change it.
 func (m *Monitor) Sample(ctx context.Context) Snapshot {
+	return m.sample(ctx, true)
+}
+
+// sample takes a snapshot, keeps it in the history and publishes it to the
+// streams. With advance its figures become the baseline of the next
+// sample's rates; without (a snapshot taken for a request), the next
+// sample's rates still cover the time since the previous one, so that the
+// intervals of the sampler's snapshots, which OnSample sees, leave no gap.
+func (m *Monitor) sample(ctx context.Context, advance bool) Snapshot {
 	m.sampleMu.Lock()
 	defer m.sampleMu.Unlock()
+	saved := m.prev
 	s := m.take(ctx)
+	if !advance {
+		m.prev = saved
+	}
 	body, err := json.Marshal(s)
 	if err != nil {
 		m.log.Warn("monitor: encoding a sample", "err", err)
 	} else {
 		m.ring.add(s, body)
 		m.subs.publish(frame("sample", body))
-	}
-	if m.cfg.OnSample != nil {
-		m.cfg.OnSample(s)
 	}
 	return s
 }
@@ -145,12 +159,14 @@ func (m *Monitor) History() []Snapshot {
 }
 
 // latestOrSample returns the latest snapshot, taking one when there is
-// none.
+// none (before the sampler's first, or after the history was cleared). A
+// snapshot taken here is not passed to OnSample and does not move the
+// baseline of the sampler's rates.
 func (m *Monitor) latestOrSample(ctx context.Context) Snapshot {
 	if s, ok := m.Latest(); ok {
 		return s
 	}
-	return m.Sample(ctx)
+	return m.sample(ctx, false)
 }
 
 // take measures a snapshot against the baseline and moves the baseline on.

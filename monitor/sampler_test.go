@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -238,5 +239,33 @@ func TestNewValidatesSampler(t *testing.T) {
 		if _, err := monitor.New(&cfg); err == nil {
 			t.Errorf("%+v: no error", cfg)
 		}
+	}
+}
+
+// Only the sampler passes snapshots to OnSample: not the monitoring
+// routes that take one when there is none, nor Sample.
+func TestOnSampleOnlyFromSampler(t *testing.T) {
+	f := newFleet(t)
+	var calls atomic.Int32
+	mon := f.monitor(t, monitor.Config{SampleInterval: time.Hour, OnSample: func(monitor.Snapshot) { calls.Add(1) }})
+	h := mon.AdminHandler()
+	var s monitor.Snapshot
+	success(t, serve(t, h, "GET", "/admin/monitoring/dashboard?format=json", nil), &s)
+	success(t, serve(t, h, "DELETE", "/admin/monitoring/clear-caches", nil), &monitor.ClearReport{})
+	if rec := serve(t, h, "GET", "/admin/monitoring/dashboard", nil); rec.Code != 200 {
+		t.Fatalf("page: %d", rec.Code)
+	}
+	// The routes' snapshots did not move the baseline of the rates.
+	if s := mon.Sample(context.Background()); s.IntervalSeconds != 0 {
+		t.Errorf("the first Sample after the routes' snapshots has an interval of %v s", s.IntervalSeconds)
+	}
+	if n := calls.Load(); n != 0 {
+		t.Fatalf("OnSample called %d times without the sampler", n)
+	}
+	if err := mon.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for calls.Load() == 0 {
+		time.Sleep(time.Millisecond)
 	}
 }
