@@ -206,11 +206,14 @@ func (a *Admin) signedIn(h http.HandlerFunc) http.Handler {
 }
 
 // monitoringAuth lets signed-in admins, and API clients whose key has the
-// scope (read; admin for changes), reach the monitoring routes.
+// scope (read; admin for changes), reach the monitoring routes. A request
+// is taken for an API client when it has an X-Api-Key header or a Bearer
+// Authorization; other Authorization schemes (Basic from a proxy in front
+// of the dashboard) go the session's way.
 func (a *Admin) monitoringAuth(h http.Handler) http.Handler {
 	session := a.signedIn(h.ServeHTTP)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if a.cfg.APIKeyAllows != nil && (r.Header.Get("X-Api-Key") != "" || r.Header.Get("Authorization") != "") {
+		if a.cfg.APIKeyAllows != nil && (r.Header.Get("X-Api-Key") != "" || isBearer(r.Header.Get("Authorization"))) {
 			scope := tenancy.ScopeRead
 			if r.Method != http.MethodGet && r.Method != http.MethodHead {
 				scope = tenancy.ScopeAdmin
@@ -225,6 +228,13 @@ func (a *Admin) monitoringAuth(h http.Handler) http.Handler {
 		}
 		session.ServeHTTP(w, r)
 	})
+}
+
+// isBearer reports whether an Authorization header carries a bearer token
+// (the scheme is case-insensitive).
+func isBearer(auth string) bool {
+	const scheme = "Bearer "
+	return len(auth) > len(scheme) && strings.EqualFold(auth[:len(scheme)], scheme)
 }
 
 // page is what every template gets.

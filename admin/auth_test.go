@@ -218,6 +218,9 @@ func TestMonitoringAcceptsAPIKeysWithTheScope(t *testing.T) {
 	})
 	a, err := New(&Config{Manager: f.mgr, Monitoring: mon, APIKeyAllows: func(r *http.Request, s tenancy.Scope) bool {
 		k := r.Header.Get("X-Api-Key")
+		if f := strings.Fields(r.Header.Get("Authorization")); len(f) == 2 && strings.EqualFold(f[0], "bearer") {
+			k = f[1]
+		}
 		return k == "admin-key" || (k == "read-key" && s == tenancy.ScopeRead)
 	}})
 	if err != nil {
@@ -246,6 +249,52 @@ func TestMonitoringAcceptsAPIKeysWithTheScope(t *testing.T) {
 	a.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/admin/monitoring/dashboard", nil))
 	if rec.Code != http.StatusSeeOther {
 		t.Fatalf("anonymous: %d", rec.Code)
+	}
+
+	// Only a Bearer Authorization (any case) means an API client; Basic
+	// credentials of a proxy in front of the dashboard go the session's
+	// way.
+	u, err := f.mgr.AuthenticateAdmin(context.Background(), dashEmail, dashPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, _, err := f.mgr.CreateAdminSession(context.Background(), u.ID, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, auth string
+		session    bool
+		code       int
+		actor      string
+	}{
+		{"basic with a session", "Basic cHJveHk6c2VjcmV0", true, http.StatusOK, "admin:" + dashEmail},
+		{"basic without a session", "Basic cHJveHk6c2VjcmV0", false, http.StatusSeeOther, ""},
+		{"bearer", "bearer read-key", false, http.StatusOK, "api-key"},
+		{"bearer, wrong key, with a session", "Bearer nope", true, http.StatusUnauthorized, ""},
+	} {
+		req := httptest.NewRequest(http.MethodGet, "/admin/monitoring/connections", nil)
+		req.Header.Set("Authorization", tc.auth)
+		if tc.session {
+			req.AddCookie(&http.Cookie{Name: SessionCookie, Value: token})
+		}
+		rec := httptest.NewRecorder()
+		a.ServeHTTP(rec, req)
+		if rec.Code != tc.code || (tc.actor != "" && rec.Body.String() != tc.actor) {
+			t.Errorf("%s: %d as %q, want %d as %q", tc.name, rec.Code, rec.Body.String(), tc.code, tc.actor)
+		}
+	}
+}
+
+func TestIsBearer(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]bool{
+		"Bearer abc": true, "bearer abc": true, "BEARER abc": true,
+		"Bearer ": false, "Bearer": false, "Basic abc": false, "": false, "Bearerabc": false,
+	} {
+		if got := isBearer(in); got != want {
+			t.Errorf("isBearer(%q) = %v, want %v", in, got, want)
+		}
 	}
 }
 
