@@ -223,8 +223,12 @@ func (a *Admin) execute(ctx context.Context, run *fleetRun) {
 	}
 	run.update(func() {
 		run.report = report
-		if err != nil {
-			run.err = err.Error()
+		switch {
+		case err == nil:
+		case report != nil:
+			run.err = "Some outcomes could not be recorded in the catalog; see the server log."
+		default:
+			run.err = "The run could not start; see the server log."
 		}
 		run.finished = time.Now()
 	})
@@ -265,7 +269,7 @@ func (a *Admin) renderMigrations(w http.ResponseWriter, r *http.Request, status 
 	ops, err := a.mgr.OperationStatus(r.Context(), tenancy.OpMigrate)
 	if err != nil {
 		a.log.ErrorContext(r.Context(), "admin: migration outcomes", "err", err)
-		d.StatusError = err.Error()
+		d.StatusError = "the catalog failed; see the server log."
 	}
 	d.Tenants = len(ops)
 	for _, op := range ops {

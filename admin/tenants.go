@@ -83,8 +83,10 @@ func (a *Admin) classify(r *http.Request, err error) problem {
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return problem{http.StatusServiceUnavailable, "", "The request was cancelled or took too long; try again."}
 	}
+	// The error's text can carry file paths and driver detail: it goes to
+	// the log, not the page.
 	a.log.ErrorContext(r.Context(), "admin: tenant change failed", "method", r.Method, "path", r.URL.Path, "err", err)
-	return problem{http.StatusInternalServerError, "", "The change failed: " + err.Error()}
+	return problem{http.StatusInternalServerError, "", "The change failed; see the server log."}
 }
 
 // sentence makes s start with a capital letter and end with a full stop.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/gotenancy/tenancy"
 	"github.com/gotenancy/tenancy/migrate"
+	"github.com/gotenancy/tenancy/tenantdb"
 )
 
 // tenantPageTimeout bounds the database figures of a tenant's page, so a
@@ -102,7 +104,7 @@ func (a *Admin) renderTenant(w http.ResponseWriter, r *http.Request, status int,
 	wg.Go(func() {
 		ds, err := a.mgr.DatabaseStats(ctx, t)
 		if err != nil {
-			v.DBError = err.Error()
+			v.DBError = a.figureProblem(ctx, "measuring a tenant database", t, err, dbUnreadable)
 			return
 		}
 		v.DB = ds
@@ -110,7 +112,7 @@ func (a *Admin) renderTenant(w http.ResponseWriter, r *http.Request, status int,
 	wg.Go(func() {
 		st, err := a.mgr.MigrationStatus(ctx, t)
 		if err != nil {
-			v.MigrationsError = err.Error()
+			v.MigrationsError = a.figureProblem(ctx, "reading a tenant's migration state", t, err, dbUnreadable)
 			return
 		}
 		for _, s := range st {
@@ -124,7 +126,7 @@ func (a *Admin) renderTenant(w http.ResponseWriter, r *http.Request, status int,
 	wg.Go(func() {
 		entries, err := a.mgr.Audit(ctx, tenancy.AuditFilter{TenantUUID: t.UUID, Limit: auditLimit})
 		if err != nil {
-			v.AuditError = err.Error()
+			v.AuditError = a.figureProblem(ctx, "reading a tenant's audit log", t, err, "the catalog could not be read; see the server log.")
 			return
 		}
 		v.Audit = make([]auditRow, len(entries))
@@ -134,6 +136,27 @@ func (a *Admin) renderTenant(w http.ResponseWriter, r *http.Request, status int,
 	})
 	wg.Wait()
 	a.render(w, r, status, "tenant", page{Title: t.Name, Nav: "tenants", Data: v})
+}
+
+// dbUnreadable is the tenant page's message for a tenant database that
+// failed in a way the page does not name.
+const dbUnreadable = "the database could not be opened or read; see the server log."
+
+// figureProblem logs why one of a tenant page's figures could not be had
+// and returns a short message for the page (fallback when the error is
+// none the page names): the error's own text can carry file paths and
+// driver detail.
+func (a *Admin) figureProblem(ctx context.Context, doing string, t *tenancy.Tenant, err error, fallback string) string {
+	a.log.ErrorContext(ctx, "admin: "+doing, "tenant", t.UUID, "database", t.DatabaseName, "err", err)
+	switch {
+	case errors.Is(err, tenantdb.ErrNotExist):
+		return "the database does not exist."
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Sprintf("it took longer than %s.", tenantPageTimeout)
+	case errors.Is(err, context.Canceled):
+		return "the request was cancelled."
+	}
+	return fallback
 }
 
 // siteURL is the address of the tenant's primary domain, https when the

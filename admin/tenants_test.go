@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -395,7 +396,31 @@ func TestTenantPageToleratesABrokenDatabase(t *testing.T) {
 	if res.code != http.StatusOK {
 		t.Fatalf("tenant page with its database gone: %d\n%s", res.code, clip(res.body))
 	}
-	mustContain(t, res.body, `id="database-error"`, `id="migrations-error"`, ten.DatabaseName, `id="status-form"`)
+	mustContain(t, res.body, `id="database-error"`, `id="migrations-error"`, ten.DatabaseName, `id="status-form"`,
+		"could not be measured: the database does not exist.")
+	// The errors' own text (file paths, driver detail) stays in the log.
+	mustNotContain(t, res.body, f.dir, "tenantdb:")
+}
+
+func TestUnexpectedErrorsStayInTheLog(t *testing.T) {
+	t.Parallel()
+	var logged strings.Builder
+	a, err := New(&Config{Manager: dashManager(t, t.TempDir()), Logger: slog.New(slog.NewTextHandler(&logged, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := httptest.NewRequest(http.MethodPost, "/admin/tenants", nil)
+	p := a.classify(req, errors.New("open /var/lib/tenancy/tenants/x.sqlite: driver detail"))
+	if p.Status != http.StatusInternalServerError || p.Field != "" || p.Msg != "The change failed; see the server log." {
+		t.Fatalf("classify: %+v", p)
+	}
+	if !strings.Contains(logged.String(), "driver detail") {
+		t.Fatalf("the error was not logged: %q", logged.String())
+	}
+	// Conditions the page can name keep their own status and message.
+	if p := a.classify(req, context.Canceled); p.Status != http.StatusServiceUnavailable {
+		t.Fatalf("classify(context.Canceled): %+v", p)
+	}
 }
 
 func TestTenantStatus(t *testing.T) {
