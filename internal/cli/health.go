@@ -22,10 +22,6 @@ import (
 // tenantCheckTimeout bounds the measurement of one tenant's database.
 const tenantCheckTimeout = 10 * time.Second
 
-// errDiskUnsupported is returned by freeDiskBytes where the platform
-// cannot measure free disk space.
-var errDiskUnsupported = errors.New("free disk space is not measurable on this platform")
-
 // Names of the checks of `tenancy health`.
 const (
 	checkCatalog   = "catalog"
@@ -256,9 +252,9 @@ func fleetHealth(ctx context.Context, o *options, mgr *tenancy.Manager, migErr e
 	res.add(checkCatalog, start, plural(n, "tenant"), err)
 
 	start = time.Now()
-	free, err := freeDiskBytes(o.dataDir)
+	free, err := monitor.FreeBytes(o.dataDir)
 	switch {
-	case errors.Is(err, errDiskUnsupported):
+	case errors.Is(err, monitor.ErrDiskUnsupported):
 		res.add(checkDisk, start, "free space not measurable on this platform", nil)
 		res.Checks[len(res.Checks)-1].Skipped = true
 	case err != nil:
