@@ -79,6 +79,14 @@ type Admin struct {
 	// closing is closed by Close: event streams end.
 	closing   chan struct{}
 	closeOnce sync.Once
+	// runsCtx is the context of work that outlives a request (fleet
+	// runs), cancelled by Close; runs counts its goroutines, which Close
+	// waits for. runsMu orders starting one against Close, so none starts
+	// once Close has begun.
+	runsCtx  context.Context
+	stopRuns context.CancelFunc
+	runsMu   sync.Mutex
+	runs     sync.WaitGroup
 }
 
 // New returns the dashboard. It copies cfg.
@@ -119,6 +127,7 @@ func New(cfg *Config) (*Admin, error) {
 		sessions: sessionCookie{secure: c.SecureCookies},
 		closing:  make(chan struct{}),
 	}
+	a.runsCtx, a.stopRuns = context.WithCancel(context.Background())
 	a.handler = http.NewCrossOriginProtection().Handler(a.routes())
 	return a, nil
 }
@@ -131,11 +140,41 @@ func (a *Admin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a.handler.ServeHTTP(w, r)
 }
 
-// Close ends the dashboard's open event streams (for a graceful shutdown,
-// which waits for open requests). A fleet migration started from the
-// dashboard runs on; each tenant's migration is its own transaction.
+// Close prepares the dashboard for a graceful shutdown (which waits for
+// open requests): it ends the open event streams and stops a fleet
+// migration started from the dashboard. Tenants the run has not started
+// are skipped; those migrating get a cancelled context (each tenant's
+// migration is its own transaction, rolled back). Close returns when the
+// run has ended and recorded its outcomes; a fleet migration cannot be
+// started after it.
 func (a *Admin) Close() {
-	a.closeOnce.Do(func() { close(a.closing) })
+	a.closeOnce.Do(func() {
+		close(a.closing)
+		a.runsMu.Lock()
+		a.stopRuns()
+		a.runsMu.Unlock()
+	})
+	a.runs.Wait()
+}
+
+// background runs fn in a goroutine that Close stops and waits for. fn's
+// context carries ctx's values (the audit actor) but not its
+// cancellation: it is cancelled by Close. It returns false, running
+// nothing, once Close has begun.
+func (a *Admin) background(ctx context.Context, fn func(ctx context.Context)) bool {
+	a.runsMu.Lock()
+	defer a.runsMu.Unlock()
+	if a.runsCtx.Err() != nil {
+		return false
+	}
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(a.runsCtx, cancel)
+	a.runs.Go(func() {
+		defer cancel()
+		defer stop()
+		fn(ctx)
+	})
+	return true
 }
 
 // routes builds the dashboard's mux. Every route but sign-in and the

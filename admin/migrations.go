@@ -25,6 +25,9 @@ const maxConcurrency = 256
 // proxies keep it open.
 const sseHeartbeat = 15 * time.Second
 
+// shuttingDown is the answer to a fleet run started after Close.
+const shuttingDown = "The dashboard is shutting down; start the migration again once it is back."
+
 // registerMigrationRoutes adds the fleet migrations pages.
 func (a *Admin) registerMigrationRoutes(mux *http.ServeMux) {
 	mux.Handle("GET /admin/migrations", a.signedIn(a.migrationsPage))
@@ -192,9 +195,10 @@ func (run *fleetRun) update(fn func()) {
 	run.changed = make(chan struct{})
 }
 
-// execute runs the migration and records its outcome. The context is the
-// request's without its cancellation: the run outlives the request, and
-// the admin stays the audit log's actor.
+// execute runs the migration and records its outcome. The context
+// carries the request's values (the admin stays the audit log's actor)
+// and is cancelled by Close, not by the end of the request: the run
+// outlives the request but not the dashboard.
 func (a *Admin) execute(ctx context.Context, run *fleetRun) {
 	defer a.fleet.finish(run)
 	opts := tenancy.FleetOptions{
@@ -218,12 +222,22 @@ func (a *Admin) execute(ctx context.Context, run *fleetRun) {
 		}()
 		report, err = a.mgr.MigrateAll(ctx, opts)
 	}()
-	if err != nil {
+	stopped := ctx.Err() != nil
+	switch {
+	case stopped:
+		skipped := 0
+		if report != nil {
+			skipped = report.Skipped
+		}
+		a.log.WarnContext(ctx, "admin: fleet migration stopped at shutdown", "run", run.ID, "skipped", skipped, "err", err)
+	case err != nil:
 		a.log.ErrorContext(ctx, "admin: fleet migration", "run", run.ID, "err", err)
 	}
 	run.update(func() {
 		run.report = report
 		switch {
+		case stopped:
+			run.err = "Stopped at shutdown; the tenants not yet started were skipped."
 		case err == nil:
 		case report != nil:
 			run.err = "Some outcomes could not be recorded in the catalog; see the server log."
@@ -330,13 +344,25 @@ func (a *Admin) startMigrations(w http.ResponseWriter, r *http.Request) {
 	if u := userFrom(r.Context()); u != nil {
 		by = u.Email
 	}
+	if a.runsCtx.Err() != nil {
+		a.renderError(w, r, http.StatusServiceUnavailable, shuttingDown)
+		return
+	}
 	run, running := a.fleet.start(by, opts)
 	if running != nil {
 		d.Error = "A fleet migration is already running (run " + running.ID + "); wait for it to finish."
 		a.renderMigrations(w, r, http.StatusConflict, d)
 		return
 	}
-	go a.execute(context.WithoutCancel(r.Context()), run)
+	if !a.background(r.Context(), func(ctx context.Context) { a.execute(ctx, run) }) {
+		run.update(func() {
+			run.err = "Not started: the dashboard is shutting down."
+			run.finished = time.Now()
+		})
+		a.fleet.finish(run)
+		a.renderError(w, r, http.StatusServiceUnavailable, shuttingDown)
+		return
+	}
 	setFlash(w, "Started migrating the fleet.")
 	http.Redirect(w, r, "/admin/migrations/runs/"+run.ID, http.StatusSeeOther)
 }

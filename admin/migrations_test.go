@@ -258,3 +258,67 @@ func TestFleetRunsKeepTheLastTen(t *testing.T) {
 		t.Fatal("the oldest runs were not the ones forgotten")
 	}
 }
+
+func TestCloseStopsAFleetRun(t *testing.T) {
+	t.Parallel()
+	// The migration says when the first tenant reaches it, then waits
+	// for a gate that never opens, or for its context to end.
+	entered := make(chan struct{}, 10)
+	up := &goose.GoFunc{RunTx: func(ctx context.Context, tx *sql.Tx) error {
+		entered <- struct{}{}
+		<-ctx.Done()
+		return ctx.Err()
+	}}
+	down := &goose.GoFunc{RunTx: func(context.Context, *sql.Tx) error { return nil }}
+	f := newDashFixture(t, goose.NewGoMigration(900, up, down))
+	ctx := context.Background()
+	for _, d := range []string{"a.test", "b.test", "c.test"} {
+		f.create(strings.ToUpper(d[:1]), d, func(r *tenancy.CreateRequest) { r.Migrate = false })
+	}
+	if res := f.post("/admin/migrations", url.Values{"concurrency": {"1"}}); res.code != http.StatusSeeOther {
+		t.Fatalf("start: %d", res.code)
+	}
+	select {
+	case <-entered:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the run never reached the migration")
+	}
+
+	closed := make(chan struct{})
+	go func() {
+		f.admin.Close()
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Close did not return: the run was not stopped")
+	}
+	// Close returned after the run ended, not before.
+	if _, running := f.admin.fleet.list(); running != nil {
+		t.Fatal("Close returned while the run was running")
+	}
+	st := f.admin.fleet.get("1").state()
+	if st.Running || st.Summary.Failed != 1 || st.Summary.Skipped != 2 || st.Summary.Succeeded != 0 {
+		t.Fatalf("run after Close: %+v", st.Summary)
+	}
+	if !strings.Contains(st.Summary.Error, "shutdown") {
+		t.Fatalf("run's message: %q", st.Summary.Error)
+	}
+	if len(entered) != 0 {
+		t.Fatalf("%d more tenants were started after Close", len(entered))
+	}
+	// The run kept the admin as the audit log's actor.
+	entries, err := f.mgr.Audit(ctx, tenancy.AuditFilter{Action: "fleet.migrate"})
+	if err != nil || len(entries) != 1 || entries[0].Actor != "admin:"+dashEmail || entries[0].Outcome != tenancy.StateFailed {
+		t.Fatalf("audit of the run: %+v, %v", entries, err)
+	}
+	// No run starts after Close; a second Close returns at once.
+	if res := f.post("/admin/migrations", url.Values{}); res.code != http.StatusServiceUnavailable {
+		t.Fatalf("start after Close: %d, want 503", res.code)
+	}
+	f.admin.Close()
+	if runs, _ := f.admin.fleet.list(); len(runs) != 1 {
+		t.Fatalf("%d runs, want 1", len(runs))
+	}
+}
