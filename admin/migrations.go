@@ -25,6 +25,10 @@ const maxConcurrency = 256
 // proxies keep it open.
 const sseHeartbeat = 15 * time.Second
 
+// sseWriteTimeout bounds each write to an event stream, so a client that
+// stops reading cannot hold the handler.
+const sseWriteTimeout = 10 * time.Second
+
 // shuttingDown is the answer to a fleet run started after Close.
 const shuttingDown = "The dashboard is shutting down; start the migration again once it is back."
 
@@ -381,6 +385,8 @@ func (a *Admin) runPage(w http.ResponseWriter, r *http.Request) {
 // runEvents serves GET /admin/migrations/runs/{id}/events, a Server-Sent
 // Events stream: "progress" after each tenant ({done, total, succeeded,
 // failed, current}) and "done" with the summary, after which it ends.
+// Each write has its own deadline (sseWriteTimeout); the stream as a
+// whole lasts as long as the run.
 func (a *Admin) runEvents(w http.ResponseWriter, r *http.Request) {
 	run := a.fleet.get(r.PathValue("id"))
 	if run == nil {
@@ -388,7 +394,15 @@ func (a *Admin) runEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rc := http.NewResponseController(w)
-	_ = rc.SetWriteDeadline(time.Time{}) // the stream lasts as long as the run
+	// send writes and flushes one chunk of the stream; false when the
+	// client is gone or did not take it within the timeout.
+	send := func(b []byte) bool {
+		_ = rc.SetWriteDeadline(time.Now().Add(sseWriteTimeout))
+		if _, err := w.Write(b); err != nil {
+			return false
+		}
+		return rc.Flush() == nil
+	}
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("X-Accel-Buffering", "no")
@@ -398,25 +412,30 @@ func (a *Admin) runEvents(w http.ResponseWriter, r *http.Request) {
 	var last *runProgress
 	for {
 		st := run.state()
+		var buf []byte
 		if last == nil || st.Progress != *last {
-			if err := writeEvent(w, "progress", st.Progress); err != nil {
+			b, err := eventBytes("progress", st.Progress)
+			if err != nil {
 				return
 			}
+			buf = append(buf, b...)
 			p := st.Progress
 			last = &p
 		}
 		if !st.Running {
-			_ = writeEvent(w, "done", st.Summary)
-			_ = rc.Flush()
+			if b, err := eventBytes("done", st.Summary); err == nil {
+				buf = append(buf, b...)
+			}
+			send(buf)
 			return
 		}
-		if err := rc.Flush(); err != nil {
+		if len(buf) > 0 && !send(buf) {
 			return
 		}
 		select {
 		case <-st.changed:
 		case <-heartbeat.C:
-			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil {
+			if !send([]byte(": keep-alive\n\n")) {
 				return
 			}
 		case <-r.Context().Done():
@@ -427,12 +446,11 @@ func (a *Admin) runEvents(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// writeEvent writes one Server-Sent Event with a JSON data line.
-func writeEvent(w http.ResponseWriter, event string, v any) error {
+// eventBytes renders one Server-Sent Event with a JSON data line.
+func eventBytes(event string, v any) ([]byte, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	_, err = fmt.Fprintf(w, "event: %s\ndata: %s\n\n", event, b)
-	return err
+	return fmt.Appendf(nil, "event: %s\ndata: %s\n\n", event, b), nil
 }

@@ -322,3 +322,65 @@ func TestCloseStopsAFleetRun(t *testing.T) {
 		t.Fatalf("%d runs, want 1", len(runs))
 	}
 }
+
+// deadlineWriter is a ResponseWriter that records, for each write and
+// flush, how far ahead the write deadline was.
+type deadlineWriter struct {
+	header   http.Header
+	deadline time.Time
+	body     strings.Builder
+	ahead    []time.Duration // one per Write and Flush
+}
+
+func (w *deadlineWriter) Header() http.Header { return w.header }
+func (w *deadlineWriter) WriteHeader(int)     {}
+func (w *deadlineWriter) Write(b []byte) (int, error) {
+	w.ahead = append(w.ahead, time.Until(w.deadline))
+	return w.body.Write(b)
+}
+func (w *deadlineWriter) FlushError() error {
+	w.ahead = append(w.ahead, time.Until(w.deadline))
+	return nil
+}
+func (w *deadlineWriter) SetWriteDeadline(t time.Time) error {
+	w.deadline = t
+	return nil
+}
+
+func TestRunEventsSetAWriteDeadlinePerWrite(t *testing.T) {
+	t.Parallel()
+	f := newDashFixture(t)
+	run, _ := f.admin.fleet.start(dashEmail, runOptions{})
+	w := &deadlineWriter{header: http.Header{}}
+	req, err := http.NewRequest(http.MethodGet, "/admin/migrations/runs/"+run.ID+"/events", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.SetPathValue("id", run.ID)
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		f.admin.runEvents(w, req)
+	}()
+	// Likely (not certainly) while the stream waits for a change.
+	time.Sleep(50 * time.Millisecond)
+	run.update(func() { run.progress = runProgress{Done: 1, Total: 2, Succeeded: 1} })
+	time.Sleep(50 * time.Millisecond)
+	run.update(func() { run.progress = runProgress{Done: 2, Total: 2, Succeeded: 2}; run.finished = time.Now() })
+	f.admin.fleet.finish(run)
+	select {
+	case <-served:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the stream did not end with the run")
+	}
+	if len(w.ahead) < 4 {
+		t.Fatalf("%d writes and flushes, want at least 4:\n%s", len(w.ahead), w.body.String())
+	}
+	for i, d := range w.ahead {
+		if d <= 0 || d > sseWriteTimeout {
+			t.Fatalf("write %d had its deadline %v ahead, want within (0, %v]", i, d, sseWriteTimeout)
+		}
+	}
+	body := w.body.String()
+	mustContain(t, body, "event: progress", "event: done", `"succeeded":2`)
+}
