@@ -130,10 +130,6 @@ type runProgress struct {
 	Total     int `json:"total"`
 	Succeeded int `json:"succeeded"`
 	Failed    int `json:"failed"`
-	// Current is the tenant last worked on. The Manager's progress
-	// callback does not say which tenant finished, so it stays empty
-	// for now.
-	Current string `json:"current,omitempty"`
 }
 
 // runSummary is what the done event carries.
@@ -384,9 +380,9 @@ func (a *Admin) runPage(w http.ResponseWriter, r *http.Request) {
 
 // runEvents serves GET /admin/migrations/runs/{id}/events, a Server-Sent
 // Events stream: "progress" after each tenant ({done, total, succeeded,
-// failed, current}) and "done" with the summary, after which it ends.
-// Each write has its own deadline (sseWriteTimeout); the stream as a
-// whole lasts as long as the run.
+// failed}) and "done" with the summary, after which it ends. Each write
+// has its own deadline (sseWriteTimeout); the stream as a whole lasts as
+// long as the run.
 func (a *Admin) runEvents(w http.ResponseWriter, r *http.Request) {
 	run := a.fleet.get(r.PathValue("id"))
 	if run == nil {

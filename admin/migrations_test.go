@@ -383,4 +383,5 @@ func TestRunEventsSetAWriteDeadlinePerWrite(t *testing.T) {
 	}
 	body := w.body.String()
 	mustContain(t, body, "event: progress", "event: done", `"succeeded":2`)
+	mustNotContain(t, body, "current")
 }

@@ -28,9 +28,6 @@
     set("migrate-done", p.done);
     set("migrate-succeeded", p.succeeded);
     set("migrate-failed", p.failed);
-    if (p.current) {
-      set("migrate-state", "Running… last: " + p.current);
-    }
   }
   var es = new EventSource(run.dataset.events);
   es.addEventListener("progress", function (e) {
