@@ -45,21 +45,37 @@ var funcs = template.FuncMap{
 	"add": func(a, b int) int { return a + b },
 }
 
-// wantsJSON reports whether the client prefers JSON to HTML.
+// wantsJSON reports whether the client prefers JSON to HTML: its Accept
+// header gives application/json a higher q-value than text/html (a
+// missing q is 1, a missing type 0), or the same one and lists it first.
+// Only the two types themselves count, not wildcards; entries that cannot
+// be parsed, or whose q is not a number from 0 to 1, are ignored.
 func wantsJSON(r *http.Request) bool {
-	for _, part := range strings.Split(r.Header.Get("Accept"), ",") {
-		mt, _, err := mime.ParseMediaType(strings.TrimSpace(part))
+	jsonQ, htmlQ := -1.0, -1.0 // -1: not listed
+	jsonFirst := false
+	for _, part := range strings.Split(strings.Join(r.Header.Values("Accept"), ","), ",") {
+		mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
 		if err != nil {
 			continue
 		}
-		switch mt {
-		case "text/html":
-			return false
-		case "application/json":
-			return true
+		q := 1.0
+		if s, ok := params["q"]; ok {
+			q, err = strconv.ParseFloat(s, 64)
+			if err != nil || !(q >= 0 && q <= 1) { // NaN too
+				continue
+			}
+		}
+		switch {
+		case mt == "application/json" && jsonQ < 0:
+			jsonQ, jsonFirst = q, htmlQ < 0
+		case mt == "text/html" && htmlQ < 0:
+			htmlQ = q
 		}
 	}
-	return false
+	if jsonQ <= 0 {
+		return false
+	}
+	return jsonQ > htmlQ || (jsonQ == htmlQ && jsonFirst)
 }
 
 // writeJSONError writes the JSON error envelope of the REST API.
