@@ -16,6 +16,10 @@ const directoryRetry = 10 * time.Second
 // directoryTimeout bounds one read of the tenant directory.
 const directoryTimeout = 30 * time.Second
 
+// directoryFirstWait bounds the wait for the directory's very first read;
+// the read goes on in the background past it.
+const directoryFirstWait = 5 * time.Second
+
 // tenantInfo is what the monitoring shows of a tenant besides its figures.
 type tenantInfo struct {
 	uuid, name  string
@@ -33,12 +37,16 @@ type directory struct {
 	loadedAt    time.Time            // when the last read succeeded
 	triedAt     time.Time            // when the last read started
 	loading     bool
+	attempted   bool // a read was started once
 }
 
 // tenantInfos returns what the directory knows of ids. It starts a read of
 // the catalog when the directory is older than DirectoryInterval or misses
-// one of ids (at most every directoryRetry); the read runs in the
-// background, except the first one when wait is set.
+// one of ids (at most every directoryRetry). Reads run in the background,
+// under a context that Close cancels; only for the very first one, when
+// wait is set, tenantInfos waits, at most directoryFirstWait (less if ctx
+// ends or the monitor stops). A failed first read is retried in the
+// background like any other: no later call waits.
 func (m *Monitor) tenantInfos(ctx context.Context, ids []int64, wait bool) map[int64]tenantInfo {
 	d := &m.dir
 	d.mu.Lock()
@@ -50,21 +58,42 @@ func (m *Monitor) tenantInfos(ctx context.Context, ids []int64, wait bool) map[i
 		}
 	}
 	now := time.Now()
-	never := d.byID == nil
-	due := (missing || never || now.Sub(d.loadedAt) >= m.cfg.DirectoryInterval) &&
-		!d.loading && (d.triedAt.IsZero() || now.Sub(d.triedAt) >= directoryRetry)
+	due := (missing || d.byID == nil || now.Sub(d.loadedAt) >= m.cfg.DirectoryInterval) &&
+		!d.loading && (d.triedAt.IsZero() || now.Sub(d.triedAt) >= m.dirRetry)
 	if due {
 		d.loading, d.triedAt = true, now
+	}
+	wait = wait && due && !d.attempted // only for the very first read
+	if due {
+		d.attempted = true
 	}
 	d.mu.Unlock()
 
 	if due {
-		if never && wait {
+		var done chan struct{}
+		if wait {
+			done = make(chan struct{})
+		}
+		started := m.goBackground(func(ctx context.Context) {
 			m.loadDirectory(ctx)
-		} else if !m.goBackground(m.loadDirectory) {
+			if done != nil {
+				close(done)
+			}
+		})
+		switch {
+		case !started:
 			d.mu.Lock()
 			d.loading = false
 			d.mu.Unlock()
+		case wait:
+			t := time.NewTimer(m.dirFirstWait)
+			select {
+			case <-done:
+			case <-t.C:
+			case <-ctx.Done():
+			case <-m.stopping:
+			}
+			t.Stop()
 		}
 	}
 

@@ -14,3 +14,9 @@ func (m *Monitor) Subscribers() int { return m.subs.len() }
 
 // SetPingInterval changes the streams' keep-alive interval.
 func (m *Monitor) SetPingInterval(d time.Duration) { m.pingInterval = d }
+
+// SetDirectoryTimings changes the least time between two reads of the
+// tenant directory and the longest wait for its first read.
+func (m *Monitor) SetDirectoryTimings(retry, firstWait time.Duration) {
+	m.dirRetry, m.dirFirstWait = retry, firstWait
+}

@@ -159,6 +159,10 @@ type Monitor struct {
 
 	pingInterval time.Duration // SSE keep-alive comments
 
+	// dirRetry and dirFirstWait are directoryRetry and directoryFirstWait
+	// (changed by tests).
+	dirRetry, dirFirstWait time.Duration
+
 	// bgMu guards stopped and wg.Add: nothing starts in the background
 	// once the monitor stopped.
 	bgMu     sync.Mutex
@@ -233,6 +237,8 @@ func New(cfg *Config) (*Monitor, error) {
 		ring:         newRing(c.History),
 		stopping:     make(chan struct{}),
 		pingInterval: 15 * time.Second,
+		dirRetry:     directoryRetry,
+		dirFirstWait: directoryFirstWait,
 	}
 	m.bgCtx, m.bgCancel = context.WithCancel(context.Background())
 	return m, nil

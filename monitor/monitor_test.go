@@ -25,6 +25,19 @@ import (
 // directory.
 func newManager(t testing.TB) (*tenancy.Manager, string) {
 	t.Helper()
+	return newManagerWithDir(t, nil)
+}
+
+// newManagerWith returns a Manager whose catalog is wrap of a SQLite
+// catalog.
+func newManagerWith(t testing.TB, wrap func(tenancy.Store) tenancy.Store) *tenancy.Manager {
+	t.Helper()
+	m, _ := newManagerWithDir(t, wrap)
+	return m
+}
+
+func newManagerWithDir(t testing.TB, wrap func(tenancy.Store) tenancy.Store) (*tenancy.Manager, string) {
+	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
 	st, err := sqlitestore.Open(ctx, &sqlitestore.Config{Path: filepath.Join(dir, "catalog.sqlite")})
@@ -36,7 +49,11 @@ func newManager(t testing.TB) (*tenancy.Manager, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := tenancy.NewManager(&tenancy.Config{Store: st, Provisioner: prov})
+	var catalog tenancy.Store = st
+	if wrap != nil {
+		catalog = wrap(st)
+	}
+	m, err := tenancy.NewManager(&tenancy.Config{Store: catalog, Provisioner: prov})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -44,7 +44,16 @@ func (m *Monitor) Start(ctx context.Context) error {
 		return errors.New("monitor: already started")
 	}
 	m.started = true
-	m.wg.Go(func() { m.run(ctx) })
+	// The loop's context ends with ctx or when the monitor stops, so that
+	// Close does not wait for a catalog read of the loop beyond its
+	// cancellation.
+	runCtx, cancel := context.WithCancel(ctx)
+	unwatch := context.AfterFunc(m.bgCtx, cancel)
+	m.wg.Go(func() {
+		defer cancel()
+		defer unwatch()
+		m.run(runCtx)
+	})
 	return nil
 }
 

@@ -2,6 +2,8 @@ package monitor_test
 
 import (
 	"context"
+	"errors"
+	"log/slog"
 	"math"
 	"runtime"
 	"sync/atomic"
@@ -267,5 +269,107 @@ func TestOnSampleOnlyFromSampler(t *testing.T) {
 	}
 	for calls.Load() == 0 {
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// stuckCatalog is a catalog whose tenant reads fail or hang: the first
+// AllTenants fails at once when failFirst is set; the others, and
+// CountByStatus when hangCounts is set, wait for their context.
+type stuckCatalog struct {
+	tenancy.Store
+	failFirst, hangCounts bool
+	reads                 atomic.Int32
+	started               chan struct{} // receives a value as each hanging read starts
+}
+
+func (c *stuckCatalog) AllTenants(ctx context.Context, _ ...tenancy.Status) ([]*tenancy.Tenant, error) {
+	if c.reads.Add(1) == 1 && c.failFirst {
+		return nil, errors.New("catalog unavailable")
+	}
+	select {
+	case c.started <- struct{}{}:
+	default:
+	}
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+func (c *stuckCatalog) CountByStatus(ctx context.Context) (map[tenancy.Status]int, error) {
+	if !c.hangCounts {
+		return c.Store.CountByStatus(ctx)
+	}
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+// stuckMonitor returns a monitor over a stuckCatalog.
+func stuckMonitor(t *testing.T, c *stuckCatalog) *monitor.Monitor {
+	t.Helper()
+	mgr := newManagerWith(t, func(st tenancy.Store) tenancy.Store { c.Store = st; return c })
+	c.started = make(chan struct{}, 1)
+	rm := tenancy.NewRequestMetrics()
+	rm.Observe(1, 200, time.Millisecond, time.Now()) // a tenant the directory does not know
+	mon, err := monitor.New(&monitor.Config{Manager: mgr, Metrics: rm, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { mon.Close() })
+	return mon
+}
+
+// When the directory's first read fails, the later ones run in the
+// background: a sample never waits for a hanging catalog.
+func TestDirectoryReadsAfterAFailedFirstDoNotBlockSampling(t *testing.T) {
+	ctx := context.Background()
+	c := &stuckCatalog{failFirst: true}
+	mon := stuckMonitor(t, c)
+	mon.SetDirectoryTimings(time.Millisecond, time.Minute)
+	mon.Sample(ctx) // waits for the first read, which fails at once
+	if n := c.reads.Load(); n != 1 {
+		t.Fatalf("%d directory reads", n)
+	}
+	time.Sleep(5 * time.Millisecond)
+	start := time.Now()
+	mon.Sample(ctx) // starts the second read, which hangs
+	<-c.started
+	mon.Sample(ctx)
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("samples took %v while the directory read hangs", took)
+	}
+	// Close cancels the hanging read and does not wait longer.
+	start = time.Now()
+	mon.Close()
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("Close took %v", took)
+	}
+}
+
+// The very first directory read is waited for at most directoryFirstWait,
+// and Close ends the wait and the catalog reads of the sampler.
+func TestCloseDoesNotWaitForTheSamplersCatalogRead(t *testing.T) {
+	c := &stuckCatalog{hangCounts: true}
+	mon := stuckMonitor(t, c)
+	mon.SetDirectoryTimings(time.Millisecond, time.Minute)
+	if err := mon.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	<-c.started // the sampler waits for the first read
+	start := time.Now()
+	mon.Close()
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("Close took %v", took)
+	}
+}
+
+// A first directory read longer than directoryFirstWait is left to the
+// background.
+func TestDirectoryFirstWaitIsBounded(t *testing.T) {
+	c := &stuckCatalog{}
+	mon := stuckMonitor(t, c)
+	mon.SetDirectoryTimings(time.Millisecond, 20*time.Millisecond)
+	start := time.Now()
+	mon.Sample(context.Background())
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("the first sample took %v", took)
 	}
 }
