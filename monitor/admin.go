@@ -66,7 +66,8 @@ type TenantDetail struct {
 	TenantStats
 	Domains []string `json:"domains"`
 	// Database is the tenant database's size, tables and migration
-	// version; DatabaseError says why it could not be measured.
+	// version; when it could not be measured, DatabaseError says so (the
+	// cause, which may name paths, goes to the server's log).
 	Database      *tenancy.DatabaseStats `json:"database,omitempty"`
 	DatabaseError string                 `json:"database_error,omitempty"`
 }
@@ -117,6 +118,9 @@ type ClearReport struct {
 	// flush.
 	TenantCacheEntries int `json:"tenant_cache_entries"`
 }
+
+// databaseErrorMessage is TenantDetail.DatabaseError.
+const databaseErrorMessage = "The tenant database could not be measured. The server's log has the details."
 
 // envelope is the success answer, as the REST API writes it.
 type envelope struct {
@@ -169,7 +173,7 @@ func (m *Monitor) AdminHandler() http.Handler {
 				return
 			}
 			if err := h(w, r); err != nil {
-				writeError(w, r, err)
+				m.writeError(w, r, err)
 			}
 		})
 	}
@@ -205,12 +209,26 @@ func writeEnvelope(w http.ResponseWriter, r *http.Request, data, meta any) error
 	return nil
 }
 
-// writeError renders err as the error envelope.
-func writeError(w http.ResponseWriter, r *http.Request, err error) {
+// internalErrorMessage answers the errors that have no answer of their own.
+const internalErrorMessage = "The monitoring figures could not be read. The server's log has the details."
+
+// writeError renders err as the error envelope. An error that has no
+// answer of its own (not an *httpError) is logged and answered 500 with a
+// fixed message: its text may hold paths and driver detail, which even a
+// read-only API key must not see.
+func (m *Monitor) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var he *httpError
 	if !errors.As(err, &he) {
-		he = &httpError{http.StatusInternalServerError, err.Error()}
+		if r.Context().Err() == nil {
+			m.log.Error("monitor: a monitoring route failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		}
+		he = &httpError{http.StatusInternalServerError, internalErrorMessage}
 	}
+	writeError(w, r, he)
+}
+
+// writeError renders he as the error envelope.
+func writeError(w http.ResponseWriter, r *http.Request, he *httpError) {
 	writeBody(w, r, he.status, &errorEnvelope{Error: http.StatusText(he.status), Message: he.message, Code: he.status, Timestamp: timestamp()})
 }
 
@@ -387,7 +405,10 @@ func (m *Monitor) tenantDetail(w http.ResponseWriter, r *http.Request) error {
 	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if ds, err := m.cfg.Manager.DatabaseStats(dctx, t); err != nil {
-		d.DatabaseError = err.Error()
+		if ctx.Err() == nil {
+			m.log.Warn("monitor: measuring a tenant database", "tenant", t.UUID, "err", err)
+		}
+		d.DatabaseError = databaseErrorMessage
 	} else {
 		d.Database = &ds
 	}

@@ -1,14 +1,18 @@
 package monitor_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/gotenancy/tenancy"
 	"github.com/gotenancy/tenancy/alert"
 	"github.com/gotenancy/tenancy/monitor"
 )
@@ -281,5 +285,34 @@ func TestClearCaches(t *testing.T) {
 	}
 	if s := mon.Sample(ctx); s.Tenants.Maintenance != 1 {
 		t.Errorf("tenants after clearing %+v", s.Tenants)
+	}
+}
+
+// brokenCatalog fails tenant reads with an error naming a file.
+type brokenCatalog struct{ tenancy.Store }
+
+const brokenCatalogError = "open /srv/secret/catalog.sqlite: permission denied"
+
+func (brokenCatalog) TenantByUUID(context.Context, string) (*tenancy.Tenant, error) {
+	return nil, errors.New(brokenCatalogError)
+}
+
+// An error without an answer of its own is logged and answered with a
+// fixed message: its detail is for the server's log only.
+func TestInternalErrorsAreLoggedNotAnswered(t *testing.T) {
+	mgr := newManagerWith(t, func(st tenancy.Store) tenancy.Store { return brokenCatalog{st} })
+	var logged bytes.Buffer
+	mon, err := monitor.New(&monitor.Config{Manager: mgr, Logger: slog.New(slog.NewTextHandler(&logged, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mon.Close()
+	rec := serve(t, mon.AdminHandler(), "GET", "/admin/monitoring/tenant-stats/0190d6c1-0000-7000-8000-000000000000", nil)
+	failure(t, rec, http.StatusInternalServerError)
+	if strings.Contains(rec.Body.String(), "secret") || strings.Contains(rec.Body.String(), "permission") {
+		t.Errorf("the answer shows the error: %s", rec.Body)
+	}
+	if !strings.Contains(logged.String(), brokenCatalogError) {
+		t.Errorf("the error was not logged: %q", logged.String())
 	}
 }
