@@ -278,3 +278,23 @@ func TestUnreadableMigrationsOnlyStopMigratingCommands(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 }
+
+// TestHelpHidesSecretsFromTheEnvironment is not parallel: it sets the
+// environment.
+func TestHelpHidesSecretsFromTheEnvironment(t *testing.T) {
+	t.Setenv("TENANCY_DATABASE_URL", "postgres://u:db-secret@db/x")
+	t.Setenv("TENANCY_SHARDS", "a=postgres://u:shard-secret@db/x")
+	t.Setenv("TENANCY_REDIS_URL", "redis://:redis-secret@cache:6379/0")
+	for _, args := range [][]string{{"--help"}, {"list", "--help"}, {"serve", "--help"}} {
+		out, errOut, code := run(t, t.TempDir(), args...)
+		if code != 0 || strings.Contains(out+errOut, "secret@") {
+			t.Fatalf("%v: exit %d, a secret from the environment shows:\n%s%s", args, code, out, errOut)
+		}
+	}
+	// The environment still configures the commands: this Redis URL is
+	// refused by the flag check, which proves it was read.
+	t.Setenv("TENANCY_REDIS_URL", "http://not-redis")
+	if _, errOut, code := run(t, t.TempDir(), "list"); code == 0 || !strings.Contains(errOut, "--redis-url") {
+		t.Fatalf("TENANCY_REDIS_URL was not read: exit %d: %s", code, errOut)
+	}
+}

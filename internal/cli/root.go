@@ -57,6 +57,14 @@ func (o *options) interactive() bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
+// secretFlags names the flag of each environment variable that may hold a
+// password and so is read when the command runs, not shown as a default.
+var secretFlags = map[string]string{
+	"TENANCY_DATABASE_URL": "database-url",
+	"TENANCY_SHARDS":       "shards",
+	"TENANCY_REDIS_URL":    "redis-url",
+}
+
 func newRoot(stdin io.Reader) *cobra.Command {
 	o := &options{in: stdin}
 	root := &cobra.Command{
@@ -65,6 +73,15 @@ func newRoot(stdin io.Reader) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			// Secrets come from the environment here rather than as flag
+			// defaults, so that --help never prints them.
+			for env, dst := range map[string]*string{
+				"TENANCY_DATABASE_URL": &o.databaseURL, "TENANCY_SHARDS": &o.shards, "TENANCY_REDIS_URL": &o.redisURL,
+			} {
+				if f := cmd.Flag(secretFlags[env]); f != nil && !f.Changed {
+					*dst = os.Getenv(env)
+				}
+			}
 			if o.output != "table" && o.output != "json" {
 				return fmt.Errorf("invalid --output %q: want table or json", o.output)
 			}
@@ -96,11 +113,11 @@ func newRoot(stdin io.Reader) *cobra.Command {
 	f.StringVar(&o.migrations, "migrations", "", "tenant migrations directory (default <data-dir>/migrations/tenant)")
 	f.StringVar(&o.seeders, "seeders", "", "SQL seeders directory (default <data-dir>/seeders/tenant)")
 	f.IntVar(&o.maxOpen, "max-open-databases", 256, "most tenant databases open at once")
-	f.StringVar(&o.databaseURL, "database-url", os.Getenv("TENANCY_DATABASE_URL"), "central catalog: postgres://… or mysql://…; empty for SQLite in the data directory (env TENANCY_DATABASE_URL)")
+	f.StringVar(&o.databaseURL, "database-url", "", "central catalog: postgres://… or mysql://…; empty for SQLite in the data directory (default: env TENANCY_DATABASE_URL)")
 	f.StringVar(&o.tenantDB, "tenant-db", envOr("TENANCY_TENANT_DB", modeSQLite), "tenant databases: "+strings.Join(tenantDBModes, ", ")+" (env TENANCY_TENANT_DB)")
-	f.StringVar(&o.shards, "shards", os.Getenv("TENANCY_SHARDS"), "database servers for tenant databases: name=url,name=url (env TENANCY_SHARDS)")
+	f.StringVar(&o.shards, "shards", "", "database servers for tenant databases: name=url,name=url (default: env TENANCY_SHARDS)")
 	f.IntVar(&o.connBudget, "connection-budget", envInt("TENANCY_CONNECTION_BUDGET", 80), "most connections all tenant pools together hold on PostgreSQL or MySQL (env TENANCY_CONNECTION_BUDGET)")
-	f.StringVar(&o.redisURL, "redis-url", os.Getenv("TENANCY_REDIS_URL"), "Redis for the cache, shared rate limits and the change feed between nodes (env TENANCY_REDIS_URL)")
+	f.StringVar(&o.redisURL, "redis-url", "", "Redis for the cache, shared rate limits and the change feed between nodes (default: env TENANCY_REDIS_URL)")
 	root.AddCommand(
 		newInstallCmd(o),
 		newCreateCmd(o),

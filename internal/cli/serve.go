@@ -75,7 +75,7 @@ func newServeCmd(o *options) *cobra.Command {
 			}
 			if demoMode {
 				_, secret, err := e.mgr.CreateAPIKey(tenancy.WithActor(ctx, tenancy.Actor{Name: "serve --demo"}),
-					fmt.Sprintf("demo-%d", time.Now().Unix()), []tenancy.Scope{tenancy.ScopeAdmin})
+					"demo-"+time.Now().UTC().Format("20060102-150405.000000"), []tenancy.Scope{tenancy.ScopeAdmin})
 				if err != nil {
 					return err
 				}
