@@ -284,10 +284,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, shutdownTimeout tim
 		return err
 	}
 	// Shutdown waits for open requests: end the dashboards' event streams.
-	srv.RegisterOnShutdown(func() {
-		s.admin.Close()
-		_ = s.monitor.Close()
-	})
+	// (Shutdown runs each function on its own goroutine.)
+	srv.RegisterOnShutdown(s.admin.Close)
+	srv.RegisterOnShutdown(func() { _ = s.monitor.Close() })
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	var serveErr error
