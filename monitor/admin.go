@@ -107,16 +107,17 @@ type AlertReport struct {
 	History []alert.Event `json:"history"`
 }
 
-// ClearReport is DELETE /admin/monitoring/clear-caches.
+// ClearReport is DELETE /admin/monitoring/clear-caches, which clears the
+// monitor's own memos, never the application's tenant cache.
 type ClearReport struct {
-	// Cleared names what was emptied: "history", "disk_usage",
-	// "tenant_directory", "tenant_cache".
+	// Cleared names what was cleared: "history" (the kept samples are
+	// forgotten), "disk_usage" (the data directory is walked again) and
+	// "tenant_directory" (the tenant directory is read again from the
+	// catalog; until then the last read's names and maintenance count
+	// stay).
 	Cleared []string `json:"cleared"`
 	// HistorySamples is the number of samples forgotten.
 	HistorySamples int `json:"history_samples"`
-	// TenantCacheEntries estimates the tenant cache entries before the
-	// flush.
-	TenantCacheEntries int `json:"tenant_cache_entries"`
 }
 
 // databaseErrorMessage is TenantDetail.DatabaseError.
@@ -158,7 +159,7 @@ func (e *httpError) Error() string { return fmt.Sprintf("%d %s", e.status, e.mes
 //	GET    /admin/monitoring/tenant-stats/{tenantId}   TenantDetail (uuid or domain)
 //	GET    /admin/monitoring/connections               ConnectionReport
 //	GET    /admin/monitoring/alerts                    AlertReport
-//	DELETE /admin/monitoring/clear-caches              ClearReport
+//	DELETE /admin/monitoring/clear-caches              ClearReport (the monitor's memos, not the tenant cache)
 //
 // JSON answers use the REST API's envelope ({"success":true,"data":…,
 // "timestamp":…}; errors {"success":false,"error","message","code",…}).
@@ -456,8 +457,10 @@ func (m *Monitor) alerts(w http.ResponseWriter, r *http.Request) error {
 	return writeEnvelope(w, r, m.alertReport(), nil)
 }
 
-// clearCaches serves DELETE /admin/monitoring/clear-caches: the history,
-// the disk walk, the tenant directory and the tenant cache are emptied.
+// clearCaches serves DELETE /admin/monitoring/clear-caches: the monitor's
+// own memos are cleared (the history is forgotten, the data directory is
+// walked and the tenant directory read again). The application's tenant
+// cache is not touched, and the tenant counts keep their last values.
 func (m *Monitor) clearCaches(w http.ResponseWriter, r *http.Request) error {
 	rep := ClearReport{Cleared: []string{"history", "disk_usage", "tenant_directory"}}
 	m.sampleMu.Lock()
@@ -465,12 +468,5 @@ func (m *Monitor) clearCaches(w http.ResponseWriter, r *http.Request) error {
 	m.sampleMu.Unlock()
 	m.resetDisk()
 	m.resetDirectory()
-	if m.cfg.Cache != nil {
-		rep.TenantCacheEntries = m.cfg.Cache.Stats().Entries
-		if err := m.cfg.Cache.FlushAll(r.Context()); err != nil {
-			return fmt.Errorf("the monitoring caches were cleared, but flushing the tenant cache failed: %w", err)
-		}
-		rep.Cleared = append(rep.Cleared, "tenant_cache")
-	}
 	return writeEnvelope(w, r, rep, nil)
 }

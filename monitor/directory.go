@@ -142,10 +142,12 @@ func (m *Monitor) maintenanceCount() int {
 	return m.dir.maintenance
 }
 
-// resetDirectory forgets the directory; the next sample reads it again.
+// resetDirectory makes the directory due: the next sample reads it again,
+// in the background. Until that read succeeds the last one's tenants and
+// maintenance count stay, rather than showing none.
 func (m *Monitor) resetDirectory() {
 	d := &m.dir
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.byID, d.maintenance, d.loadedAt, d.triedAt = nil, 0, time.Time{}, time.Time{}
+	d.loadedAt, d.triedAt = time.Time{}, time.Time{}
 }
