@@ -68,8 +68,10 @@ type RequestFigures struct {
 
 // TenantFigures are one tenant's request figures.
 type TenantFigures struct {
-	// UUID and Name identify the tenant ("" when it is no longer in the
-	// catalog).
+	// UUID and Name identify the tenant; both are "" when the tenant is
+	// unknown to the monitor's tenant directory: not read into it yet (a
+	// new tenant, or the directory's first read has not succeeded), or
+	// deleted from the catalog.
 	UUID string `json:"uuid"`
 	Name string `json:"name"`
 	RequestFigures
