@@ -48,7 +48,9 @@ type TenantStats struct {
 	// PerSecond is the request rate over the latest sample interval.
 	PerSecond float64 `json:"per_second"`
 	// P95Ms is the 95th percentile latency since the process started,
-	// estimated from the latency histogram; AvgMs the mean.
+	// estimated from the latency histogram and, like
+	// RequestFigures.P95Ms, capped at its last bound (5000 means 5 s or
+	// more); AvgMs the mean.
 	P95Ms float64 `json:"p95_ms"`
 	AvgMs float64 `json:"avg_ms"`
 	// ErrorRate and ClientErrorRate are the shares (0…1) of 5xx and 4xx

@@ -328,3 +328,21 @@ func TestInternalErrorsAreLoggedNotAnswered(t *testing.T) {
 		t.Errorf("the error was not logged: %q", logged.String())
 	}
 }
+
+// A p95 at the latency histogram's last bound shows as that or more.
+func TestDashboardP95AtTheCap(t *testing.T) {
+	ctx := context.Background()
+	f := newFleet(t)
+	mon := f.monitor(t, monitor.Config{})
+	mon.Sample(ctx)
+	f.observe(f.acme.ID, 10, 200, 8*time.Second)
+	if s := mon.Sample(ctx); s.Requests.P95Ms != 5000 {
+		t.Fatalf("p95 %v ms, want the cap of 5000", s.Requests.P95Ms)
+	}
+	body := serve(t, mon.AdminHandler(), "GET", "/admin/monitoring/dashboard", nil).Body.String()
+	for _, want := range []string{`<span id="p95">≥ 5000</span> ms`, `<td>≥ 5000</td>`, `data-p95-cap="5000"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("page lacks %s", want)
+		}
+	}
+}

@@ -19,6 +19,7 @@ var dashboardTemplate = template.Must(template.New("dashboard.html").Funcs(templ
 	"percent":  formatPercent,
 	"number":   formatNumber,
 	"duration": formatDuration,
+	"p95":      formatP95,
 	"time":     func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05Z") },
 }).ParseFS(dashboardFS, "dashboard/dashboard.html"))
 
@@ -27,13 +28,14 @@ type dashboardData struct {
 	S       Snapshot
 	Alerts  AlertReport
 	History int
+	P95Cap  float64 // quantileCapMs, for the script
 }
 
 // dashboardPage renders the page with the latest figures; its script then
 // follows the stream.
 func (m *Monitor) dashboardPage(w http.ResponseWriter, r *http.Request) error {
 	var buf bytes.Buffer
-	data := dashboardData{S: m.latestOrSample(r.Context()), Alerts: m.alertReport(), History: m.cfg.History}
+	data := dashboardData{S: m.latestOrSample(r.Context()), Alerts: m.alertReport(), History: m.cfg.History, P95Cap: quantileCapMs}
 	if err := dashboardTemplate.Execute(&buf, data); err != nil {
 		return err
 	}
@@ -97,6 +99,15 @@ func formatNumber(x float64) string {
 		return strconv.FormatInt(int64(x), 10)
 	}
 	return strconv.FormatFloat(x, 'f', 1, 64)
+}
+
+// formatP95 writes a p95 in milliseconds; at the cap of the latency
+// histogram, "≥ 5000": the latency is that or more.
+func formatP95(x float64) string {
+	if x >= quantileCapMs {
+		return "≥ " + formatNumber(quantileCapMs)
+	}
+	return formatNumber(x)
 }
 
 // formatDuration writes seconds as its two largest units: "3d 4h", "5m 2s".

@@ -401,8 +401,8 @@ func figures(total, delta tenancy.RequestStats, dt float64) RequestFigures {
 // latencies counted in buckets (counts per tenancy.LatencyBuckets bucket,
 // not cumulative; the last is above the last bound), interpolating
 // linearly within the bucket holding it, as Prometheus's
-// histogram_quantile does. A quantile in the last bucket is the last bound;
-// no observation is 0.
+// histogram_quantile does. A quantile in the last bucket is the last bound
+// (quantileCapMs); no observation is 0.
 func quantileMs(q float64, buckets []uint64) float64 {
 	var n uint64
 	for _, c := range buckets {
@@ -428,8 +428,12 @@ func quantileMs(q float64, buckets []uint64) float64 {
 		upper := ms(tenancy.LatencyBuckets[i])
 		return lower + (upper-lower)*(rank-float64(cum))/float64(c)
 	}
-	return ms(tenancy.LatencyBuckets[len(tenancy.LatencyBuckets)-1])
+	return quantileCapMs
 }
+
+// quantileCapMs is the largest quantile quantileMs returns, the last
+// latency bound, in milliseconds: it stands for that long or longer.
+var quantileCapMs = ms(tenancy.LatencyBuckets[len(tenancy.LatencyBuckets)-1])
 
 // ms is d in milliseconds.
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -57,7 +57,9 @@ type RequestFigures struct {
 	PerSecond float64 `json:"per_second"`
 	// P95Ms is the 95th percentile latency over the interval in
 	// milliseconds, estimated from the latency histogram's buckets; 0 when
-	// the interval had no request.
+	// the interval had no request. It is capped at the histogram's last
+	// bound (the last of tenancy.LatencyBuckets, 5 s): 5000 means 5 s or
+	// more.
 	P95Ms float64 `json:"p95_ms"`
 	// ErrorRate is the share (0…1) of the interval's requests answered
 	// with a 5xx status.

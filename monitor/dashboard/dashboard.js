@@ -4,6 +4,7 @@
   'use strict';
   var $ = function (id) { return document.getElementById(id); };
   var keep = +document.body.dataset.history || 300;
+  var p95Cap = +document.body.dataset.p95Cap || 5000;
   var hist = [];
   var SVG = 'http://www.w3.org/2000/svg';
 
@@ -14,6 +15,8 @@
   }
   function num(x) { return Number.isInteger(x) ? String(x) : x.toFixed(1); }
   function pct(x) { return (x * 100).toFixed(1) + '%'; }
+  // A p95 at the latency histogram's last bound is that or more.
+  function p95(x) { return x >= p95Cap ? '\u2265 ' + num(p95Cap) : num(x); }
   function dur(s) {
     s = Math.floor(s);
     var d = Math.floor(s / 86400), h = Math.floor(s % 86400 / 3600), m = Math.floor(s % 3600 / 60);
@@ -80,7 +83,7 @@
     $('rps').dataset.totalRequests = r.total;
     set('rps', num(r.per_second));
     set('requests-total', r.total);
-    set('p95', num(r.p95_ms));
+    set('p95', p95(r.p95_ms));
     set('error-rate', pct(r.error_rate));
     set('client-error-rate', pct(r.client_error_rate));
     set('open-dbs', c.open + ' / ' + c.budget);
@@ -105,7 +108,7 @@
     set('node', s.node);
     rows('top-tenants', s.top_tenants || [], 'No requests yet.', function (tr, x) {
       cell(tr, x.uuid ? x.name : '(unknown)', x.uuid ? '/admin/tenants/' + encodeURIComponent(x.uuid) : '');
-      cell(tr, num(x.per_second)); cell(tr, x.total); cell(tr, num(x.p95_ms)); cell(tr, pct(x.error_rate));
+      cell(tr, num(x.per_second)); cell(tr, x.total); cell(tr, p95(x.p95_ms)); cell(tr, pct(x.error_rate));
     });
     if (s.alerts_active !== alertsActive) { alertsActive = s.alerts_active; loadAlerts(); }
   }
