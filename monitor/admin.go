@@ -81,7 +81,8 @@ type ConnectionReport struct {
 	// BudgetUse is Open/MaxOpen (0…1).
 	BudgetUse float64 `json:"budget_use"`
 	// HitRatio is hits/(hits+misses) since the process started;
-	// IntervalHitRatio over the latest sample interval.
+	// IntervalHitRatio over the latest sample interval. Each is -1 when
+	// unknown (no acquires, no sample).
 	HitRatio         float64 `json:"hit_ratio"`
 	IntervalHitRatio float64 `json:"interval_hit_ratio"`
 	// OpenDatabases names the open tenant databases, sorted.
@@ -427,7 +428,7 @@ func (m *Monitor) connections(w http.ResponseWriter, r *http.Request) error {
 		slices.Sort(rep.OpenDatabases)
 	}
 	rep.BudgetUse = ratio(uint64(rep.Open), uint64(rep.MaxOpen))
-	rep.HitRatio = ratio(rep.Hits, rep.Hits+rep.Misses)
+	rep.HitRatio, rep.IntervalHitRatio = knownRatio(rep.Hits, rep.Hits+rep.Misses), -1
 	if s, ok := m.Latest(); ok {
 		rep.IntervalHitRatio = s.Connections.HitRatio
 	}

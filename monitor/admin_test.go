@@ -233,6 +233,26 @@ func TestWithoutOptionalParts(t *testing.T) {
 	if s.TopTenants == nil || s.Requests.Total != 0 || s.Disk.DataDir != "" {
 		t.Errorf("%+v", s)
 	}
+	// What is not measured is unknown (-1), not 0: the disk without a data
+	// directory, the hit ratios without an interval or without a cache and
+	// resolver.
+	if d := s.Disk; d.UsedBytes != -1 || d.Files != -1 || d.FreeBytes != -1 {
+		t.Errorf("disk without a data directory %+v", d)
+	}
+	if s.Connections.HitRatio != -1 || s.Cache.HitRatio != -1 || s.Resolver.HitRatio != -1 {
+		t.Errorf("hit ratios %v, %v, %v", s.Connections.HitRatio, s.Cache.HitRatio, s.Resolver.HitRatio)
+	}
+	var c0 monitor.ConnectionReport
+	success(t, serve(t, h, "GET", "/admin/monitoring/connections", nil), &c0)
+	if c0.HitRatio != -1 || c0.IntervalHitRatio != -1 {
+		t.Errorf("connections without acquires %+v", c0)
+	}
+	page := serve(t, h, "GET", "/admin/monitoring/dashboard", nil).Body.String()
+	for _, want := range []string{`id="disk-used">—<`, `id="disk-free">—<`, `id="conn-hit-ratio">—<`, `id="cache-hit-ratio">—<`, `id="tenants-total">0<`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %s", want)
+		}
+	}
 	var list []monitor.TenantStats
 	success(t, serve(t, h, "GET", "/admin/monitoring/tenant-stats", nil), &list)
 	if list == nil || len(list) != 0 {
@@ -288,7 +308,7 @@ func TestClearCaches(t *testing.T) {
 	// ends, it has no used space. The tenant counts and the maintenance
 	// count keep their values while the directory is read again.
 	s := mon.Sample(ctx)
-	if !s.Disk.MeasuredAt.IsZero() || s.Disk.UsedBytes != 0 {
+	if !s.Disk.MeasuredAt.IsZero() || s.Disk.UsedBytes != -1 || s.Disk.Files != -1 || s.Disk.FreeBytes <= 0 {
 		t.Errorf("disk after clearing %+v", s.Disk)
 	}
 	if want := (monitor.TenantCounts{Total: 2, Active: 1, Suspended: 1, Maintenance: 1}); s.Tenants != want {

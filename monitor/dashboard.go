@@ -16,6 +16,7 @@ var dashboardFS embed.FS
 // dashboardTemplate is the monitoring page.
 var dashboardTemplate = template.Must(template.New("dashboard.html").Funcs(template.FuncMap{
 	"bytes":    formatBytes,
+	"count":    formatCount,
 	"percent":  formatPercent,
 	"number":   formatNumber,
 	"duration": formatDuration,
@@ -67,7 +68,11 @@ func serveAsset(name, contentType string) func(http.ResponseWriter, *http.Reques
 	}
 }
 
-// formatBytes writes n in binary units: "512 B", "1.5 MiB".
+// unknown is what the page shows of a figure that is not known.
+const unknown = "—"
+
+// formatBytes writes n in binary units: "512 B", "1.5 MiB"; a negative n
+// (unknown) as "—".
 func formatBytes(n any) string {
 	var v float64
 	switch x := n.(type) {
@@ -77,6 +82,9 @@ func formatBytes(n any) string {
 		v = float64(x)
 	case int:
 		v = float64(x)
+	}
+	if v < 0 {
+		return unknown
 	}
 	units := []string{"B", "KiB", "MiB", "GiB", "TiB"}
 	i := 0
@@ -90,8 +98,22 @@ func formatBytes(n any) string {
 	return fmt.Sprintf("%.1f %s", v, units[i])
 }
 
-// formatPercent writes a 0…1 share as a percentage.
-func formatPercent(x float64) string { return strconv.FormatFloat(x*100, 'f', 1, 64) + "%" }
+// formatPercent writes a 0…1 share as a percentage; a negative one
+// (unknown) as "—".
+func formatPercent(x float64) string {
+	if x < 0 {
+		return unknown
+	}
+	return strconv.FormatFloat(x*100, 'f', 1, 64) + "%"
+}
+
+// formatCount writes a count; a negative one (unknown) as "—".
+func formatCount(n int) string {
+	if n < 0 {
+		return unknown
+	}
+	return strconv.Itoa(n)
+}
 
 // formatNumber writes x with at most one decimal place.
 func formatNumber(x float64) string {

@@ -135,10 +135,13 @@ func (m *Monitor) loadDirectory(ctx context.Context) {
 }
 
 // maintenanceCount is the number of tenants in maintenance mode at the
-// directory's last read.
+// directory's last read; -1 before a read succeeded.
 func (m *Monitor) maintenanceCount() int {
 	m.dir.mu.Lock()
 	defer m.dir.mu.Unlock()
+	if m.dir.byID == nil {
+		return -1
+	}
 	return m.dir.maintenance
 }
 

@@ -21,19 +21,22 @@ type diskMemo struct {
 }
 
 // diskFigures returns the data directory's figures: the free space now and
-// the used space of the last walk. It starts a walk in the background when
-// the last one is DiskWalkInterval old; it never waits for one.
+// the used space of the last walk (-1 when unknown). It starts a walk in
+// the background when the last one is DiskWalkInterval old; it never waits
+// for one.
 func (m *Monitor) diskFigures() DiskFigures {
+	f := DiskFigures{DataDir: m.cfg.DataDir, UsedBytes: -1, Files: -1, FreeBytes: -1}
 	if m.cfg.DataDir == "" {
-		return DiskFigures{}
+		return f
 	}
-	f := DiskFigures{DataDir: m.cfg.DataDir}
 	if free, err := FreeBytes(m.cfg.DataDir); err == nil {
 		f.FreeBytes = free
 	}
 	d := &m.disk
 	d.mu.Lock()
-	f.UsedBytes, f.Files, f.MeasuredAt = d.used, d.files, d.measuredAt
+	if !d.measuredAt.IsZero() {
+		f.UsedBytes, f.Files, f.MeasuredAt = d.used, d.files, d.measuredAt
+	}
 	due := !d.walking && (d.startedAt.IsZero() || time.Since(d.startedAt) >= m.cfg.DiskWalkInterval)
 	if due {
 		d.walking, d.startedAt = true, time.Now()

@@ -240,6 +240,7 @@ func New(cfg *Config) (*Monitor, error) {
 		dirRetry:     directoryRetry,
 		dirFirstWait: directoryFirstWait,
 	}
+	m.prev.counts = unknownCounts
 	m.bgCtx, m.bgCancel = context.WithCancel(context.Background())
 	return m, nil
 }

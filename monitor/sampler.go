@@ -196,33 +196,34 @@ func (m *Monitor) take(ctx context.Context) Snapshot {
 
 	m.requestFigures(ctx, &s, dt)
 	m.tenantCounts(ctx, &s)
+	s.Connections.HitRatio, s.Cache.HitRatio, s.Resolver.HitRatio = -1, -1, -1
 	if cm := m.cfg.Manager.Connections(); cm != nil {
 		cs := cm.Stats()
 		s.Connections = ConnectionFigures{
 			Open: cs.Open, InUse: cs.InUse, Budget: cs.MaxOpen, BudgetUse: ratio(uint64(cs.Open), uint64(cs.MaxOpen)),
-			Hits: cs.Hits, Misses: cs.Misses, Evictions: cs.Evictions,
+			Hits: cs.Hits, Misses: cs.Misses, Evictions: cs.Evictions, HitRatio: -1,
 		}
 		if dt > 0 {
 			h, mi := sub(cs.Hits, p.conn.Hits), sub(cs.Misses, p.conn.Misses)
-			s.Connections.HitRatio = ratio(h, h+mi)
+			s.Connections.HitRatio = knownRatio(h, h+mi)
 		}
 		p.conn = cs
 	}
 	if m.cfg.Cache != nil {
 		cs := m.cfg.Cache.Stats()
-		s.Cache = CacheFigures{Hits: cs.Hits, Misses: cs.Misses, Entries: int64(cs.Entries)}
+		s.Cache = CacheFigures{Hits: cs.Hits, Misses: cs.Misses, Entries: int64(cs.Entries), HitRatio: -1}
 		if dt > 0 {
 			h, mi := sub(cs.Hits, p.cache.Hits), sub(cs.Misses, p.cache.Misses)
-			s.Cache.HitRatio = ratio(h, h+mi)
+			s.Cache.HitRatio = knownRatio(h, h+mi)
 		}
 		p.cache = cs
 	}
 	if m.cfg.Resolver != nil {
 		rs := m.cfg.Resolver.Stats()
-		s.Resolver = ResolverFigures{Hits: rs.Hits, Misses: rs.Misses, Domains: rs.Domains}
+		s.Resolver = ResolverFigures{Hits: rs.Hits, Misses: rs.Misses, Domains: rs.Domains, HitRatio: -1}
 		if dt > 0 {
 			h, mi := sub(rs.Hits, p.resolver.Hits), sub(rs.Misses, p.resolver.Misses)
-			s.Resolver.HitRatio = ratio(h, h+mi)
+			s.Resolver.HitRatio = knownRatio(h, h+mi)
 		}
 		p.resolver = rs
 	}
@@ -338,7 +339,7 @@ func bucket(buckets []uint64, i int) uint64 {
 }
 
 // tenantCounts counts the catalog's tenants by status (one query); on an
-// error the previous counts stay.
+// error the previous counts stay (unknownCounts before any succeeded).
 func (m *Monitor) tenantCounts(ctx context.Context, s *Snapshot) {
 	p := &m.prev
 	ctx, cancel := context.WithTimeout(ctx, checkTimeout)
@@ -446,6 +447,15 @@ func sub(a, b uint64) uint64 {
 	return a - b
 }
 
+// knownRatio is part/whole rounded to 4 places, -1 (unknown) when whole is
+// 0.
+func knownRatio(part, whole uint64) float64 {
+	if whole == 0 {
+		return -1
+	}
+	return ratio(part, whole)
+}
+
 // ratio is part/whole rounded to 4 places, 0 when whole is 0.
 func ratio(part, whole uint64) float64 {
 	if whole == 0 {
@@ -487,3 +497,7 @@ func runtimeFigures() RuntimeFigures {
 		GCPauseTotalMs: round3(float64(ms.PauseTotalNs) / 1e6),
 	}
 }
+
+// unknownCounts are the tenant counts before the catalog's count first
+// succeeded.
+var unknownCounts = TenantCounts{Total: -1, Active: -1, Inactive: -1, Suspended: -1, Blocked: -1, Maintenance: -1}

@@ -76,3 +76,24 @@ func TestPublishDoesNotWait(t *testing.T) {
 		t.Errorf("%d subscribers left", s.len())
 	}
 }
+
+// Unknown figures (negative) show as a dash on the page, never as 0.
+func TestFormatUnknown(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ got, want string }{
+		{formatBytes(int64(-1)), "—"},
+		{formatBytes(int64(0)), "0 B"},
+		{formatBytes(uint64(3 << 20)), "3.0 MiB"},
+		{formatPercent(-1), "—"},
+		{formatPercent(0), "0.0%"},
+		{formatPercent(0.5), "50.0%"},
+		{formatCount(-1), "—"},
+		{formatCount(0), "0"},
+		{formatP95(4999.5), "4999.5"},
+		{formatP95(5000), "≥ 5000"},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("got %q, want %q", tc.got, tc.want)
+		}
+	}
+}

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"log/slog"
 	"math"
+	"path/filepath"
 	"runtime"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -79,6 +81,14 @@ func TestSampleDeltas(t *testing.T) {
 	if first.IntervalSeconds != 0 || first.Requests.PerSecond != 0 || first.Requests.Total != 4 {
 		t.Errorf("first sample: interval %v, requests %+v", first.IntervalSeconds, first.Requests)
 	}
+	// Without an interval the hit ratios are unknown; so is the disk use
+	// before the first walk.
+	if first.Connections.HitRatio != -1 || first.Cache.HitRatio != -1 || first.Resolver.HitRatio != -1 {
+		t.Errorf("first sample's hit ratios: %v, %v, %v", first.Connections.HitRatio, first.Cache.HitRatio, first.Resolver.HitRatio)
+	}
+	if first.Disk.UsedBytes != -1 || first.Disk.Files != -1 || first.Disk.FreeBytes <= 0 {
+		t.Errorf("first sample's disk %+v", first.Disk)
+	}
 	// The first sample ranks by requests since start.
 	if len(first.TopTenants) != 2 || first.TopTenants[0].UUID != f.beta.UUID || first.TopTenants[0].Total != 3 {
 		t.Errorf("first top tenants %+v", first.TopTenants)
@@ -130,9 +140,23 @@ func TestSampleDeltas(t *testing.T) {
 	}
 
 	// An interval without requests has no rates and no top tenants.
+	if err := f.cache.For(f.acme.UUID).Set(ctx, "k", []byte("v"), 0); err != nil {
+		t.Fatal(err)
+	}
+	mon.Sample(ctx)
+	if _, _, err := f.cache.For(f.acme.UUID).Get(ctx, "k"); err != nil {
+		t.Fatal(err)
+	}
 	quiet := mon.Sample(ctx)
 	if quiet.Requests.PerSecond != 0 || quiet.Requests.P95Ms != 0 || len(quiet.TopTenants) != 0 || quiet.Requests.Total != 124 {
 		t.Errorf("quiet sample %+v, top %+v", quiet.Requests, quiet.TopTenants)
+	}
+	// A get in the interval gives a hit ratio; none, an unknown one.
+	if quiet.Cache.HitRatio != 1 {
+		t.Errorf("cache hit ratio of an interval with one hit: %v", quiet.Cache.HitRatio)
+	}
+	if s := mon.Sample(ctx); s.Cache.HitRatio != -1 {
+		t.Errorf("cache hit ratio of an interval without gets: %v", s.Cache.HitRatio)
 	}
 
 	want := monitor.TenantCounts{Total: 2, Active: 1, Suspended: 1, Maintenance: 1}
@@ -368,8 +392,59 @@ func TestDirectoryFirstWaitIsBounded(t *testing.T) {
 	mon := stuckMonitor(t, c)
 	mon.SetDirectoryTimings(time.Millisecond, 20*time.Millisecond)
 	start := time.Now()
-	mon.Sample(context.Background())
+	s := mon.Sample(context.Background())
 	if took := time.Since(start); took > 2*time.Second {
 		t.Errorf("the first sample took %v", took)
+	}
+	// The maintenance count is unknown until the directory is read; the
+	// counts by status are known.
+	if want := (monitor.TenantCounts{Maintenance: -1}); s.Tenants != want {
+		t.Errorf("tenants %+v, want %+v", s.Tenants, want)
+	}
+}
+
+// uncountedCatalog cannot count tenants.
+type uncountedCatalog struct{ tenancy.Store }
+
+func (uncountedCatalog) CountByStatus(context.Context) (map[tenancy.Status]int, error) {
+	return nil, errors.New("catalog unavailable")
+}
+
+// Until the catalog counted the tenants once, the counts are unknown, not
+// 0.
+func TestTenantCountsUnknownUntilCounted(t *testing.T) {
+	mgr := newManagerWith(t, func(st tenancy.Store) tenancy.Store { return uncountedCatalog{st} })
+	mon, err := monitor.New(&monitor.Config{Manager: mgr, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mon.Close()
+	s := mon.Sample(context.Background())
+	if want := (monitor.TenantCounts{Total: -1, Active: -1, Inactive: -1, Suspended: -1, Blocked: -1}); s.Tenants != want {
+		t.Errorf("tenants %+v, want %+v", s.Tenants, want)
+	}
+	page := serve(t, mon.AdminHandler(), "GET", "/admin/monitoring/dashboard", nil).Body.String()
+	if !strings.Contains(page, `id="tenants-total">—<`) || !strings.Contains(page, `— active · — inactive · — suspended · — blocked · 0 maintenance`) {
+		t.Errorf("page does not show the unknown counts: %s", page)
+	}
+}
+
+// Disk figures that cannot be measured are unknown, not 0.
+func TestDiskUnmeasurable(t *testing.T) {
+	f := newFleet(t)
+	mon, err := monitor.New(&monitor.Config{Manager: f.mgr, DataDir: filepath.Join(f.dir, "missing"), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mon.Close()
+	mon.Sample(context.Background())
+	mon.WaitBackground() // the walk, which fails
+	s := mon.Sample(context.Background())
+	if d := s.Disk; d.FreeBytes != -1 || d.UsedBytes != -1 || d.Files != -1 || !d.MeasuredAt.IsZero() {
+		t.Errorf("disk %+v", d)
+	}
+	page := serve(t, mon.AdminHandler(), "GET", "/admin/monitoring/dashboard", nil).Body.String()
+	if !strings.Contains(page, `id="disk-free">—<`) {
+		t.Error("page does not show the unknown free space")
 	}
 }

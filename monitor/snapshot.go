@@ -7,6 +7,12 @@ import "time"
 // GET /admin/monitoring/dashboard answers (inside the JSON envelope's
 // "data"). Every figure is measured on this node; rates, percentiles and
 // ratios cover the interval since the previous sample.
+//
+// A figure that is not known is never 0: the signed figures documented so
+// are -1 (hit ratios of an interval without lookups, tenant counts before
+// the catalog answered, disk figures not measured), and the unsigned
+// memory figures are 0, which they cannot otherwise be. The dashboard
+// shows them as "—".
 type Snapshot struct {
 	// Time is when the sample was taken.
 	Time time.Time `json:"time"`
@@ -22,7 +28,8 @@ type Snapshot struct {
 	// TopTenants are the busiest tenants of the interval (at most
 	// TopTenantCount), by requests.
 	TopTenants []TenantFigures `json:"top_tenants"`
-	// Tenants counts the catalog's tenants by status.
+	// Tenants counts the catalog's tenants by status (the last counts when
+	// the catalog does not answer).
 	Tenants TenantCounts `json:"tenants"`
 	// Connections are the tenant connection manager's figures.
 	Connections ConnectionFigures `json:"connections"`
@@ -80,7 +87,10 @@ type TenantFigures struct {
 }
 
 // TenantCounts counts tenants by status; Maintenance counts tenants in
-// maintenance mode whatever their status.
+// maintenance mode whatever their status. In a Snapshot, Total and the
+// status counts are -1 until the catalog's count first succeeded, and
+// Maintenance is -1 until the tenant directory's first read succeeded
+// (both keep their last values while the catalog fails afterwards).
 type TenantCounts struct {
 	Total       int `json:"total"`
 	Active      int `json:"active"`
@@ -103,7 +113,9 @@ type ConnectionFigures struct {
 	Hits      uint64 `json:"hits"`
 	Misses    uint64 `json:"misses"`
 	Evictions uint64 `json:"evictions"`
-	// HitRatio is hits/(hits+misses) over the interval; 0 without acquires.
+	// HitRatio is hits/(hits+misses) over the interval; -1 when unknown:
+	// no acquires in the interval, the first sample, or no connection
+	// manager.
 	HitRatio float64 `json:"hit_ratio"`
 }
 
@@ -114,7 +126,8 @@ type CacheFigures struct {
 	Misses uint64 `json:"misses"`
 	// Entries estimates the entries stored.
 	Entries int64 `json:"entries"`
-	// HitRatio is hits/(hits+misses) over the interval; 0 without gets.
+	// HitRatio is hits/(hits+misses) over the interval; -1 when unknown:
+	// no gets in the interval, the first sample, or no cache.
 	HitRatio float64 `json:"hit_ratio"`
 }
 
@@ -125,7 +138,8 @@ type ResolverFigures struct {
 	Misses uint64 `json:"misses"`
 	// Domains is the number of domains in the snapshot.
 	Domains int `json:"domains"`
-	// HitRatio is hits/(hits+misses) over the interval.
+	// HitRatio is hits/(hits+misses) over the interval; -1 when unknown:
+	// no lookups in the interval, the first sample, or no resolver.
 	HitRatio float64 `json:"hit_ratio"`
 }
 
@@ -133,7 +147,8 @@ type ResolverFigures struct {
 type ProcessFigures struct {
 	// PID is the process id.
 	PID int `json:"pid"`
-	// RSSBytes is the resident memory.
+	// RSSBytes is the resident memory; 0 when unknown (it is measured on
+	// Linux only).
 	RSSBytes uint64 `json:"rss_bytes"`
 	// MemoryLimitBytes is the memory available to the process (the cgroup
 	// limit, else the machine's memory); 0 when unknown.
@@ -165,10 +180,19 @@ type RuntimeFigures struct {
 // DiskFigures are the data directory's disk use. UsedBytes comes from a walk
 // of the directory, which is repeated at most every DiskWalkInterval.
 type DiskFigures struct {
-	DataDir    string    `json:"data_dir"`
-	UsedBytes  int64     `json:"used_bytes"`
-	Files      int       `json:"files"`
-	FreeBytes  int64     `json:"free_bytes"`
+	// DataDir is Config.DataDir; "" when there is none, and then every
+	// figure below is unknown.
+	DataDir string `json:"data_dir"`
+	// UsedBytes and Files are the size and number of the regular files
+	// under DataDir at the last walk; -1 until a walk ended (and without a
+	// DataDir).
+	UsedBytes int64 `json:"used_bytes"`
+	Files     int   `json:"files"`
+	// FreeBytes is the space available to unprivileged users on DataDir's
+	// file system now (FreeBytes); -1 when it cannot be measured (no
+	// statfs, an error, or no DataDir).
+	FreeBytes int64 `json:"free_bytes"`
+	// MeasuredAt is when the last walk ended; zero until one did.
 	MeasuredAt time.Time `json:"measured_at"`
 }
 

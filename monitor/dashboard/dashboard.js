@@ -8,13 +8,19 @@
   var hist = [];
   var SVG = 'http://www.w3.org/2000/svg';
 
+  // Figures that are not known come as -1 (or, for memory, 0): they show
+  // as a dash, never as 0.
+  var UNKNOWN = '\u2014';
+  function known(x) { return typeof x === 'number' && x >= 0; }
   function bytes(n) {
+    if (!known(n)) return UNKNOWN;
     var u = ['B', 'KiB', 'MiB', 'GiB', 'TiB'], i = 0;
     while (n >= 1024 && i < u.length - 1) { n /= 1024; i++; }
     return i ? n.toFixed(1) + ' ' + u[i] : Math.round(n) + ' B';
   }
   function num(x) { return Number.isInteger(x) ? String(x) : x.toFixed(1); }
-  function pct(x) { return (x * 100).toFixed(1) + '%'; }
+  function pct(x) { return known(x) ? (x * 100).toFixed(1) + '%' : UNKNOWN; }
+  function cnt(x) { return known(x) ? String(x) : UNKNOWN; }
   // A p95 at the latency histogram's last bound is that or more.
   function p95(x) { return x >= p95Cap ? '\u2265 ' + num(p95Cap) : num(x); }
   function dur(s) {
@@ -91,15 +97,15 @@
     set('conn-hit-ratio', pct(c.hit_ratio));
     set('cache-hit-ratio', pct(s.cache.hit_ratio));
     set('cache-entries', s.cache.entries);
-    set('tenants-total', t.total);
-    set('tenants-status', t.active + ' active · ' + t.inactive + ' inactive · ' + t.suspended + ' suspended · ' +
-      t.blocked + ' blocked · ' + t.maintenance + ' maintenance');
-    set('rss', bytes(p.rss_bytes));
-    set('memory-limit', p.memory_limit_bytes ? bytes(p.memory_limit_bytes) : 'unknown');
+    set('tenants-total', cnt(t.total));
+    set('tenants-status', cnt(t.active) + ' active · ' + cnt(t.inactive) + ' inactive · ' + cnt(t.suspended) + ' suspended · ' +
+      cnt(t.blocked) + ' blocked · ' + cnt(t.maintenance) + ' maintenance');
+    set('rss', p.rss_bytes ? bytes(p.rss_bytes) : UNKNOWN);
+    set('memory-limit', p.memory_limit_bytes ? bytes(p.memory_limit_bytes) : UNKNOWN);
     set('cpu', num(p.cpu_percent) + '%');
     set('cpus', p.cpus);
     set('cpu-max', p.cpus * 100);
-    set('disk-used', s.disk.measured_at.indexOf('0001-') === 0 ? 'measuring' : bytes(s.disk.used_bytes));
+    set('disk-used', !s.disk.data_dir ? UNKNOWN : known(s.disk.used_bytes) ? bytes(s.disk.used_bytes) : 'measuring');
     set('disk-free', bytes(s.disk.free_bytes));
     set('goroutines', s.runtime.goroutines);
     set('heap', bytes(s.runtime.heap_alloc_bytes));
