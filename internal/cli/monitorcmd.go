@@ -171,17 +171,19 @@ func printSnapshot(w io.Writer, s *monitor.Snapshot) error {
 		c.Open, c.Budget, percent(c.BudgetUse), c.InUse, percent(c.HitRatio)))
 	line("Cache", fmt.Sprintf("hit ratio %s, %s entries", percent(s.Cache.HitRatio), humanize.Comma(s.Cache.Entries)))
 	t := s.Tenants
-	line("Tenants", fmt.Sprintf("%d: %d active, %d inactive, %d suspended, %d blocked; %d in maintenance",
-		t.Total, t.Active, t.Inactive, t.Suspended, t.Blocked, t.Maintenance))
+	line("Tenants", fmt.Sprintf("%s: %s active, %s inactive, %s suspended, %s blocked; %s in maintenance",
+		count(t.Total), count(t.Active), count(t.Inactive), count(t.Suspended), count(t.Blocked), count(t.Maintenance)))
 	p := s.Process
-	mem := "RSS " + humanize.Bytes(p.RSSBytes)
+	mem := "RSS " + unknown
+	if p.RSSBytes > 0 {
+		mem = "RSS " + humanize.Bytes(p.RSSBytes)
+	}
 	if p.MemoryLimitBytes > 0 {
 		mem += fmt.Sprintf(" (%s of %s)", percent(p.MemoryUse), humanize.Bytes(p.MemoryLimitBytes))
 	}
 	line("Process", fmt.Sprintf("%s, CPU %.1f%% of %d CPUs, %d goroutines", mem, p.CPUPercent, p.CPUs, s.Runtime.Goroutines))
 	d := s.Disk
-	line("Disk", fmt.Sprintf("%s in %s files, %s free", humanize.Bytes(uint64(max(d.UsedBytes, 0))),
-		humanize.Comma(int64(d.Files)), humanize.Bytes(uint64(max(d.FreeBytes, 0)))))
+	line("Disk", fmt.Sprintf("%s in %s files, %s free", size(d.UsedBytes), count(d.Files), size(d.FreeBytes)))
 	if err := tw.Flush(); err != nil {
 		return err
 	}
@@ -203,8 +205,32 @@ func printSnapshot(w io.Writer, s *monitor.Snapshot) error {
 	return tb.flush()
 }
 
-// percent writes a ratio (0…1) as a percentage.
-func percent(r float64) string { return fmt.Sprintf("%.1f%%", 100*r) }
+// unknown stands for a figure the server could not measure (sent as -1).
+const unknown = "—"
+
+// percent writes a ratio (0…1) as a percentage; negative means unknown.
+func percent(r float64) string {
+	if r < 0 {
+		return unknown
+	}
+	return fmt.Sprintf("%.1f%%", 100*r)
+}
+
+// count writes a count; negative means unknown.
+func count(n int) string {
+	if n < 0 {
+		return unknown
+	}
+	return humanize.Comma(int64(n))
+}
+
+// size writes a byte count; negative means unknown.
+func size(n int64) string {
+	if n < 0 {
+		return unknown
+	}
+	return humanize.Bytes(uint64(n))
+}
 
 // shortDuration writes d in its two largest units: "3d 4h", "4h 5m", "5m 6s", "6s".
 func shortDuration(d time.Duration) string {

@@ -641,3 +641,20 @@ func TestAlertsFromEnv(t *testing.T) {
 		})
 	}
 }
+
+func TestMonitorShowsUnknownFigures(t *testing.T) {
+	t.Parallel()
+	s := &monitor.Snapshot{Node: "n", Tenants: monitor.TenantCounts{Total: -1, Active: -1, Inactive: -1, Suspended: -1, Blocked: -1, Maintenance: -1},
+		Connections: monitor.ConnectionFigures{HitRatio: -1}, Cache: monitor.CacheFigures{HitRatio: -1},
+		Disk: monitor.DiskFigures{UsedBytes: -1, Files: -1, FreeBytes: -1}}
+	var out strings.Builder
+	if err := printSnapshot(&out, s); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out.String(), "-1") || strings.Contains(out.String(), "-100") {
+		t.Fatalf("unknown figures printed as numbers:\n%s", out.String())
+	}
+	if !strings.Contains(out.String(), "—: — active") {
+		t.Fatalf("unknown tenant counts not shown as —:\n%s", out.String())
+	}
+}
