@@ -147,13 +147,17 @@ func ensureDemoAdmin(ctx context.Context, e *env) (email, password string, err e
 
 // dashboardURL is the admin dashboard's address on a server listening on
 // addr, for people to open: a wildcard or missing host reads as localhost.
-func dashboardURL(addr string) string {
+func dashboardURL(addr string) string { return baseURL(addr) + "/admin/" }
+
+// baseURL is the URL of the central host a listen address serves, for
+// messages: a wildcard host is shown as localhost.
+func baseURL(addr string) string {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return "http://localhost" + addr + "/admin/"
+		return "http://localhost" + addr
 	}
 	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
 		host = "localhost"
 	}
-	return "http://" + net.JoinHostPort(host, port) + "/admin/"
+	return "http://" + net.JoinHostPort(host, port)
 }

@@ -79,7 +79,7 @@ func newServeCmd(o *options) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "API key (admin, for this demo): %s\n  curl -H 'X-API-Key: %s' localhost%s/tenancy/tenants\n", secret, secret, addr)
+				fmt.Fprintf(cmd.OutOrStdout(), "API key (admin, for this demo): %s\n  curl -H 'X-API-Key: %s' %s/tenancy/tenants\n", secret, secret, baseURL(addr))
 				email, password, err := ensureDemoAdmin(tenancy.WithActor(ctx, tenancy.Actor{Name: "serve --demo"}), e)
 				if err != nil {
 					return err
