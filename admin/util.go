@@ -1,7 +1,6 @@
 package admin
 
 import (
-	"encoding/json"
 	"html/template"
 	"mime"
 	"net/http"
@@ -11,6 +10,8 @@ import (
 	"time"
 
 	"github.com/dustin/go-humanize"
+
+	"github.com/gotenancy/tenancy/internal/envelope"
 )
 
 // funcs are the template helpers.
@@ -78,18 +79,13 @@ func wantsJSON(r *http.Request) bool {
 	return jsonQ > htmlQ || (jsonQ == htmlQ && jsonFirst)
 }
 
+// jsonErrors writes the JSON error envelope of the REST API, HTML escaped
+// and with Cache-Control: no-store.
+var jsonErrors = &envelope.Writer{EscapeHTML: true, NoStore: true}
+
 // writeJSONError writes the JSON error envelope of the REST API.
 func writeJSONError(w http.ResponseWriter, status int, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]any{
-		"success":   false,
-		"error":     http.StatusText(status),
-		"message":   msg,
-		"code":      status,
-		"timestamp": time.Now().UTC().Format(time.RFC3339),
-	})
+	jsonErrors.WriteError(w, nil, status, msg, nil, nil)
 }
 
 // setFlash leaves a one-time message for the next page.

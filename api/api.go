@@ -18,6 +18,7 @@ import (
 
 	"github.com/gotenancy/tenancy"
 	"github.com/gotenancy/tenancy/cache"
+	jsonenv "github.com/gotenancy/tenancy/internal/envelope"
 	"github.com/gotenancy/tenancy/jobs"
 	"github.com/gotenancy/tenancy/resolve"
 	"github.com/gotenancy/tenancy/storage"
@@ -92,6 +93,8 @@ type API struct {
 	openapi   []byte
 	stamp     atomic.Pointer[stamp]
 	encoded   tenantJSONCache
+	// out writes the JSON envelope.
+	out jsonenv.Writer
 
 	// now is the clock; tests replace it.
 	now func() time.Time
@@ -140,6 +143,7 @@ func New(cfg *Config) (*API, error) {
 		now:       time.Now,
 		reqPrefix: hex.EncodeToString(prefix[:]) + "-",
 	}
+	a.out = a.newWriter()
 	a.keys = newKeyCache(c.KeyCacheTTL)
 	a.keys.setEnv(c.EnvAPIKey, c.EnvBearerToken)
 	if c.RateLimit.Enabled {

@@ -1,9 +1,7 @@
 package api
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -12,27 +10,11 @@ import (
 	"time"
 
 	"github.com/gotenancy/tenancy"
+	jsonenv "github.com/gotenancy/tenancy/internal/envelope"
 )
 
 // envelope is the success answer.
-type envelope struct {
-	Success   bool   `json:"success"`
-	Data      any    `json:"data"`
-	Meta      any    `json:"meta,omitempty"`
-	Message   string `json:"message,omitempty"`
-	Timestamp string `json:"timestamp"`
-}
-
-// errorEnvelope is the error answer.
-type errorEnvelope struct {
-	Success   bool                `json:"success"`
-	Error     string              `json:"error"`
-	Message   string              `json:"message"`
-	Code      int                 `json:"code"`
-	Errors    map[string][]string `json:"errors,omitempty"`
-	Data      any                 `json:"data,omitempty"`
-	Timestamp string              `json:"timestamp"`
-}
+type envelope = jsonenv.Success
 
 // pageMeta is the meta of a paged list.
 type pageMeta struct {
@@ -105,9 +87,6 @@ func validationMessage(fields map[string][]string) string {
 	}
 }
 
-// contentTypeJSON is the Content-Type of every answer.
-var contentTypeJSON = []string{"application/json"}
-
 // stamp is a formatted timestamp and its Unix second.
 type stamp struct {
 	sec int64
@@ -130,17 +109,8 @@ func (a *API) timestamp() string {
 // writeTenant writes the success envelope of a snapshot tenant from its
 // cached JSON.
 func (a *API) writeTenant(w http.ResponseWriter, body []byte) {
-	w.Header()["Content-Type"] = contentTypeJSON
-	w.WriteHeader(http.StatusOK)
-	var buf [64]byte
-	tail := append(append(append(buf[:0], `,"timestamp":"`...), a.timestamp()...), "\"}\n"...)
-	w.Write(envelopeHead)
-	w.Write(body)
-	w.Write(tail)
+	a.out.WriteRawSuccess(w, nil, http.StatusOK, body)
 }
-
-// envelopeHead opens a success envelope whose data follows.
-var envelopeHead = []byte(`{"success":true,"data":`)
 
 // maxCachedTenantJSON bounds tenantJSONCache.
 const maxCachedTenantJSON = 4096
@@ -161,7 +131,7 @@ func (c *tenantJSONCache) get(t *tenancy.Tenant) ([]byte, error) {
 	if ok {
 		return b, nil
 	}
-	b, err := marshal(t)
+	b, err := jsonenv.Marshal(t, false)
 	if err != nil {
 		return nil, err
 	}
@@ -174,22 +144,10 @@ func (c *tenantJSONCache) get(t *tenancy.Tenant) ([]byte, error) {
 	return b, nil
 }
 
-// marshal encodes v like the envelope does: without HTML escaping and
-// without the trailing newline.
-func marshal(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
-}
-
 // respond writes a success envelope; it returns nil so handlers can
 // return it.
 func (a *API) respond(w http.ResponseWriter, status int, data any, meta any, message string) error {
-	a.writeJSON(w, status, &envelope{Success: true, Data: data, Meta: meta, Message: message, Timestamp: a.timestamp()})
+	a.out.WriteSuccess(w, nil, status, data, meta, message)
 	return nil
 }
 
@@ -198,13 +156,13 @@ func (a *API) ok(w http.ResponseWriter, data any, message string) error {
 	return a.respond(w, http.StatusOK, data, nil, message)
 }
 
-func (a *API) writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header()["Content-Type"] = contentTypeJSON
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		a.log.Warn("api: writing answer", "err", err)
+// newWriter is the API's envelope writer: streamed, without HTML escaping,
+// stamped by the API's clock. It is given no request, so answers to HEAD
+// are written whole (net/http sends their headers only).
+func (a *API) newWriter() jsonenv.Writer {
+	return jsonenv.Writer{
+		Clock:   a.timestamp,
+		OnError: func(err error) { a.log.Warn("api: writing answer", "err", err) },
 	}
 }
 
@@ -254,12 +212,5 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if msg == "" {
 		msg = http.StatusText(status)
 	}
-	a.writeJSON(w, status, &errorEnvelope{
-		Error:     http.StatusText(status),
-		Message:   msg,
-		Code:      status,
-		Errors:    ae.Fields,
-		Data:      ae.Data,
-		Timestamp: a.timestamp(),
-	})
+	a.out.WriteError(w, nil, status, msg, ae.Fields, ae.Data)
 }

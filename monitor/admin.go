@@ -1,10 +1,8 @@
 package monitor
 
 import (
-	"bytes"
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"mime"
@@ -16,6 +14,7 @@ import (
 
 	"github.com/gotenancy/tenancy"
 	"github.com/gotenancy/tenancy/alert"
+	"github.com/gotenancy/tenancy/internal/envelope"
 	"github.com/gotenancy/tenancy/tenantdb"
 )
 
@@ -126,22 +125,9 @@ type ClearReport struct {
 // databaseErrorMessage is TenantDetail.DatabaseError.
 const databaseErrorMessage = "The tenant database could not be measured. The server's log has the details."
 
-// envelope is the success answer, as the REST API writes it.
-type envelope struct {
-	Success   bool   `json:"success"`
-	Data      any    `json:"data"`
-	Meta      any    `json:"meta,omitempty"`
-	Timestamp string `json:"timestamp"`
-}
-
-// errorEnvelope is the error answer, as the REST API writes it.
-type errorEnvelope struct {
-	Success   bool   `json:"success"`
-	Error     string `json:"error"`
-	Message   string `json:"message"`
-	Code      int    `json:"code"`
-	Timestamp string `json:"timestamp"`
-}
+// adminJSON writes the JSON answers of the admin routes: the REST API's
+// envelope, buffered with Content-Length, headers only for HEAD.
+var adminJSON = &envelope.Writer{ContentLength: true}
 
 // httpError is an error with its answer.
 type httpError struct {
@@ -204,12 +190,9 @@ func (m *Monitor) AdminHandler() http.Handler {
 	return mux
 }
 
-// timestamp is the envelope's time: now, RFC 3339, to the second.
-func timestamp() string { return time.Now().UTC().Format(time.RFC3339) }
-
 // writeEnvelope writes a success envelope.
 func writeEnvelope(w http.ResponseWriter, r *http.Request, data, meta any) error {
-	writeBody(w, r, http.StatusOK, &envelope{Success: true, Data: data, Meta: meta, Timestamp: timestamp()})
+	adminJSON.WriteSuccess(w, r, http.StatusOK, data, meta, "")
 	return nil
 }
 
@@ -233,24 +216,7 @@ func (m *Monitor) writeError(w http.ResponseWriter, r *http.Request, err error) 
 
 // writeError renders he as the error envelope.
 func writeError(w http.ResponseWriter, r *http.Request, he *httpError) {
-	writeBody(w, r, he.status, &errorEnvelope{Error: http.StatusText(he.status), Message: he.message, Code: he.status, Timestamp: timestamp()})
-}
-
-// writeBody writes v as JSON, without HTML escaping.
-func writeBody(w http.ResponseWriter, r *http.Request, code int, v any) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
-	w.WriteHeader(code)
-	if r.Method != http.MethodHead {
-		w.Write(buf.Bytes())
-	}
+	adminJSON.WriteError(w, r, he.status, he.message, nil, nil)
 }
 
 // wantsJSON reports whether the request asks for JSON rather than HTML:
@@ -293,17 +259,7 @@ func (m *Monitor) dashboard(w http.ResponseWriter, r *http.Request) error {
 		if !ok { // the history was cleared meanwhile
 			return writeEnvelope(w, r, m.sample(r.Context(), false), nil)
 		}
-		body := make([]byte, 0, len(e.json)+80)
-		body = append(body, `{"success":true,"data":`...)
-		body = append(body, e.json...)
-		body = append(body, `,"timestamp":"`...)
-		body = append(body, timestamp()...)
-		body = append(body, "\"}\n"...)
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-		if r.Method != http.MethodHead {
-			w.Write(body)
-		}
+		adminJSON.WriteRawSuccess(w, r, http.StatusOK, e.json)
 		return nil
 	}
 	return m.dashboardPage(w, r)

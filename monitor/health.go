@@ -2,7 +2,6 @@ package monitor
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -13,6 +12,7 @@ import (
 	"github.com/dustin/go-humanize"
 
 	"github.com/gotenancy/tenancy"
+	"github.com/gotenancy/tenancy/internal/envelope"
 )
 
 // ErrDiskUnsupported is returned by FreeBytes and CheckFreeDisk on
@@ -47,7 +47,7 @@ func (m *Monitor) Healthz() http.Handler {
 		if !allowGet(w, r) {
 			return
 		}
-		writeJSON(w, r, http.StatusOK, map[string]string{"status": "ok"})
+		healthJSON.Write(w, r, http.StatusOK, map[string]string{"status": "ok"})
 	})
 }
 
@@ -67,7 +67,7 @@ func (m *Monitor) Readyz() http.Handler {
 			code = http.StatusServiceUnavailable
 		}
 		w.Header().Set("Cache-Control", "no-store")
-		writeJSON(w, r, code, rd)
+		healthJSON.Write(w, r, code, rd)
 	})
 }
 
@@ -177,17 +177,7 @@ func CheckFreeDisk(dir string, min int64) error {
 	return nil
 }
 
-// writeJSON writes v as JSON with the status code.
-func writeJSON(w http.ResponseWriter, r *http.Request, code int, v any) {
-	body, err := json.Marshal(v)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	body = append(body, '\n')
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	if r.Method != http.MethodHead {
-		w.Write(body)
-	}
-}
+// healthJSON writes the health answers (no envelope): HTML escaped as
+// json.Marshal does, buffered without Content-Length, headers only for
+// HEAD.
+var healthJSON = &envelope.Writer{Buffered: true, EscapeHTML: true}
