@@ -8,18 +8,13 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/pressly/goose/v3"
 
 	"github.com/gotenancy/tenancy"
-	"github.com/gotenancy/tenancy/demo"
-	"github.com/gotenancy/tenancy/migrate"
-	"github.com/gotenancy/tenancy/seed"
-	"github.com/gotenancy/tenancy/store/sqlitestore"
-	"github.com/gotenancy/tenancy/tenantdb"
+	"github.com/gotenancy/tenancy/internal/testenv"
 )
 
 // The admin user the dashboard fixtures sign in as.
@@ -46,33 +41,7 @@ type dashFixture struct {
 // the demo ones.
 func dashManager(tb testing.TB, dir string, extra ...*goose.Migration) *tenancy.Manager {
 	tb.Helper()
-	ctx := context.Background()
-	st, err := sqlitestore.Open(ctx, &sqlitestore.Config{Path: filepath.Join(dir, "catalog.sqlite")})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { st.Close() })
-	prov, err := tenantdb.NewSQLite(&tenantdb.SQLiteConfig{Dir: filepath.Join(dir, "tenants")})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	set, err := migrate.Load(demo.Migrations("sqlite3"), extra...)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	seeders := seed.NewRegistry()
-	if err := seeders.LoadFS(demo.Seeders("sqlite3")); err != nil {
-		tb.Fatal(err)
-	}
-	if err := demo.RegisterSeeders(seeders); err != nil {
-		tb.Fatal(err)
-	}
-	mgr, err := tenancy.NewManager(&tenancy.Config{Store: st, Provisioner: prov, Migrations: set, Seeders: seeders,
-		Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { mgr.Close() })
+	mgr, _ := testenv.NewManager(tb, dir, &testenv.ManagerConfig{Demo: true, DemoGoSeeders: true, ExtraMigrations: extra})
 	return mgr
 }
 

@@ -17,13 +17,9 @@ import (
 
 	"github.com/gotenancy/tenancy"
 	"github.com/gotenancy/tenancy/cache"
-	"github.com/gotenancy/tenancy/demo"
-	"github.com/gotenancy/tenancy/migrate"
+	"github.com/gotenancy/tenancy/internal/testenv"
 	"github.com/gotenancy/tenancy/resolve"
-	"github.com/gotenancy/tenancy/seed"
 	"github.com/gotenancy/tenancy/storage"
-	"github.com/gotenancy/tenancy/store/sqlitestore"
-	"github.com/gotenancy/tenancy/tenantdb"
 )
 
 // fixture is an API over a Manager on a temporary data directory, with an
@@ -69,33 +65,7 @@ func (c *fakeClock) Advance(d time.Duration) {
 
 func newManager(tb testing.TB, dir string) *tenancy.Manager {
 	tb.Helper()
-	ctx := context.Background()
-	st, err := sqlitestore.Open(ctx, &sqlitestore.Config{Path: filepath.Join(dir, "catalog.sqlite")})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { st.Close() })
-	prov, err := tenantdb.NewSQLite(&tenantdb.SQLiteConfig{Dir: filepath.Join(dir, "tenants")})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	set, err := migrate.Load(demo.Migrations("sqlite3"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	seeders := seed.NewRegistry()
-	if err := seeders.LoadFS(demo.Seeders("sqlite3")); err != nil {
-		tb.Fatal(err)
-	}
-	if err := demo.RegisterSeeders(seeders); err != nil {
-		tb.Fatal(err)
-	}
-	mgr, err := tenancy.NewManager(&tenancy.Config{Store: st, Provisioner: prov, Migrations: set, Seeders: seeders,
-		Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { mgr.Close() })
+	mgr, _ := testenv.NewManager(tb, dir, &testenv.ManagerConfig{Demo: true, DemoGoSeeders: true})
 	return mgr
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gotenancy/tenancy"
+	"github.com/gotenancy/tenancy/internal/testenv"
 	"github.com/gotenancy/tenancy/migrate"
 	"github.com/gotenancy/tenancy/store/sqlitestore"
 	"github.com/gotenancy/tenancy/tenantdb"
@@ -19,32 +20,18 @@ import (
 type env struct {
 	mgr   *tenancy.Manager
 	store *sqlitestore.Store
-	prov  *tenantdb.SQLite
+	dir   string // the data directory
 }
 
 func newEnv(b *testing.B, migrations string) *env {
 	b.Helper()
-	ctx := context.Background()
-	dir := b.TempDir()
-	st, err := sqlitestore.Open(ctx, &sqlitestore.Config{Path: filepath.Join(dir, "catalog.sqlite")})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { st.Close() })
-	prov, err := tenantdb.NewSQLite(&tenantdb.SQLiteConfig{Dir: filepath.Join(dir, "tenants")})
-	if err != nil {
-		b.Fatal(err)
-	}
 	set, err := migrate.LoadDir(migrations, true)
 	if err != nil {
 		b.Fatal(err)
 	}
-	mgr, err := tenancy.NewManager(&tenancy.Config{Store: st, Provisioner: prov, Migrations: set})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { mgr.Close() })
-	return &env{mgr: mgr, store: st, prov: prov}
+	dir := b.TempDir()
+	mgr, st := testenv.NewManager(b, dir, &testenv.ManagerConfig{Migrations: set})
+	return &env{mgr: mgr, store: st, dir: dir}
 }
 
 // reportMedian adds the median and p95 of the samples, in milliseconds.
@@ -154,7 +141,11 @@ func withSixthMigration(b *testing.B, e *env, dir string) *tenancy.Manager {
 	if err != nil {
 		b.Fatal(err)
 	}
-	mgr, err := tenancy.NewManager(&tenancy.Config{Store: e.store, Provisioner: e.prov, Migrations: set})
+	prov, err := tenantdb.NewSQLite(&tenantdb.SQLiteConfig{Dir: filepath.Join(e.dir, "tenants")})
+	if err != nil {
+		b.Fatal(err)
+	}
+	mgr, err := tenancy.NewManager(&tenancy.Config{Store: e.store, Provisioner: prov, Migrations: set})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -23,10 +23,9 @@ import (
 
 	"github.com/gotenancy/tenancy"
 	"github.com/gotenancy/tenancy/internal/server"
+	"github.com/gotenancy/tenancy/internal/testenv"
 	"github.com/gotenancy/tenancy/migrate"
 	"github.com/gotenancy/tenancy/storage"
-	"github.com/gotenancy/tenancy/store/sqlitestore"
-	"github.com/gotenancy/tenancy/tenantdb"
 )
 
 // monitorBench is the server stack of BenchmarkMonitorOverhead on a
@@ -54,20 +53,7 @@ func newMonitorBench(b *testing.B, tenants int) *monitorBench {
 	b.Helper()
 	ctx := context.Background()
 	dir := b.TempDir()
-	st, err := sqlitestore.Open(ctx, &sqlitestore.Config{Path: filepath.Join(dir, "catalog.sqlite")})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { st.Close() })
-	prov, err := tenantdb.NewSQLite(&tenantdb.SQLiteConfig{Dir: filepath.Join(dir, "tenants")})
-	if err != nil {
-		b.Fatal(err)
-	}
-	mgr, err := tenancy.NewManager(&tenancy.Config{Store: st, Provisioner: prov, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { mgr.Close() })
+	mgr, st := testenv.NewManager(b, dir, nil)
 	items := make([]int, tenants)
 	for i := range items {
 		items[i] = i + 1

@@ -3,35 +3,18 @@ package cache_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"testing"
 
 	"github.com/gotenancy/tenancy"
 	"github.com/gotenancy/tenancy/cache"
-	"github.com/gotenancy/tenancy/store/sqlitestore"
-	"github.com/gotenancy/tenancy/tenantdb"
+	"github.com/gotenancy/tenancy/internal/testenv"
 )
 
 // newManager returns a Manager over a SQLite catalog and SQLite tenant
 // databases in a temporary directory.
 func newManager(t *testing.T) *tenancy.Manager {
 	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
-	st, err := sqlitestore.Open(ctx, &sqlitestore.Config{Path: filepath.Join(dir, "catalog.sqlite")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	prov, err := tenantdb.NewSQLite(&tenantdb.SQLiteConfig{Dir: filepath.Join(dir, "tenants")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := tenancy.NewManager(&tenancy.Config{Store: st, Provisioner: prov})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
+	m, _ := testenv.NewManager(t, t.TempDir(), nil)
 	return m
 }
 

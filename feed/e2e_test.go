@@ -3,7 +3,6 @@ package feed_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -11,8 +10,6 @@ import (
 	"github.com/gotenancy/tenancy/feed"
 	"github.com/gotenancy/tenancy/internal/testenv"
 	"github.com/gotenancy/tenancy/resolve"
-	"github.com/gotenancy/tenancy/store/sqlitestore"
-	"github.com/gotenancy/tenancy/tenantdb"
 )
 
 // changeEvents are the events that change how tenants are served.
@@ -26,21 +23,7 @@ var changeEvents = []tenancy.EventKind{
 // catalog.
 func openManager(t *testing.T, dir string) *tenancy.Manager {
 	t.Helper()
-	ctx := context.Background()
-	st, err := sqlitestore.Open(ctx, &sqlitestore.Config{Path: filepath.Join(dir, "catalog.sqlite")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	prov, err := tenantdb.NewSQLite(&tenantdb.SQLiteConfig{Dir: filepath.Join(dir, "tenants")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := tenancy.NewManager(&tenancy.Config{Store: st, Provisioner: prov})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
+	m, _ := testenv.NewManager(t, dir, nil)
 	return m
 }
 
@@ -145,20 +128,7 @@ func TestMultiWithCatalog(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	dir, url, channel := t.TempDir(), testenv.RedisURL(t), testChannel()
-	st, err := sqlitestore.Open(ctx, &sqlitestore.Config{Path: filepath.Join(dir, "catalog.sqlite")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	prov, err := tenantdb.NewSQLite(&tenantdb.SQLiteConfig{Dir: filepath.Join(dir, "tenants")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := tenancy.NewManager(&tenancy.Config{Store: st, Provisioner: prov})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
+	m, st := testenv.NewManager(t, dir, nil)
 	f := newFeed(t, url, channel, nil)
 	c, err := resolve.NewCache(ctx, m, &resolve.CacheConfig{Watcher: feed.Multi(st, f), PollInterval: 20 * time.Millisecond})
 	if err != nil {

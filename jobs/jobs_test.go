@@ -21,8 +21,6 @@ import (
 	"github.com/gotenancy/tenancy"
 	"github.com/gotenancy/tenancy/internal/testenv"
 	"github.com/gotenancy/tenancy/jobs"
-	"github.com/gotenancy/tenancy/store/sqlitestore"
-	"github.com/gotenancy/tenancy/tenantdb"
 )
 
 // awaitTimeout bounds every wait for River; jobs normally finish in
@@ -129,24 +127,7 @@ func newEnv(t *testing.T, opts envOptions) *env {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	st, err := sqlitestore.Open(ctx, &sqlitestore.Config{Path: filepath.Join(dir, "catalog.sqlite")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	prov, err := tenantdb.NewSQLite(&tenantdb.SQLiteConfig{Dir: filepath.Join(dir, "tenants")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var store tenancy.Store = st
-	if opts.wrapStore != nil {
-		store = opts.wrapStore(st)
-	}
-	mgr, err := tenancy.NewManager(&tenancy.Config{Store: store, Provisioner: prov})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { mgr.Close() })
+	mgr, _ := testenv.NewManager(t, dir, &testenv.ManagerConfig{WrapStore: opts.wrapStore})
 
 	db := jobsDB(t, dir)
 	e := &env{mgr: mgr, notes: &noteWorker{}}
@@ -165,6 +146,7 @@ func newEnv(t *testing.T, opts envOptions) *env {
 	if opts.pool != nil {
 		cfg.DB, cfg.Pool = nil, opts.pool
 	}
+	var err error
 	e.jobs, err = jobs.Open(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -16,9 +16,8 @@ import (
 
 	"github.com/gotenancy/tenancy"
 	"github.com/gotenancy/tenancy/cache"
+	"github.com/gotenancy/tenancy/internal/testenv"
 	"github.com/gotenancy/tenancy/monitor"
-	"github.com/gotenancy/tenancy/store/sqlitestore"
-	"github.com/gotenancy/tenancy/tenantdb"
 )
 
 // newManager returns a Manager on a temporary data directory, and the
@@ -38,26 +37,8 @@ func newManagerWith(t testing.TB, wrap func(tenancy.Store) tenancy.Store) *tenan
 
 func newManagerWithDir(t testing.TB, wrap func(tenancy.Store) tenancy.Store) (*tenancy.Manager, string) {
 	t.Helper()
-	ctx := context.Background()
 	dir := t.TempDir()
-	st, err := sqlitestore.Open(ctx, &sqlitestore.Config{Path: filepath.Join(dir, "catalog.sqlite")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	prov, err := tenantdb.NewSQLite(&tenantdb.SQLiteConfig{Dir: filepath.Join(dir, "tenants")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var catalog tenancy.Store = st
-	if wrap != nil {
-		catalog = wrap(st)
-	}
-	m, err := tenancy.NewManager(&tenancy.Config{Store: catalog, Provisioner: prov})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
+	m, _ := testenv.NewManager(t, dir, &testenv.ManagerConfig{WrapStore: wrap})
 	return m, dir
 }
 

@@ -3,14 +3,13 @@ package resolve_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/gotenancy/tenancy"
+	"github.com/gotenancy/tenancy/internal/testenv"
 	"github.com/gotenancy/tenancy/resolve"
 	"github.com/gotenancy/tenancy/store/sqlitestore"
-	"github.com/gotenancy/tenancy/tenantdb"
 )
 
 // env is a Manager on a temporary catalog, and a Cache over it.
@@ -41,21 +40,7 @@ func newEnv(tb testing.TB, cfg *resolve.CacheConfig, domains ...string) *env {
 // process would.
 func openManager(tb testing.TB, dir string) (*sqlitestore.Store, *tenancy.Manager) {
 	tb.Helper()
-	ctx := context.Background()
-	st, err := sqlitestore.Open(ctx, &sqlitestore.Config{Path: filepath.Join(dir, "catalog.sqlite")})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { st.Close() })
-	prov, err := tenantdb.NewSQLite(&tenantdb.SQLiteConfig{Dir: filepath.Join(dir, "tenants")})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	m, err := tenancy.NewManager(&tenancy.Config{Store: st, Provisioner: prov})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { m.Close() })
+	m, st := testenv.NewManager(tb, dir, nil)
 	return st, m
 }
 

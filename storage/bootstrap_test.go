@@ -10,31 +10,15 @@ import (
 	"testing"
 
 	"github.com/gotenancy/tenancy"
+	"github.com/gotenancy/tenancy/internal/testenv"
 	"github.com/gotenancy/tenancy/storage"
-	"github.com/gotenancy/tenancy/store/sqlitestore"
-	"github.com/gotenancy/tenancy/tenantdb"
 )
 
 // newManager returns a Manager over a SQLite catalog and SQLite tenant
 // databases in a temporary directory, with a storage bootstrapper over s.
 func newManager(t *testing.T, s *storage.Storage) *tenancy.Manager {
 	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
-	st, err := sqlitestore.Open(ctx, &sqlitestore.Config{Path: filepath.Join(dir, "catalog.sqlite")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	prov, err := tenantdb.NewSQLite(&tenantdb.SQLiteConfig{Dir: filepath.Join(dir, "tenants")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := tenancy.NewManager(&tenancy.Config{Store: st, Provisioner: prov})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
+	m, _ := testenv.NewManager(t, t.TempDir(), nil)
 	m.Use(storage.NewBootstrapper(s))
 	return m
 }

@@ -19,11 +19,8 @@ import (
 
 	"github.com/gotenancy/tenancy"
 	"github.com/gotenancy/tenancy/demo"
-	"github.com/gotenancy/tenancy/migrate"
-	"github.com/gotenancy/tenancy/seed"
+	"github.com/gotenancy/tenancy/internal/testenv"
 	"github.com/gotenancy/tenancy/storage"
-	"github.com/gotenancy/tenancy/store/sqlitestore"
-	"github.com/gotenancy/tenancy/tenantdb"
 )
 
 // fixture is an assembled server over a temporary data directory.
@@ -55,29 +52,7 @@ func newUnstartedFixture(t testing.TB, tenants int) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	st, err := sqlitestore.Open(ctx, &sqlitestore.Config{Path: filepath.Join(dir, "catalog.sqlite")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	prov, err := tenantdb.NewSQLite(&tenantdb.SQLiteConfig{Dir: filepath.Join(dir, "tenants")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, err := migrate.Load(demo.Migrations("sqlite3"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	seeders := seed.NewRegistry()
-	if err := seeders.LoadFS(demo.Seeders("sqlite3")); err != nil {
-		t.Fatal(err)
-	}
-	mgr, err := tenancy.NewManager(&tenancy.Config{Store: st, Provisioner: prov, Migrations: set, Seeders: seeders,
-		Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { mgr.Close() })
+	mgr, st := testenv.NewManager(t, dir, &testenv.ManagerConfig{Demo: true})
 	files, err := storage.New(&storage.Config{Dir: filepath.Join(dir, "storage")})
 	if err != nil {
 		t.Fatal(err)
