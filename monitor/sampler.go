@@ -352,16 +352,7 @@ func (m *Monitor) tenantCounts(ctx context.Context, s *Snapshot) {
 		p.countErr = true
 	} else {
 		p.countErr = false
-		c := TenantCounts{
-			Active:    counts[tenancy.StatusActive],
-			Inactive:  counts[tenancy.StatusInactive],
-			Suspended: counts[tenancy.StatusSuspended],
-			Blocked:   counts[tenancy.StatusBlocked],
-		}
-		for _, n := range counts {
-			c.Total += n
-		}
-		p.counts = c
+		p.counts = CountsByStatus(counts)
 	}
 	s.Tenants = p.counts
 	s.Tenants.Maintenance = m.maintenanceCount()

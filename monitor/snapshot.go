@@ -1,6 +1,10 @@
 package monitor
 
-import "time"
+import (
+	"time"
+
+	"github.com/gotenancy/tenancy"
+)
 
 // Snapshot is one sample of a node's figures: what the monitoring
 // dashboard draws, what its Server-Sent Events stream carries and what
@@ -98,6 +102,22 @@ type TenantCounts struct {
 	Suspended   int `json:"suspended"`
 	Blocked     int `json:"blocked"`
 	Maintenance int `json:"maintenance"`
+}
+
+// CountsByStatus turns the catalog's counts by status
+// (Manager.CountByStatus) into TenantCounts; Maintenance is left 0, the
+// catalog does not count it by status.
+func CountsByStatus(counts map[tenancy.Status]int) TenantCounts {
+	c := TenantCounts{
+		Active:    counts[tenancy.StatusActive],
+		Inactive:  counts[tenancy.StatusInactive],
+		Suspended: counts[tenancy.StatusSuspended],
+		Blocked:   counts[tenancy.StatusBlocked],
+	}
+	for _, n := range counts {
+		c.Total += n
+	}
+	return c
 }
 
 // ConnectionFigures are the tenant connection manager's figures.

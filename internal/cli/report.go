@@ -86,20 +86,12 @@ func buildReport(ctx context.Context, o *options, mgr *tenancy.Manager) (*fleetR
 		return nil, err
 	}
 	tt := &r.Totals
+	byStatus := map[tenancy.Status]int{}
+	maintenance := 0
 	for _, f := range r.Tenants {
-		tt.Tenants.Total++
-		switch f.Status {
-		case tenancy.StatusActive:
-			tt.Tenants.Active++
-		case tenancy.StatusInactive:
-			tt.Tenants.Inactive++
-		case tenancy.StatusSuspended:
-			tt.Tenants.Suspended++
-		case tenancy.StatusBlocked:
-			tt.Tenants.Blocked++
-		}
+		byStatus[f.Status]++
 		if f.Maintenance {
-			tt.Tenants.Maintenance++
+			maintenance++
 		}
 		tt.Domains += f.Domains
 		tt.DatabaseSizeBytes += f.SizeBytes
@@ -112,6 +104,8 @@ func buildReport(ctx context.Context, o *options, mgr *tenancy.Manager) (*fleetR
 			tt.Failed++
 		}
 	}
+	tt.Tenants = monitor.CountsByStatus(byStatus)
+	tt.Tenants.Maintenance = maintenance
 	return r, nil
 }
 

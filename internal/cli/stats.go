@@ -78,19 +78,7 @@ func collectStats(ctx context.Context, o *options, mgr *tenancy.Manager) (*fleet
 	if err != nil {
 		return nil, err
 	}
-	for st, n := range counts {
-		s.Tenants.Total += n
-		switch st {
-		case tenancy.StatusActive:
-			s.Tenants.Active = n
-		case tenancy.StatusInactive:
-			s.Tenants.Inactive = n
-		case tenancy.StatusSuspended:
-			s.Tenants.Suspended = n
-		case tenancy.StatusBlocked:
-			s.Tenants.Blocked = n
-		}
-	}
+	s.Tenants = monitor.CountsByStatus(counts)
 	tenants, err := mgr.AllTenants(ctx)
 	if err != nil {
 		return nil, err
