@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/http"
 	"os"
-	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"slices"
@@ -16,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gotenancy/tenancy"
+	"github.com/gotenancy/tenancy/monitor"
 )
 
 // sizeMemoTTL is how long the fleet's database sizes, which cost a walk of
@@ -378,44 +377,6 @@ func (a *API) systemInfo(w http.ResponseWriter, r *http.Request) error {
 	return a.ok(w, out, "")
 }
 
-// diskUsage is what a walk of a directory found.
-type diskUsage struct {
-	Bytes int64 `json:"bytes"`
-	Files int   `json:"files"`
-	// Unreadable counts entries that could not be read.
-	Unreadable int `json:"unreadable,omitempty"`
-}
-
-// walkDir sums the sizes of the regular files under dir. Symbolic links
-// are not followed.
-func walkDir(ctx context.Context, dir string) (diskUsage, error) {
-	var u diskUsage
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if ctxErr := ctx.Err(); ctxErr != nil {
-			return ctxErr
-		}
-		if err != nil {
-			if path == dir {
-				return err
-			}
-			u.Unreadable++
-			return nil
-		}
-		if !d.Type().IsRegular() {
-			return nil
-		}
-		info, err := d.Info()
-		if err != nil {
-			u.Unreadable++
-			return nil
-		}
-		u.Bytes += info.Size()
-		u.Files++
-		return nil
-	})
-	return u, err
-}
-
 // resources serves GET /tenancy/resources.
 func (a *API) resources(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
@@ -433,7 +394,7 @@ func (a *API) resources(w http.ResponseWriter, r *http.Request) error {
 	}
 	if a.cfg.DataDir != "" {
 		out["data_dir"] = a.cfg.DataDir
-		if u, err := walkDir(ctx, a.cfg.DataDir); err == nil {
+		if u, err := monitor.WalkDir(ctx, a.cfg.DataDir); err == nil {
 			out["data_dir_usage"] = u
 		} else {
 			a.log.WarnContext(ctx, "api: measuring the data directory", "dir", a.cfg.DataDir, "err", err)

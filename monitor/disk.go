@@ -52,7 +52,7 @@ func (m *Monitor) diskFigures() DiskFigures {
 
 // walkDataDir measures the data directory into the memo.
 func (m *Monitor) walkDataDir(ctx context.Context) {
-	used, files, err := walkDir(ctx, m.cfg.DataDir)
+	u, err := WalkDir(ctx, m.cfg.DataDir)
 	d := &m.disk
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -65,7 +65,7 @@ func (m *Monitor) walkDataDir(ctx context.Context) {
 		return
 	}
 	d.failing = false
-	d.used, d.files, d.measuredAt = used, files, time.Now().UTC()
+	d.used, d.files, d.measuredAt = u.Bytes, u.Files, time.Now().UTC()
 }
 
 // resetDisk forgets the last walk; the next sample starts a new one.
@@ -76,10 +76,20 @@ func (m *Monitor) resetDisk() {
 	d.used, d.files, d.measuredAt, d.startedAt = 0, 0, time.Time{}, time.Time{}
 }
 
-// walkDir sums the sizes of the regular files under dir, without following
-// symbolic links; entries it cannot read are skipped.
-func walkDir(ctx context.Context, dir string) (bytes int64, files int, err error) {
-	err = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+// DiskUsage is what a walk of a directory found.
+type DiskUsage struct {
+	Bytes int64 `json:"bytes"`
+	Files int   `json:"files"`
+	// Unreadable counts entries that could not be read (and were skipped).
+	Unreadable int `json:"unreadable,omitempty"`
+}
+
+// WalkDir sums the sizes of the regular files under dir, without following
+// symbolic links; entries it cannot read are counted and skipped. It fails
+// only when dir itself cannot be read or ctx ends.
+func WalkDir(ctx context.Context, dir string) (DiskUsage, error) {
+	var u DiskUsage
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if ctxErr := ctx.Err(); ctxErr != nil {
 			return ctxErr
 		}
@@ -87,6 +97,7 @@ func walkDir(ctx context.Context, dir string) (bytes int64, files int, err error
 			if path == dir {
 				return err
 			}
+			u.Unreadable++
 			return nil
 		}
 		if !d.Type().IsRegular() {
@@ -94,11 +105,12 @@ func walkDir(ctx context.Context, dir string) (bytes int64, files int, err error
 		}
 		info, err := d.Info()
 		if err != nil {
+			u.Unreadable++
 			return nil
 		}
-		bytes += info.Size()
-		files++
+		u.Bytes += info.Size()
+		u.Files++
 		return nil
 	})
-	return bytes, files, err
+	return u, err
 }
