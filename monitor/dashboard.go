@@ -19,7 +19,7 @@ var dashboardTemplate = template.Must(template.New("dashboard.html").Funcs(templ
 	"count":    formatCount,
 	"percent":  formatPercent,
 	"number":   formatNumber,
-	"duration": formatDuration,
+	"duration": FormatUptime,
 	"p95":      formatP95,
 	"time":     func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05Z") },
 }).ParseFS(dashboardFS, "dashboard/dashboard.html"))
@@ -132,8 +132,9 @@ func formatP95(x float64) string {
 	return formatNumber(x)
 }
 
-// formatDuration writes seconds as its two largest units: "3d 4h", "5m 2s".
-func formatDuration(sec float64) string {
+// FormatUptime writes seconds as its two largest units: "3d 4h", "4h 5m",
+// "5m 2s", "6s" (whole seconds, truncated).
+func FormatUptime(sec float64) string {
 	s := int64(sec)
 	d, h, m := s/86400, s%86400/3600, s%3600/60
 	s %= 60

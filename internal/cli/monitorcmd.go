@@ -158,7 +158,7 @@ func printSnapshot(w io.Writer, s *monitor.Snapshot) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	line := func(k, v string) { fmt.Fprintf(tw, "%s:\t%s\n", k, v) }
 	line("Node", fmt.Sprintf("%s at %s, up %s", s.Node, s.Time.Local().Format("2006-01-02 15:04:05"),
-		shortDuration(time.Duration(s.UptimeSeconds*float64(time.Second)))))
+		monitor.FormatUptime(s.UptimeSeconds)))
 	r := s.Requests
 	req := fmt.Sprintf("%.1f/s, p95 %.1f ms, errors %s 5xx, %s 4xx; %s in all",
 		r.PerSecond, r.P95Ms, percent(r.ErrorRate), percent(r.ClientErrorRate), humanize.Comma(int64(r.Total)))
@@ -230,21 +230,6 @@ func size(n int64) string {
 		return unknown
 	}
 	return humanize.Bytes(uint64(n))
-}
-
-// shortDuration writes d in its two largest units: "3d 4h", "4h 5m", "5m 6s", "6s".
-func shortDuration(d time.Duration) string {
-	d = d.Round(time.Second)
-	days, h, m, sec := int(d/(24*time.Hour)), int(d/time.Hour)%24, int(d/time.Minute)%60, int(d/time.Second)%60
-	switch {
-	case days > 0:
-		return fmt.Sprintf("%dd %dh", days, h)
-	case h > 0:
-		return fmt.Sprintf("%dh %dm", h, m)
-	case m > 0:
-		return fmt.Sprintf("%dm %ds", m, sec)
-	}
-	return fmt.Sprintf("%ds", sec)
 }
 
 func newMonitorCmd(o *options) *cobra.Command {
