@@ -21,7 +21,7 @@ import (
 const (
 	DefaultSQLiteBusyTimeout  = 5 * time.Second
 	DefaultSQLiteMaxOpenConns = 4
-	DefaultSQLiteMaxIdleConns = 1
+	DefaultSQLiteMaxIdleConns = 2
 )
 
 const (
@@ -47,7 +47,9 @@ type SQLiteConfig struct {
 	// default 4.
 	MaxOpenConns int
 	// MaxIdleConns is the number of idle connections each tenant *sql.DB
-	// keeps; default 1. It may not exceed MaxOpenConns.
+	// keeps; default 2. It may not exceed MaxOpenConns. With 1, two
+	// overlapping requests to one tenant open a second connection (and
+	// re-prepare its statements) only to close it again at once.
 	MaxIdleConns int
 }
 
