@@ -66,9 +66,17 @@ func writeError(w http.ResponseWriter, code int, msg string) {
 
 // fail answers a failed tenant call: no tenant is a server wiring error
 // (the middleware always provides one), anything else is a 500 logged with
-// the tenant's attributes.
+// the tenant's attributes. A call cut short because the request itself
+// ended (the client went away) is not the server's failure: it is logged
+// at debug level and answered 503, which nobody is waiting for.
 func fail(w http.ResponseWriter, r *http.Request, err error) {
-	tenancy.Logger(r.Context()).ErrorContext(r.Context(), "demo request failed", "path", r.URL.Path, "err", err)
+	ctx := r.Context()
+	if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		tenancy.Logger(ctx).DebugContext(ctx, "demo request ended by its client", "path", r.URL.Path, "err", err)
+		writeError(w, http.StatusServiceUnavailable, "request canceled")
+		return
+	}
+	tenancy.Logger(ctx).ErrorContext(ctx, "demo request failed", "path", r.URL.Path, "err", err)
 	writeError(w, http.StatusInternalServerError, "internal error")
 }
 
