@@ -15,6 +15,9 @@ const cgroupRoot = "/sys/fs/cgroup"
 
 // procStatus returns the resident memory (from /proc/self/statm) and the
 // number of open file descriptors (from /proc/self/fd, -1 when unknown).
+// Linux 6.2 and later report the count as the directory's size, which
+// costs one stat however many files are open; older kernels report 0 and
+// the directory is read instead.
 func procStatus() (rss uint64, fds int) {
 	if b, err := os.ReadFile("/proc/self/statm"); err == nil {
 		if f := strings.Fields(string(b)); len(f) > 1 {
@@ -22,6 +25,9 @@ func procStatus() (rss uint64, fds int) {
 				rss = pages * uint64(os.Getpagesize())
 			}
 		}
+	}
+	if fi, err := os.Stat("/proc/self/fd"); err == nil && fi.Size() > 0 {
+		return rss, int(fi.Size())
 	}
 	fds = -1
 	if d, err := os.Open("/proc/self/fd"); err == nil {
