@@ -3,8 +3,13 @@
 # run, with wrk on loopback (both share this machine's cores, so read ratios):
 #   1. GET /api/whoami: full middleware vs a bare net/http handler
 #   2. GET /api/notes/count over 1,000 tenants (uniform random host):
-#      budget 1,000 vs the naive server (mutex-guarded map of *sql.DB);
-#      then the default budget of 256, with the connection manager's hit ratio
+#      budget 1,000 vs the naive server (mutex-guarded map of *sql.DB), and
+#      beside them "prepared", the naive server keeping the query prepared per
+#      tenant: no middleware at all, so the ceiling of any runtime doing the
+#      same database work. Each server is warmed up first (every tenant
+#      opened), ROUNDS rounds alternate the three, and the median ratios are
+#      printed with the servers' CPU time per request. Then the default
+#      budget of 256, with the connection manager's hit ratio
 #   3. 10,000 tenants with the default budget and the common open-files limit
 #      of 1024: failed requests and peak memory, tenancy vs naive
 # Needs wrk (apt-get install wrk). Results go to bench/results/http.txt.
@@ -13,6 +18,7 @@ cd "$(dirname "$0")/.."
 command -v wrk >/dev/null || { echo "bench/http.sh: wrk is not installed (apt-get install wrk)" >&2; exit 1; }
 DURATION=${DURATION:-10s}
 CONNS=${CONNS:-64}
+ROUNDS=${ROUNDS:-5}
 out=bench/results
 mkdir -p "$out"
 work=$(mktemp -d)
@@ -32,6 +38,27 @@ serve() {
 	echo "httpbench did not start" >&2; exit 1
 }
 stop() { kill -TERM "$server"; wait "$server" || true; cat "$work/report.json"; }
+# cputicks: the server's user+system CPU time so far, in clock ticks.
+cputicks() { awk '{print $14 + $15}' "/proc/$server/stat"; }
+# warm TENANTS PATH: a short untimed load, so that every tenant is opened
+# before the measured one.
+warm() { TENANTS=$1 wrk -t2 -c"$CONNS" -d3s -s bench/random-host.lua "http://127.0.0.1:8090$2" >/dev/null; }
+# measure MODE [ARGS…]: a warmed-up count run over 1,000 tenants; prints
+# "req/s p99 cpu-µs-per-request".
+measure() {
+	local mode=$1; shift
+	serve "$mode" "$work/d1k" "$@"
+	warm 1000 /api/notes/count
+	local c0 c1 n
+	c0=$(cputicks)
+	TENANTS=1000 wrk -t2 -c"$CONNS" -d"$DURATION" --latency -s bench/random-host.lua "http://127.0.0.1:8090/api/notes/count" >"$work/wrk.txt"
+	c1=$(cputicks)
+	stop >/dev/null
+	n=$(awk '/requests in/ {print $1}' "$work/wrk.txt")
+	grep -E 'Non-2xx|Socket errors' "$work/wrk.txt" | sed "s/^/  $mode: /" >&2 || true
+	awk -v c="$((c1 - c0))" -v n="$n" -v hz="$(getconf CLK_TCK)" '/Requests\/sec/ {r=$2} $1=="99%" {p=$2} END {printf "%.0f %s %.1f", r, p, c/hz*1e6/n}' "$work/wrk.txt"
+}
+median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 # load TENANTS PATH: wrk with random tenant hosts; prints requests/s, p99 and errors.
 load() {
 	TENANTS=$1 wrk -t2 -c"$CONNS" -d"$DURATION" --latency -s bench/random-host.lua "http://127.0.0.1:8090$2" >"$work/wrk.txt"
@@ -44,14 +71,27 @@ load() {
 
 {
 echo "# $(date -u +%FT%TZ) $(nproc) cores, wrk -t2 -c$CONNS -d$DURATION"
-for round in 1 2; do
-	serve bare "$work/d1k";          echo "whoami bare      (round $round): $(load 1000 /api/whoami)"; stop >/dev/null
-	serve tenancy "$work/d1k";       echo "whoami tenancy   (round $round): $(load 1000 /api/whoami)"; stop >/dev/null
+: >"$work/ratios"
+for round in $(seq "$ROUNDS"); do
+	serve bare "$work/d1k";    b=$(load 1000 /api/whoami); stop >/dev/null
+	serve tenancy "$work/d1k"; t=$(load 1000 /api/whoami); stop >/dev/null
+	echo "${t%% *} ${b%% *}" | awk '{print $1/$2}' >>"$work/ratios"
+	echo "whoami (round $round): bare $b | tenancy $t"
 done
-for round in 1 2; do
-	serve naive "$work/d1k";                  echo "count naive          (round $round): $(load 1000 /api/notes/count)"; echo "  $(stop)"
-	serve tenancy "$work/d1k" -budget 1000;   echo "count tenancy b=1000 (round $round): $(load 1000 /api/notes/count)"; echo "  $(stop)"
+echo "whoami median over $ROUNDS rounds: tenancy/bare $(median <"$work/ratios")"
+echo "count over 1,000 tenants, warmed up; per server: req/s, p99, server CPU µs per request"
+: >"$work/ratios"
+for round in $(seq "$ROUNDS"); do
+	read -r nr np nc <<<"$(measure naive)"
+	read -r pr pp pc <<<"$(measure prepared)"
+	read -r tr tp tc <<<"$(measure tenancy -budget 1000)"
+	echo "$tr $nr $pr $nc $tc" | awk '{print $1/$2, $3/$2, $1/$3, $4/$5}' >>"$work/ratios"
+	echo "  round $round: naive $nr $np ${nc}µs | prepared $pr $pp ${pc}µs | tenancy b=1000 $tr $tp ${tc}µs"
 done
+echo "count medians over $ROUNDS rounds: tenancy/naive $(cut -d' ' -f1 "$work/ratios" | median)," \
+	"prepared/naive $(cut -d' ' -f2 "$work/ratios" | median)," \
+	"tenancy/prepared $(cut -d' ' -f3 "$work/ratios" | median)," \
+	"naive CPU per request / tenancy's $(cut -d' ' -f4 "$work/ratios" | median)"
 serve tenancy "$work/d1k" -budget 256;    echo "count tenancy b=256: $(load 1000 /api/notes/count)"; echo "  $(stop)"
 echo "10,000 tenants, ulimit -n 1024:"
 (ulimit -n 1024; serve tenancy "$work/d10k"; echo "  tenancy b=256: $(load 10000 /api/notes/count)"; echo "  $(stop)")

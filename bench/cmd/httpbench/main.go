@@ -5,6 +5,9 @@
 //	bare     a bare net/http handler answering like /api/whoami
 //	tenancy  the full `tenancy serve` stack: resolver, gate, bootstrappers, demo app
 //	naive    a mutex-guarded map of *sql.DB, one per tenant, answering /api/notes/count
+//	prepared the naive server plus one prepared statement per tenant: no
+//	         middleware at all, so the most any runtime can gain over naive
+//	         while doing the same database work per request
 //
 // `httpbench -setup` creates the tenants first. On SIGTERM it prints the
 // connection manager's statistics and the process's peak memory as JSON.
@@ -14,6 +17,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"log"
@@ -44,7 +48,7 @@ import (
 func main() {
 	var (
 		dataDir = flag.String("data-dir", "", "benchmark data directory (required)")
-		mode    = flag.String("mode", "tenancy", "bare, tenancy or naive")
+		mode    = flag.String("mode", "tenancy", "bare, tenancy, naive or prepared")
 		addr    = flag.String("addr", "127.0.0.1:8090", "listen address")
 		setup   = flag.Int("setup", 0, "create this many tenants, then exit")
 		budget  = flag.Int("budget", tenantdb.DefaultMaxOpen, "most tenant databases open at once (tenancy mode)")
@@ -71,10 +75,13 @@ func main() {
 	switch *mode {
 	case "bare":
 		handler = bareHandler()
-	case "naive":
+	case "naive", "prepared":
 		n, err := newNaive(*dataDir)
 		if err != nil {
 			log.Fatal(err)
+		}
+		if *mode == "prepared" {
+			n.stmts = map[string]*sql.Stmt{}
 		}
 		handler, report = n, n.report
 	case "tenancy":
@@ -200,12 +207,14 @@ func tenancyHandler(ctx context.Context, dataDir string, budget int) (http.Handl
 }
 
 // naive is the baseline a team writes first: a mutex-guarded map of
-// *sql.DB, one per tenant host, opened on first use and never closed.
+// *sql.DB, one per tenant host, opened on first use and never closed. With
+// stmts set it also keeps the count query prepared per tenant.
 type naive struct {
 	catalog *sql.DB
 	dir     string
 	mu      sync.Mutex
 	dbs     map[string]*sql.DB
+	stmts   map[string]*sql.Stmt // by host; nil: prepare on every request
 }
 
 func newNaive(dataDir string) (*naive, error) {
@@ -214,6 +223,44 @@ func newNaive(dataDir string) (*naive, error) {
 		return nil, err
 	}
 	return &naive{catalog: catalog, dir: filepath.Join(dataDir, "tenants"), dbs: map[string]*sql.DB{}}, nil
+}
+
+// count runs the count query on host's database.
+func (n *naive) count(ctx context.Context, host string) (int64, error) {
+	db, err := n.db(ctx, host)
+	if err != nil {
+		return 0, err
+	}
+	var row *sql.Row
+	if n.stmts == nil {
+		row = db.QueryRowContext(ctx, countQuery)
+	} else {
+		st, err := n.stmt(ctx, host, db)
+		if err != nil {
+			return 0, err
+		}
+		row = st.QueryRowContext(ctx)
+	}
+	var count int64
+	err = row.Scan(&count)
+	return count, err
+}
+
+const countQuery = `SELECT count(*) FROM notes`
+
+// stmt returns the count query prepared on host's database.
+func (n *naive) stmt(ctx context.Context, host string, db *sql.DB) (*sql.Stmt, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if st, ok := n.stmts[host]; ok {
+		return st, nil
+	}
+	st, err := db.PrepareContext(ctx, countQuery)
+	if err != nil {
+		return nil, err
+	}
+	n.stmts[host] = st
+	return st, nil
 }
 
 func (n *naive) db(ctx context.Context, host string) (*sql.DB, error) {
@@ -242,13 +289,12 @@ func (n *naive) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !found {
 		host = r.Host
 	}
-	db, err := n.db(r.Context(), strings.ToLower(host))
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusNotFound)
+	count, err := n.count(r.Context(), strings.ToLower(host))
+	if errors.Is(err, sql.ErrNoRows) {
+		http.Error(w, "unknown host", http.StatusNotFound)
 		return
 	}
-	var count int64
-	if err := db.QueryRowContext(r.Context(), `SELECT count(*) FROM notes`).Scan(&count); err != nil {
+	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
