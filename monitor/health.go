@@ -28,8 +28,10 @@ type CheckResult struct {
 	OK bool `json:"ok"`
 	// Skipped is true when the check had nothing to check (no tenant, no
 	// data directory); a skipped check is OK.
-	Skipped    bool    `json:"skipped,omitempty"`
-	Error      string  `json:"error,omitempty"`
+	Skipped bool   `json:"skipped,omitempty"`
+	Error   string `json:"error,omitempty"`
+	// TimedOut is true when the check gave no answer within its time.
+	TimedOut   bool    `json:"timed_out,omitempty"`
 	DurationMS float64 `json:"duration_ms"`
 }
 
@@ -56,6 +58,11 @@ func (m *Monitor) Healthz() http.Handler {
 // within 2 s: the catalog (counting tenants by status), one tenant
 // database (the first tenant listed; skipped when there are none), each
 // Config.ReadyChecks entry, and the free space of Config.DataDir.
+//
+// The endpoint is meant for load balancers and needs no credentials, so a
+// failed check's error is not shown there (it may name files, hosts or
+// users): the body says only that the check failed or did not answer, and
+// the error goes to the log. Check returns the errors themselves.
 func (m *Monitor) Readyz() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !allowGet(w, r) {
@@ -65,6 +72,17 @@ func (m *Monitor) Readyz() http.Handler {
 		code := http.StatusOK
 		if rd.Status != "ready" {
 			code = http.StatusServiceUnavailable
+		}
+		for name, c := range rd.Checks {
+			if c.Error == "" {
+				continue
+			}
+			m.log.WarnContext(r.Context(), "readiness check failed", "check", name, "err", c.Error)
+			c.Error = "failed: see the server log"
+			if c.TimedOut {
+				c.Error = "no answer within " + checkTimeout.String()
+			}
+			rd.Checks[name] = c
 		}
 		w.Header().Set("Cache-Control", "no-store")
 		healthJSON.Write(w, r, code, rd)
@@ -117,17 +135,19 @@ func runCheck(ctx context.Context, fn func(context.Context) error) CheckResult {
 		done <- fn(ctx)
 	}()
 	var err error
+	timedOut := false
 	select {
 	case err = <-done:
 	case <-ctx.Done():
 		err = fmt.Errorf("no answer: %w", context.Cause(ctx))
+		timedOut = true
 	}
 	res := CheckResult{OK: true}
 	switch {
 	case errors.Is(err, errSkipped):
 		res.Skipped = true
 	case err != nil:
-		res = CheckResult{Error: err.Error()}
+		res = CheckResult{Error: err.Error(), TimedOut: timedOut}
 	}
 	res.DurationMS = math.Round(float64(time.Since(start).Microseconds())) / 1000
 	return res

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -189,7 +190,8 @@ func TestReadyz(t *testing.T) {
 			return nil
 		},
 	}
-	mon, err := monitor.New(&monitor.Config{Manager: mgr, DataDir: dir, MinFreeBytes: 1, ReadyChecks: checks})
+	logs := &testenv.LogRecorder{}
+	mon, err := monitor.New(&monitor.Config{Manager: mgr, DataDir: dir, MinFreeBytes: 1, ReadyChecks: checks, Logger: slog.New(logs)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,8 +221,15 @@ func TestReadyz(t *testing.T) {
 	if code != http.StatusServiceUnavailable || rd.Status != "not_ready" {
 		t.Fatalf("%d %+v", code, rd)
 	}
-	if c := rd.Checks["redis"]; c.OK || c.Error != "connection refused" {
+	// /readyz needs no credentials: it says that a check failed, not why.
+	if c := rd.Checks["redis"]; c.OK || c.Error != "failed: see the server log" {
 		t.Errorf("redis: %+v", c)
+	}
+	if c := mon.Check(ctx).Checks["redis"]; c.OK || c.Error != "connection refused" {
+		t.Errorf("Check: redis: %+v", c)
+	}
+	if n := logs.Count("readiness check failed"); n != 1 {
+		t.Errorf("failed readiness check logged %d times, want 1", n)
 	}
 	if c := rd.Checks[monitor.CheckCatalog]; !c.OK {
 		t.Errorf("catalog: %+v", c)
@@ -240,11 +249,14 @@ func TestReadyzDiskAndTimeout(t *testing.T) {
 	if code != http.StatusServiceUnavailable {
 		t.Fatalf("%d %+v", code, rd)
 	}
-	if c := rd.Checks[monitor.CheckDisk]; c.OK || !strings.Contains(c.Error, "below the minimum") {
+	if c := rd.Checks[monitor.CheckDisk]; c.OK || c.Error != "failed: see the server log" {
 		t.Errorf("disk: %+v", c)
 	}
-	if c := rd.Checks["stuck"]; c.OK || c.DurationMS < 1000 {
+	if c := rd.Checks["stuck"]; c.OK || c.DurationMS < 1000 || !c.TimedOut || c.Error != "no answer within 2s" {
 		t.Errorf("stuck: %+v", c)
+	}
+	if c := mon.Check(context.Background()).Checks[monitor.CheckDisk]; c.OK || !strings.Contains(c.Error, "below the minimum") {
+		t.Errorf("Check: disk: %+v", c)
 	}
 	if took := time.Since(start); took > 5*time.Second {
 		t.Errorf("readyz took %v", took)
