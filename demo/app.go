@@ -66,12 +66,13 @@ func writeError(w http.ResponseWriter, code int, msg string) {
 
 // fail answers a failed tenant call: no tenant is a server wiring error
 // (the middleware always provides one), anything else is a 500 logged with
-// the tenant's attributes. A call cut short because the request itself
-// ended (the client went away) is not the server's failure: it is logged
-// at debug level and answered 503, which nobody is waiting for.
+// the tenant's attributes. A call cut short because the request was
+// canceled (its client went away) is not a failure of the application: it
+// is logged at debug level and answered 503, which nobody is waiting for.
+// A request that ran out of time is still a failure.
 func fail(w http.ResponseWriter, r *http.Request, err error) {
 	ctx := r.Context()
-	if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+	if errors.Is(ctx.Err(), context.Canceled) && errors.Is(err, context.Canceled) {
 		tenancy.Logger(ctx).DebugContext(ctx, "demo request ended by its client", "path", r.URL.Path, "err", err)
 		writeError(w, http.StatusServiceUnavailable, "request canceled")
 		return

@@ -6,14 +6,15 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/gotenancy/tenancy"
 	"github.com/gotenancy/tenancy/demo"
 	"github.com/gotenancy/tenancy/internal/testenv"
 )
 
-// A request its client abandoned is not logged as a failure; a query that
-// really fails still is.
+// A request its client abandoned is not logged as a failure; one out of
+// time and a query that really fails still are.
 func TestFailSeparatesCanceledRequests(t *testing.T) {
 	ctx := context.Background()
 	mgr, _ := testenv.NewManager(t, t.TempDir(), &testenv.ManagerConfig{Demo: true})
@@ -40,6 +41,14 @@ func TestFailSeparatesCanceledRequests(t *testing.T) {
 		if n := logs.Count("demo request failed"); n != 0 {
 			t.Errorf("a canceled request was logged as a failure %d times", n)
 		}
+		late, cancel := context.WithDeadline(ctx, time.Now().Add(-time.Second))
+		defer cancel()
+		if code := count(late); code != http.StatusInternalServerError {
+			t.Errorf("count out of time: %d, want 500", code)
+		}
+		if n := logs.Count("demo request failed"); n != 1 {
+			t.Errorf("a request out of time was logged as a failure %d times, want 1", n)
+		}
 		db, err := tenancy.DB(ctx)
 		if err != nil {
 			return err
@@ -50,8 +59,8 @@ func TestFailSeparatesCanceledRequests(t *testing.T) {
 		if code := count(ctx); code != http.StatusInternalServerError {
 			t.Errorf("count without the table: %d, want 500", code)
 		}
-		if n := logs.Count("demo request failed"); n != 1 {
-			t.Errorf("a failed query was logged %d times, want 1", n)
+		if n := logs.Count("demo request failed"); n != 2 {
+			t.Errorf("failures logged %d times, want 2", n)
 		}
 		return nil
 	})
