@@ -5,8 +5,8 @@
 #   2. GET /api/notes/count over 1,000 tenants (uniform random host):
 #      budget 1,000 vs the naive server (mutex-guarded map of *sql.DB), and
 #      beside them "prepared", the naive server keeping the query prepared per
-#      tenant: no middleware at all, so the ceiling of any runtime doing the
-#      same database work. Each server is warmed up first (every tenant
+#      tenant and no middleware: what a runtime that cost nothing itself
+#      would reach doing the same database work. Each server is warmed up first (every tenant
 #      opened), ROUNDS rounds alternate the three, and the median ratios are
 #      printed with the servers' CPU time per request. Then the default
 #      budget of 256, with the connection manager's hit ratio

@@ -5,9 +5,9 @@
 //	bare     a bare net/http handler answering like /api/whoami
 //	tenancy  the full `tenancy serve` stack: resolver, gate, bootstrappers, demo app
 //	naive    a mutex-guarded map of *sql.DB, one per tenant, answering /api/notes/count
-//	prepared the naive server plus one prepared statement per tenant: no
-//	         middleware at all, so the most any runtime can gain over naive
-//	         while doing the same database work per request
+//	prepared the naive server plus one prepared statement per tenant and no
+//	         middleware: what a runtime that cost nothing itself would reach
+//	         doing the same database work per request
 //
 // `httpbench -setup` creates the tenants first. On SIGTERM it prints the
 // connection manager's statistics and the process's peak memory as JSON.
