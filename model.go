@@ -5,11 +5,23 @@ import "time"
 // Tenant is one customer of the application, with its own database, cache
 // namespace, storage root and job context.
 type Tenant struct {
-	ID                 int64          `json:"id"`
-	UUID               string         `json:"uuid"`
-	Name               string         `json:"name"`
-	Status             Status         `json:"status"`
-	StatusReason       string         `json:"status_reason"`
+	ID   int64  `json:"id"`
+	UUID string `json:"uuid"`
+	Name string `json:"name"`
+	// Status is the tenant's status, or its lifecycle state
+	// (StatusProvisioning, StatusDeleting) while it is being created or
+	// deleted.
+	Status Status `json:"status"`
+	// StatusReason is the operator's internal reason for the status; it
+	// is never shown to visitors.
+	StatusReason string `json:"status_reason"`
+	// VisitorMessage is shown to visitors on the status page of a tenant
+	// that is not served (optional).
+	VisitorMessage string `json:"visitor_message"`
+	// Generation counts the databases the tenant has had: 1 when created,
+	// bumped each time its database is replaced (restore, move), so that
+	// no handle opened on an older database is ever served.
+	Generation         int64          `json:"database_generation"`
 	DatabaseName       string         `json:"database_name"`
 	Shard              string         `json:"shard"`
 	Notes              string         `json:"notes"`
@@ -59,20 +71,30 @@ func (t *Tenant) Served() bool { return t.Status.Served() && !t.Maintenance }
 // OperationRecord is the last outcome of a fleet operation (such as "migrate"
 // or "seed") on one tenant, as kept in the central catalog.
 type OperationRecord struct {
-	TenantID   int64         `json:"tenant_id"`
-	TenantUUID string        `json:"tenant_uuid"`
-	Operation  string        `json:"operation"`
-	State      string        `json:"state"`
-	Version    int64         `json:"version"`
-	Error      string        `json:"error,omitempty"`
-	Duration   time.Duration `json:"duration_ns"`
-	FinishedAt time.Time     `json:"finished_at"`
+	TenantID   int64  `json:"tenant_id"`
+	TenantUUID string `json:"tenant_uuid"`
+	Operation  string `json:"operation"`
+	State      string `json:"state"`
+	// RunID identifies the run that wrote the record ("" for one-off
+	// operations).
+	RunID    string        `json:"run_id,omitempty"`
+	Version  int64         `json:"version"`
+	Error    string        `json:"error,omitempty"`
+	Duration time.Duration `json:"duration_ns"`
+	// FinishedAt is when the record was written: for StateRunning the
+	// last heartbeat, for StatePending when the run started.
+	FinishedAt time.Time `json:"finished_at"`
 }
 
-// Operation states recorded in OperationRecord.State.
+// Operation states recorded in OperationRecord.State. A run records every
+// selected tenant as pending when it starts, running (with heartbeats)
+// while it works on it, and then its outcome; a record left pending or
+// running belongs to a run that was interrupted or is still going.
 const (
 	StateSucceeded = "succeeded"
 	StateFailed    = "failed"
+	StatePending   = "pending"
+	StateRunning   = "running"
 )
 
 // Operation names recorded in OperationRecord.Operation.
