@@ -39,6 +39,10 @@ type Config struct {
 	Logger *slog.Logger
 	// Bootstrappers prepare tenant-scoped resources for Run and Enter, in order.
 	Bootstrappers []Bootstrapper
+	// CentralDomains are the hosts of the control plane (such as
+	// "localhost"); they are refused as tenant domains. Subdomains of
+	// them are fine.
+	CentralDomains []string
 }
 
 // Manager is the one service layer over tenants: the CLI, the REST API, the
@@ -501,9 +505,11 @@ type UpdateRequest struct {
 	Name         *string
 	Status       *Status
 	StatusReason *string
-	Notes        *string
-	Settings     map[string]any
-	Data         map[string]any
+	// VisitorMessage is shown to visitors while the tenant is not served.
+	VisitorMessage *string
+	Notes          *string
+	Settings       map[string]any
+	Data           map[string]any
 }
 
 // Update changes a tenant's fields.
@@ -538,6 +544,12 @@ func (m *Manager) update(ctx context.Context, action, ref string, req UpdateRequ
 			return nil, err
 		}
 		t.StatusReason = strings.TrimSpace(*req.StatusReason)
+	}
+	if req.VisitorMessage != nil {
+		if err := validateText("visitor_message", *req.VisitorMessage, maxMessageLen); err != nil {
+			return nil, err
+		}
+		t.VisitorMessage = strings.TrimSpace(*req.VisitorMessage)
 	}
 	if req.Notes != nil {
 		if err := validateNotes(*req.Notes); err != nil {

@@ -66,21 +66,24 @@ type Store interface {
 	RecordOperations(ctx context.Context, recs []OperationRecord) error
 
 	// Per-tenant exclusive locks, held around every operation that changes
-	// a tenant's database. A holder is a unique name of one operation
-	// (host, process and run). PostgreSQL holds a session advisory lock
-	// on a dedicated connection; SQLite and MySQL a lease row that expires
-	// ttl after it was taken or last renewed, so a crashed holder's lock
-	// lapses.
+	// a tenant's database. Locks are keyed by the tenant's uuid, not its
+	// row, so that Create can hold the lock before the record exists. A
+	// holder is a unique name of one operation (host, process and run).
+	// PostgreSQL holds a session advisory lock on a dedicated connection
+	// (released by the server when the holder dies); SQLite and MySQL a
+	// lease row that expires ttl after it was taken or last renewed, so a
+	// crashed holder's lock lapses.
 
-	// TryLockTenant takes the tenant's lock for holder without waiting,
-	// or returns a *LockedError naming the current holder.
-	TryLockTenant(ctx context.Context, tenantID int64, holder string, ttl time.Duration) error
+	// TryLockTenant takes the lock of the tenant with this uuid for holder
+	// without waiting, or returns a *LockedError naming the current
+	// holder.
+	TryLockTenant(ctx context.Context, tenantUUID, holder string, ttl time.Duration) error
 	// RenewTenantLock extends holder's lease by ttl; ErrLockLost when
 	// holder no longer holds the lock.
-	RenewTenantLock(ctx context.Context, tenantID int64, holder string, ttl time.Duration) error
+	RenewTenantLock(ctx context.Context, tenantUUID, holder string, ttl time.Duration) error
 	// UnlockTenant releases holder's lock; releasing a lock one does not
-	// hold (or one whose tenant is gone) is no error.
-	UnlockTenant(ctx context.Context, tenantID int64, holder string) error
+	// hold is no error.
+	UnlockTenant(ctx context.Context, tenantUUID, holder string) error
 	// Operations lists the recorded outcomes of an operation, ordered by
 	// tenant id; state "" means every state.
 	Operations(ctx context.Context, operation, state string) ([]OperationRecord, error)
