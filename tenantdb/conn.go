@@ -63,10 +63,10 @@ type ConnManager struct {
 	idleTimeout time.Duration
 
 	mu      sync.Mutex
-	entries map[string]*Handle // by name: open and opening handles
-	lru     list.List          // of *Handle; open handles in entries, most recently used first
-	open    int                // slots taken: open, opening and closing databases
-	inUse   int                // open handles with refs > 0
+	entries map[Key]*Handle // open and opening handles
+	lru     list.List       // of *Handle; open handles in entries, most recently used first
+	open    int             // slots taken: open, opening and closing databases
+	inUse   int             // open handles with refs > 0
 	closed  bool
 	// tick is the idle clock: the janitor advances it every
 	// idleTimeout/idleTicks, and Release stamps handles with it, so the hit
@@ -83,12 +83,28 @@ type ConnManager struct {
 	done chan struct{} // closed when the janitor has stopped; nil if none
 }
 
+// Key identifies one handle: a database as opened for one tenant at one
+// generation of its database. Handles opened for a tenant that was
+// deleted, or for an older generation of its database (a restore, a
+// move), are never handed out for another key, even when the database
+// name is the same: a new tenant that reuses a deleted tenant's database
+// name gets a fresh handle on the new database.
+type Key struct {
+	// Database is the database name the Opener opens.
+	Database string
+	// Tenant is the tenant's uuid ("" for callers without one).
+	Tenant string
+	// Generation is the tenant's database generation.
+	Generation int64
+}
+
 // Handle is a reference-counted tenant database handle. Concurrent acquirers
 // of the same database share one Handle; it stays open until every Acquire of
 // it has been released.
 type Handle struct {
 	m    *ConnManager
-	name string
+	key  Key
+	name string  // key.Database
 	db   *sql.DB // set once before the handle is handed out
 
 	// Guarded by m.mu.
@@ -164,7 +180,7 @@ func NewConnManager(o Opener, cfg *ConnConfig) (*ConnManager, error) {
 		opener:      o,
 		maxOpen:     c.MaxOpen,
 		idleTimeout: c.IdleTimeout,
-		entries:     make(map[string]*Handle, min(c.MaxOpen, 1024)),
+		entries:     make(map[Key]*Handle, min(c.MaxOpen, 1024)),
 		stop:        make(chan struct{}),
 	}
 	if c.IdleTimeout > 0 {
@@ -182,13 +198,20 @@ func NewConnManager(o Opener, cfg *ConnConfig) (*ConnManager, error) {
 // than fail. An Open error is returned to the caller and the callers waiting
 // for it, and not remembered: the next Acquire tries again.
 func (m *ConnManager) Acquire(ctx context.Context, name string) (*Handle, error) {
+	return m.AcquireKey(ctx, Key{Database: name})
+}
+
+// AcquireKey is Acquire for one tenant's generation of a database: handles
+// are shared only between callers asking for the same key.
+func (m *ConnManager) AcquireKey(ctx context.Context, key Key) (*Handle, error) {
+	name := key.Database
 	m.mu.Lock()
 	for {
 		if m.closed {
 			m.mu.Unlock()
 			return nil, ErrClosed
 		}
-		h := m.entries[name]
+		h := m.entries[key]
 		if h != nil && !h.opening {
 			// Hit: the fast path. No allocation, no defer.
 			h.refs++
@@ -245,16 +268,17 @@ func (m *ConnManager) Acquire(ctx context.Context, name string) (*Handle, error)
 		} else {
 			m.open++
 		}
-		return m.openSlow(ctx, name, victim) // unlocks m.mu
+		return m.openSlow(ctx, key, victim) // unlocks m.mu
 	}
 }
 
 // openSlow opens name into a new handle occupying a slot already taken for
 // it. It is called with m.mu held and releases it. victim, if not nil, is an
 // unused detached handle whose slot was taken over; it is closed first.
-func (m *ConnManager) openSlow(ctx context.Context, name string, victim *Handle) (*Handle, error) {
-	h := &Handle{m: m, name: name, opening: true, ready: make(chan struct{})}
-	m.entries[name] = h
+func (m *ConnManager) openSlow(ctx context.Context, key Key, victim *Handle) (*Handle, error) {
+	name := key.Database
+	h := &Handle{m: m, key: key, name: name, opening: true, ready: make(chan struct{})}
+	m.entries[key] = h
 	m.misses++
 	m.mu.Unlock()
 
@@ -326,8 +350,8 @@ func (m *ConnManager) lruVictimLocked() *Handle {
 // detachLocked removes h from the index and the LRU list; it will be closed
 // at its last Release, or now by the caller if unused.
 func (m *ConnManager) detachLocked(h *Handle) {
-	if m.entries[h.name] == h {
-		delete(m.entries, h.name)
+	if m.entries[h.key] == h {
+		delete(m.entries, h.key)
 	}
 	if h.elem != nil {
 		m.lru.Remove(h.elem)
@@ -401,23 +425,40 @@ func (h *Handle) Release() {
 	_ = m.closeHandle(h)
 }
 
-// Forget closes the named database's handle now if unused, or as soon as its
-// last user releases it; the next Acquire opens it afresh. It is used before
+// Forget closes every handle of the named database (whatever tenant and
+// generation it was opened for) now if unused, or as soon as its last user
+// releases it; the next Acquire opens it afresh. It is used before
 // dropping a database. Unknown names are fine.
 func (m *ConnManager) Forget(name string) {
-	m.mu.Lock()
-	h := m.entries[name]
-	if h == nil {
-		m.mu.Unlock()
+	m.forget(func(k Key) bool { return k.Database == name })
+}
+
+// ForgetTenant is Forget for every handle opened for the tenant with this
+// uuid: it is called when the tenant is deleted or its database replaced,
+// on every node, so that no handle outlives the database it was opened on.
+func (m *ConnManager) ForgetTenant(uuid string) {
+	if uuid == "" {
 		return
 	}
-	m.detachLocked(h)
-	if h.opening || h.refs > 0 {
-		m.mu.Unlock()
-		return
+	m.forget(func(k Key) bool { return k.Tenant == uuid })
+}
+
+func (m *ConnManager) forget(match func(Key) bool) {
+	m.mu.Lock()
+	var unused []*Handle
+	for k, h := range m.entries {
+		if !match(k) {
+			continue
+		}
+		m.detachLocked(h)
+		if !h.opening && h.refs == 0 {
+			unused = append(unused, h)
+		}
 	}
 	m.mu.Unlock()
-	_ = m.closeHandle(h)
+	for _, h := range unused {
+		_ = m.closeHandle(h)
+	}
 }
 
 // Stats returns a snapshot of the counters.
@@ -551,32 +592,47 @@ func (m *ConnManager) Names() []string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	names := make([]string, 0, len(m.entries))
-	for name, h := range m.entries {
-		if !h.opening {
-			names = append(names, name)
+	seen := make(map[string]bool, len(m.entries))
+	for k, h := range m.entries {
+		if !h.opening && !seen[k.Database] {
+			seen[k.Database] = true
+			names = append(names, k.Database)
 		}
 	}
 	return names
+}
+
+// keys lists the keys with an open handle.
+func (m *ConnManager) keys() []Key {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	keys := make([]Key, 0, len(m.entries))
+	for k, h := range m.entries {
+		if !h.opening {
+			keys = append(keys, k)
+		}
+	}
+	return keys
 }
 
 // Repair pings every open handle and forgets those that fail, so the next
 // Acquire opens them afresh. It returns the names it forgot.
 func (m *ConnManager) Repair(ctx context.Context) []string {
 	var broken []string
-	for _, name := range m.Names() {
-		h, err := m.Acquire(ctx, name)
+	for _, key := range m.keys() {
+		h, err := m.AcquireKey(ctx, key)
 		if err != nil {
 			if ctx.Err() != nil {
 				break
 			}
-			broken = append(broken, name)
+			broken = append(broken, key.Database)
 			continue
 		}
 		err = h.DB().PingContext(ctx)
 		h.Release()
 		if err != nil && ctx.Err() == nil {
-			m.Forget(name)
-			broken = append(broken, name)
+			m.forget(func(k Key) bool { return k == key })
+			broken = append(broken, key.Database)
 		}
 	}
 	return broken
