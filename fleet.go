@@ -2,8 +2,10 @@ package tenancy
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/gotenancy/tenancy/migrate"
@@ -31,7 +33,9 @@ type Outcome struct {
 	Duration time.Duration `json:"duration_ns"`
 }
 
-// StateSkipped marks a tenant a fleet run did not reach (fail-fast or cancellation).
+// StateSkipped marks a tenant a fleet run did not reach (fail-fast or
+// cancellation) or could not lock (another operation held its lock: the
+// outcome's error then says "locked by <holder>").
 const StateSkipped = "skipped"
 
 // FleetOptions configures MigrateAll and SeedAll.
@@ -39,9 +43,13 @@ type FleetOptions struct {
 	MigrateOptions
 	// Concurrency bounds the tenants worked on at once; default 2×cores.
 	Concurrency int
-	// RetryFailed runs only the tenants whose last outcome of this
-	// operation was a failure.
+	// RetryFailed runs only the tenants whose last recorded outcome of
+	// this operation is not a success: failed, skipped, or left pending or
+	// running by a run that was interrupted.
 	RetryFailed bool
+	// LockWait is how long a tenant whose lock another operation holds is
+	// waited for before it is skipped; default the Manager's LockWait.
+	LockWait time.Duration
 	// FailFast stops starting tenants after the first failure.
 	FailFast bool
 	// Statuses keeps only tenants in these statuses; empty means all.
@@ -54,7 +62,9 @@ type FleetOptions struct {
 
 // FleetReport is the result of a fleet run, one outcome per tenant in id order.
 type FleetReport struct {
-	Operation string        `json:"operation"`
+	Operation string `json:"operation"`
+	// RunID identifies the run in the tenants' operation records.
+	RunID     string        `json:"run_id"`
 	Outcomes  []*Outcome    `json:"outcomes"`
 	Succeeded int           `json:"succeeded"`
 	Failed    int           `json:"failed"`
@@ -89,16 +99,58 @@ func timed(ctx context.Context, o *Outcome, fn func(context.Context, *Outcome) e
 	return err
 }
 
-// runOne runs an operation on one tenant, records its outcome under op in
-// the catalog and in the audit log under action.
+// runOne runs an operation on one tenant under its lock (waiting up to
+// the Manager's LockWait), records its outcome under op in the catalog and
+// in the audit log under action. A tenant being created or deleted is a
+// *StateError and a lock that stays taken a *LockedError; neither changes
+// anything.
 func (m *Manager) runOne(ctx context.Context, t *Tenant, op, action string, fn func(context.Context, *Outcome) error) (*Outcome, error) {
+	t, err := m.ready(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	runID := newRunID()
+	lctx, lock, err := m.lockTenant(ctx, t.UUID, op, m.lockWait, m.heartbeat(op, runID, t))
+	if err != nil {
+		return nil, err
+	}
+	defer lock.release()
 	o := newOutcome(t)
-	err := timed(ctx, o, fn)
-	if rerr := m.record(ctx, op, o); rerr != nil {
+	if err := m.recordState(lctx, op, runID, t, StateRunning); err != nil {
+		return nil, err
+	}
+	err = timed(lctx, o, fn)
+	if err != nil && lctx.Err() != nil && ctx.Err() == nil {
+		err = context.Cause(lctx) // the lock was lost
+		o.Error = err.Error()
+	}
+	if rerr := m.recordRun(ctx, op, runID, o); rerr != nil {
 		err = errors.Join(err, rerr)
 	}
 	m.auditOutcome(ctx, action, o)
 	return o, err
+}
+
+// newRunID returns a fresh id for a run's operation records.
+func newRunID() string { return strings.ToLower(rand.Text()[:12]) }
+
+// heartbeat returns the lock renewal's callback that refreshes the
+// tenant's running record, so that a run's liveness shows in the catalog.
+func (m *Manager) heartbeat(op, runID string, t *Tenant) func(context.Context) {
+	return func(ctx context.Context) {
+		if err := m.recordState(ctx, op, runID, t, StateRunning); err != nil {
+			m.log.WarnContext(ctx, "recording a running operation's heartbeat failed", "tenant", t.UUID, "operation", op, "err", err)
+		}
+	}
+}
+
+// recordState records that op is in state (pending, running) on t.
+func (m *Manager) recordState(ctx context.Context, op, runID string, t *Tenant, state string) error {
+	err := m.store.RecordOperation(context.WithoutCancel(ctx), OperationRecord{TenantID: t.ID, Operation: op, State: state, RunID: runID})
+	if err != nil {
+		return fmt.Errorf("record %s %s of %s: %w", op, state, t.UUID, err)
+	}
+	return nil
 }
 
 // auditOutcome records an operation on one tenant in the audit log.
@@ -123,7 +175,7 @@ func (m *Manager) checkSeeders(opts MigrateOptions) error {
 }
 
 func (m *Manager) migrateOne(ctx context.Context, o *Outcome, opts MigrateOptions) error {
-	h, err := m.conns.Acquire(ctx, o.Tenant.DatabaseName)
+	h, err := m.acquire(ctx, o.Tenant)
 	if err != nil {
 		return fmt.Errorf("open database %s: %w", o.Tenant.DatabaseName, err)
 	}
@@ -154,8 +206,14 @@ func (m *Manager) migrateOne(ctx context.Context, o *Outcome, opts MigrateOption
 }
 
 func (m *Manager) record(ctx context.Context, op string, o *Outcome) error {
+	return m.recordRun(ctx, op, "", o)
+}
+
+// recordRun records o as the outcome of run runID.
+func (m *Manager) recordRun(ctx context.Context, op, runID string, o *Outcome) error {
 	err := m.store.RecordOperation(context.WithoutCancel(ctx), OperationRecord{
 		TenantID:  o.Tenant.ID,
+		RunID:     runID,
 		Operation: op,
 		State:     o.State,
 		Version:   o.To,
@@ -193,7 +251,7 @@ func (m *Manager) Seed(ctx context.Context, t *Tenant, names ...string) (*Outcom
 }
 
 func (m *Manager) seedOne(ctx context.Context, o *Outcome, names []string) error {
-	h, err := m.conns.Acquire(ctx, o.Tenant.DatabaseName)
+	h, err := m.acquire(ctx, o.Tenant)
 	if err != nil {
 		return fmt.Errorf("open database %s: %w", o.Tenant.DatabaseName, err)
 	}
@@ -226,6 +284,9 @@ func (m *Manager) fleetTargets(ctx context.Context, op string, opts FleetOptions
 	if err != nil {
 		return nil, err
 	}
+	// Tenants being created or deleted are not the run's: a create
+	// migrates its tenant itself, and a deleted one has nothing to run.
+	all = withoutLifecycle(all)
 	if !opts.CreatedAfter.IsZero() {
 		kept := all[:0]
 		for _, t := range all {
@@ -238,13 +299,15 @@ func (m *Manager) fleetTargets(ctx context.Context, op string, opts FleetOptions
 	if !opts.RetryFailed {
 		return all, nil
 	}
-	failed, err := m.store.Operations(ctx, op, StateFailed)
+	recs, err := m.store.Operations(ctx, op, "")
 	if err != nil {
 		return nil, err
 	}
-	ids := make(map[int64]bool, len(failed))
-	for _, r := range failed {
-		ids[r.TenantID] = true
+	ids := make(map[int64]bool, len(recs))
+	for _, r := range recs {
+		if r.State != StateSucceeded {
+			ids[r.TenantID] = true
+		}
 	}
 	var out []*Tenant
 	for _, t := range all {
@@ -264,37 +327,53 @@ func (m *Manager) fleet(ctx context.Context, op string, opts FleetOptions, fn fu
 		return nil, err
 	}
 	start := time.Now()
+	runID := newRunID()
+	lockWait := opts.LockWait
+	if lockWait <= 0 {
+		lockWait = m.lockWait
+	}
 	outcomes := make([]*Outcome, len(targets))
+	pending := make([]OperationRecord, len(targets))
 	for i, t := range targets {
 		outcomes[i] = newOutcome(t)
+		pending[i] = OperationRecord{TenantID: t.ID, Operation: op, State: StatePending, RunID: runID}
 	}
-	var recordErrs []error
+	// Every selected tenant is pending until the run reaches it, so that
+	// a run killed half-way leaves a trace that --retry-failed follows.
+	if err := m.store.RecordOperations(ctx, pending); err != nil {
+		return nil, fmt.Errorf("record the %s run's pending tenants: %w", op, err)
+	}
 	results, err := migrate.RunFleet(ctx, outcomes, &migrate.FleetConfig{
 		Concurrency: opts.Concurrency,
 		FailFast:    opts.FailFast,
 		Progress:    opts.Progress,
 	}, func(ctx context.Context, o *Outcome) error {
-		err := timed(ctx, o, fn)
-		if rerr := m.record(ctx, op, o); rerr != nil {
-			return errors.Join(err, rerr)
-		}
-		return err
+		return m.fleetOne(ctx, op, runID, lockWait, o, fn)
 	})
 	if err != nil {
 		return nil, err
 	}
-	report := &FleetReport{Operation: op, Outcomes: outcomes}
+	report := &FleetReport{Operation: op, RunID: runID, Outcomes: outcomes}
+	var recordErrs []error
 	for _, r := range results {
 		o := r.Item
 		switch {
 		case r.Skipped:
 			o.State = StateSkipped
 			report.Skipped++
-		case r.Err != nil:
+		case errors.Is(r.Err, errRecord):
+			// The operation's outcome could not be recorded.
+			recordErrs = append(recordErrs, r.Err)
 			if o.State != StateFailed {
-				// The operation succeeded but its outcome was not recorded.
-				recordErrs = append(recordErrs, r.Err)
 				o.State, o.Error = StateFailed, r.Err.Error()
+			}
+			report.Failed++
+		case o.State == StateSkipped:
+			report.Skipped++
+		case r.Err != nil:
+			o.State = StateFailed
+			if o.Error == "" {
+				o.Error = r.Err.Error()
 			}
 			report.Failed++
 		default:
@@ -302,13 +381,62 @@ func (m *Manager) fleet(ctx context.Context, op string, opts FleetOptions, fn fu
 		}
 	}
 	report.Duration = time.Since(start)
-	summary := map[string]any{"tenants": len(outcomes), "succeeded": report.Succeeded, "failed": report.Failed, "skipped": report.Skipped}
+	summary := map[string]any{"run_id": runID, "tenants": len(outcomes), "succeeded": report.Succeeded, "failed": report.Failed, "skipped": report.Skipped}
 	var fleetErr error
 	if report.Failed > 0 || report.Skipped > 0 {
 		fleetErr = fmt.Errorf("%d failed, %d skipped", report.Failed, report.Skipped)
 	}
 	m.recordAudit(ctx, "fleet."+op, "", nil, jsonValue(summary), fleetErr)
 	return report, errors.Join(recordErrs...)
+}
+
+// errRecord marks a fleet item whose outcome could not be recorded.
+var errRecord = errors.New("outcome not recorded")
+
+// fleetOne runs one tenant of a fleet run under the tenant's lock: a lock
+// held beyond lockWait skips the tenant ("locked by <holder>"), so that an
+// operation is never applied twice by concurrent runs.
+func (m *Manager) fleetOne(ctx context.Context, op, runID string, lockWait time.Duration, o *Outcome, fn func(context.Context, *Outcome) error) error {
+	t := o.Tenant
+	lctx, lock, err := m.lockTenant(ctx, t.UUID, op, lockWait, m.heartbeat(op, runID, t))
+	if err != nil {
+		var le *LockedError
+		if errors.As(err, &le) {
+			o.State, o.Error = StateSkipped, "locked by "+le.Holder
+		} else {
+			o.State, o.Error = StateFailed, err.Error()
+		}
+		if rerr := m.recordRun(ctx, op, runID, o); rerr != nil {
+			return fmt.Errorf("%w: %w", errRecord, rerr)
+		}
+		if o.State == StateSkipped {
+			return nil
+		}
+		return err
+	}
+	defer lock.release()
+	// Deleted, or being deleted, since the run listed it: nothing to do.
+	cur, err := m.store.TenantByUUID(lctx, t.UUID)
+	if err != nil || cur.Status.Lifecycle() {
+		o.State, o.Error = StateSkipped, "deleted during the run"
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			o.State, o.Error = StateFailed, err.Error()
+			return err
+		}
+		return nil
+	}
+	if err := m.recordState(lctx, op, runID, t, StateRunning); err != nil {
+		return fmt.Errorf("%w: %w", errRecord, err)
+	}
+	err = timed(lctx, o, fn)
+	if err != nil && lctx.Err() != nil && ctx.Err() == nil {
+		err = context.Cause(lctx) // the lock was lost
+		o.Error = err.Error()
+	}
+	if rerr := m.recordRun(ctx, op, runID, o); rerr != nil {
+		return errors.Join(err, fmt.Errorf("%w: %w", errRecord, rerr))
+	}
+	return err
 }
 
 // Rollback rolls a tenant's database back by steps migrations and records
@@ -318,7 +446,7 @@ func (m *Manager) Rollback(ctx context.Context, t *Tenant, steps int) (*Outcome,
 		return nil, &ValidationError{Field: "steps", Reason: "must be at least 1"}
 	}
 	return m.runOne(ctx, t, OpMigrate, "tenant.rollback", func(ctx context.Context, o *Outcome) error {
-		h, err := m.conns.Acquire(ctx, t.DatabaseName)
+		h, err := m.acquire(ctx, o.Tenant)
 		if err != nil {
 			return fmt.Errorf("open database %s: %w", t.DatabaseName, err)
 		}
@@ -332,7 +460,10 @@ func (m *Manager) Rollback(ctx context.Context, t *Tenant, steps int) (*Outcome,
 // MigrationStatus lists each migration and whether it is applied to the
 // tenant's database.
 func (m *Manager) MigrationStatus(ctx context.Context, t *Tenant) ([]migrate.Status, error) {
-	h, err := m.conns.Acquire(ctx, t.DatabaseName)
+	if t.Status.Lifecycle() {
+		return nil, &StateError{Tenant: t.UUID, Status: t.Status}
+	}
+	h, err := m.acquire(ctx, t)
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", t.DatabaseName, err)
 	}

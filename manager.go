@@ -43,6 +43,14 @@ type Config struct {
 	// "localhost"); they are refused as tenant domains. Subdomains of
 	// them are fine.
 	CentralDomains []string
+	// LockTTL is how long a tenant lock's lease lives without renewal
+	// (SQLite and MySQL catalogs); default DefaultLockTTL.
+	LockTTL time.Duration
+	// LockWait is how long a one-tenant operation (migrate, seed, delete…)
+	// waits for the tenant's lock held by another operation before it
+	// fails with a *LockedError; default DefaultLockWait. Fleet runs have
+	// their own FleetOptions.LockWait.
+	LockWait time.Duration
 }
 
 // Manager is the one service layer over tenants: the CLI, the REST API, the
@@ -56,6 +64,8 @@ type Manager struct {
 	migrations *migrate.Set
 	seeders    *seed.Registry
 	log        *slog.Logger
+	lockTTL    time.Duration
+	lockWait   time.Duration
 
 	hooksMu sync.RWMutex
 	hooks   map[EventKind][]Hook
@@ -79,6 +89,8 @@ func NewManager(cfg *Config) (*Manager, error) {
 		migrations: cfg.Migrations,
 		seeders:    cfg.Seeders,
 		log:        cfg.Logger,
+		lockTTL:    cfg.LockTTL,
+		lockWait:   cfg.LockWait,
 		hooks:      map[EventKind][]Hook{},
 
 		bootstrappers: slices.Clone(cfg.Bootstrappers),
@@ -113,6 +125,15 @@ func NewManager(cfg *Config) (*Manager, error) {
 	}
 	if m.log == nil {
 		m.log = slog.Default()
+	}
+	if m.lockTTL < 0 || m.lockWait < 0 {
+		return nil, errors.New("tenancy: Config.LockTTL and LockWait must not be negative")
+	}
+	if m.lockTTL == 0 {
+		m.lockTTL = DefaultLockTTL
+	}
+	if m.lockWait == 0 {
+		m.lockWait = DefaultLockWait
 	}
 	return m, nil
 }
@@ -306,34 +327,38 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (*Tenant, error
 	t := &Tenant{
 		UUID:         id.String(),
 		Name:         name,
-		Status:       status,
+		Status:       StatusProvisioning,
 		DatabaseName: dbName,
 		Shard:        shard,
 		Notes:        req.Notes,
 		Settings:     req.Settings,
 		Data:         req.Data,
+		Generation:   1,
 		Domains:      []Domain{{Domain: domain, IsPrimary: true}},
 	}
 	if err := m.emit(ctx, Event{Kind: EventCreating, Tenant: t}); err != nil {
 		return nil, err
 	}
-	if err := m.store.CreateTenant(ctx, t); err != nil {
+	// The lock is taken before the record exists, so that nobody takes the
+	// provisioning tenant for an abandoned one while it is being made.
+	ctx, lock, err := m.lockTenant(ctx, t.UUID, "create", 0, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.release()
+	if err := m.insertProvisioning(ctx, t, domain); err != nil {
 		m.audit(ctx, "tenant.create", nil, nil, err)
-		if errors.Is(err, ErrDomainTaken) {
-			return nil, fmt.Errorf("%w: %s", ErrDomainTaken, domain)
-		}
-		if errors.Is(err, ErrDatabaseTaken) {
-			return nil, fmt.Errorf("%w: %s", ErrDatabaseTaken, dbName)
-		}
-		return nil, fmt.Errorf("create tenant record: %w", err)
+		return nil, err
 	}
 	start := time.Now()
 	version, err := m.provision(ctx, t, req)
+	if err == nil {
+		err = m.commit(ctx, t, status)
+	}
 	if err != nil {
 		// Undo with a context that outlives a cancelled request.
-		undo := context.WithoutCancel(ctx)
-		if derr := m.store.DeleteTenant(undo, t.ID); derr != nil {
-			err = errors.Join(err, fmt.Errorf("undo tenant record: %w", derr))
+		if uerr := m.undoCreate(context.WithoutCancel(ctx), t); uerr != nil {
+			err = errors.Join(err, uerr)
 		}
 		m.audit(ctx, "tenant.create", nil, nil, err)
 		return nil, err
@@ -347,6 +372,88 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (*Tenant, error
 	}
 	m.emit(ctx, Event{Kind: EventCreated, Tenant: t})
 	return t, nil
+}
+
+// insertProvisioning inserts the record of a tenant being created. When
+// its domain or database name belongs to a tenant whose create or delete
+// was interrupted (its process died), that tenant is repaired first and
+// the insert tried again; one whose operation still runs is a
+// *StateError.
+func (m *Manager) insertProvisioning(ctx context.Context, t *Tenant, domain string) error {
+	for attempt := 0; ; attempt++ {
+		err := m.store.CreateTenant(ctx, t)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, ErrDomainTaken) && !errors.Is(err, ErrDatabaseTaken) {
+			return fmt.Errorf("create tenant record: %w", err)
+		}
+		if attempt == 0 {
+			repaired, rerr := m.repairHolderOf(ctx, domain, t.DatabaseName)
+			if rerr != nil {
+				return rerr
+			}
+			if repaired {
+				continue
+			}
+		}
+		if errors.Is(err, ErrDomainTaken) {
+			return fmt.Errorf("%w: %s", ErrDomainTaken, domain)
+		}
+		return fmt.Errorf("%w: %s", ErrDatabaseTaken, t.DatabaseName)
+	}
+}
+
+// repairHolderOf repairs the tenant in a lifecycle state that holds domain
+// or the database name, if there is one. It reports whether it repaired
+// one; such a tenant whose operation still runs is a *StateError.
+func (m *Manager) repairHolderOf(ctx context.Context, domain, dbName string) (bool, error) {
+	stuck, err := m.store.AllTenants(ctx, LifecycleStatuses...)
+	if err != nil {
+		return false, err
+	}
+	for _, o := range stuck {
+		holds := o.DatabaseName == dbName
+		for _, d := range o.Domains {
+			holds = holds || d.Domain == domain
+		}
+		if !holds {
+			continue
+		}
+		if _, err := m.settle(ctx, o); err != nil {
+			return false, err
+		}
+		return true, nil
+	}
+	return false, nil
+}
+
+// commit ends a create: the tenant gets its requested status and becomes
+// routable.
+func (m *Manager) commit(ctx context.Context, t *Tenant, status Status) error {
+	if err := m.store.CommitTenant(ctx, t.ID, status); err != nil {
+		return fmt.Errorf("commit tenant %s: %w", t.UUID, err)
+	}
+	committed, err := m.store.TenantByUUID(ctx, t.UUID)
+	if err != nil {
+		return fmt.Errorf("read committed tenant %s: %w", t.UUID, err)
+	}
+	*t = *committed
+	return nil
+}
+
+// undoCreate removes what a create made: the database first, then the
+// record, so that a database never exists without its record. The caller
+// holds the tenant's lock.
+func (m *Manager) undoCreate(ctx context.Context, t *Tenant) error {
+	m.conns.ForgetTenant(t.UUID)
+	if err := m.prov.Drop(ctx, t.DatabaseName); err != nil {
+		return fmt.Errorf("undo database %s: %w", t.DatabaseName, err)
+	}
+	if err := m.store.DeleteTenant(ctx, t.ID); err != nil && !errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("undo tenant record: %w", err)
+	}
+	return nil
 }
 
 // chooseShard validates a requested shard, or picks the shard with the
@@ -368,9 +475,8 @@ func (m *Manager) chooseShard(ctx context.Context, requested string) (string, er
 	return requested, nil
 }
 
-// provision makes the tenant's database and migrates and seeds it, dropping
-// the database again when a later step fails. It returns the migration
-// version reached.
+// provision makes the tenant's database and migrates and seeds it. It
+// returns the migration version reached. The caller undoes it on failure.
 func (m *Manager) provision(ctx context.Context, t *Tenant, req CreateRequest) (int64, error) {
 	if err := m.prov.Create(tenantdb.WithShard(ctx, t.Shard), t.DatabaseName); err != nil {
 		if errors.Is(err, tenantdb.ErrExists) {
@@ -378,16 +484,7 @@ func (m *Manager) provision(ctx context.Context, t *Tenant, req CreateRequest) (
 		}
 		return 0, fmt.Errorf("create database %s: %w", t.DatabaseName, err)
 	}
-	version, err := m.prepare(ctx, t, req.Migrate, req.Seed, req.Seeders)
-	if err == nil {
-		return version, nil
-	}
-	undo := context.WithoutCancel(ctx)
-	m.conns.Forget(t.DatabaseName)
-	if derr := m.prov.Drop(undo, t.DatabaseName); derr != nil {
-		err = errors.Join(err, fmt.Errorf("undo database %s: %w", t.DatabaseName, derr))
-	}
-	return 0, err
+	return m.prepare(ctx, t, req.Migrate, req.Seed, req.Seeders)
 }
 
 // prepare migrates and seeds a new tenant database as asked.
@@ -395,7 +492,7 @@ func (m *Manager) prepare(ctx context.Context, t *Tenant, doMigrate, doSeed bool
 	if !doMigrate && !doSeed {
 		return 0, nil
 	}
-	h, err := m.conns.Acquire(ctx, t.DatabaseName)
+	h, err := m.acquire(ctx, t)
 	if err != nil {
 		return 0, fmt.Errorf("open database %s: %w", t.DatabaseName, err)
 	}
@@ -518,7 +615,7 @@ func (m *Manager) Update(ctx context.Context, ref string, req UpdateRequest) (*T
 }
 
 func (m *Manager) update(ctx context.Context, action, ref string, req UpdateRequest) (*Tenant, error) {
-	t, err := m.Get(ctx, ref)
+	t, err := m.getReady(ctx, ref)
 	if err != nil {
 		return nil, err
 	}
@@ -588,7 +685,7 @@ func (m *Manager) SetStatus(ctx context.Context, ref string, status Status, reas
 // SetMaintenance turns a tenant's maintenance mode on (with a message shown
 // to visitors) or off.
 func (m *Manager) SetMaintenance(ctx context.Context, ref string, on bool, message string) (*Tenant, error) {
-	t, err := m.Get(ctx, ref)
+	t, err := m.getReady(ctx, ref)
 	if err != nil {
 		return nil, err
 	}
@@ -623,7 +720,7 @@ func (m *Manager) AddDomain(ctx context.Context, ref string, req DomainRequest) 
 	if err != nil {
 		return nil, err
 	}
-	t, err := m.Get(ctx, ref)
+	t, err := m.getReady(ctx, ref)
 	if err != nil {
 		return nil, err
 	}
@@ -689,7 +786,7 @@ func (m *Manager) tenantDomain(ctx context.Context, ref, domain string) (*Tenant
 	if err != nil {
 		return nil, "", err
 	}
-	t, err := m.Get(ctx, ref)
+	t, err := m.getReady(ctx, ref)
 	if err != nil {
 		return nil, "", err
 	}
@@ -702,30 +799,62 @@ func (m *Manager) tenantDomain(ctx context.Context, ref, domain string) (*Tenant
 }
 
 // Delete removes a tenant completely: its database (and its files), its
-// domains, its records. The database goes first, so a failure leaves the
-// tenant in the catalog to delete again.
+// domains, its records. Under the tenant's lock it is first marked
+// deleting (so that no node serves it any more), then its database is
+// dropped, then its record removed; a delete interrupted at any point is
+// finished by the next delete, create or repair that touches the tenant.
+// A tenant whose create was interrupted is undone.
 func (m *Manager) Delete(ctx context.Context, ref string) (*Tenant, error) {
 	t, err := m.Get(ctx, ref)
 	if err != nil {
 		return nil, err
 	}
+	if t.Status == StatusProvisioning {
+		// A create that died is undone; one that runs is not ours to stop.
+		if _, err := m.settle(ctx, t); err != nil {
+			return nil, err
+		}
+		return t, nil
+	}
 	if err := m.emit(ctx, Event{Kind: EventDeleting, Tenant: t}); err != nil {
 		return nil, err
 	}
-	m.conns.Forget(t.DatabaseName)
-	if err := m.prov.Drop(ctx, t.DatabaseName); err != nil {
-		err = fmt.Errorf("drop database %s: %w", t.DatabaseName, err)
-		m.audit(ctx, "tenant.delete", t, nil, err)
+	ctx, lock, err := m.lockTenant(ctx, t.UUID, "delete", m.lockWait, nil)
+	if err != nil {
 		return nil, err
 	}
-	if err := m.store.DeleteTenant(ctx, t.ID); err != nil {
-		err = fmt.Errorf("delete tenant record: %w", err)
+	defer lock.release()
+	if err := m.finishDelete(ctx, t); err != nil {
 		m.audit(ctx, "tenant.delete", t, nil, err)
 		return nil, err
 	}
 	m.audit(ctx, "tenant.delete", t, nil, nil)
 	m.emit(ctx, Event{Kind: EventDeleted, Tenant: t})
 	return t, nil
+}
+
+// finishDelete marks t deleting and removes its database and record. The
+// caller holds the tenant's lock.
+func (m *Manager) finishDelete(ctx context.Context, t *Tenant) error {
+	if err := m.store.MarkDeleting(ctx, t.ID); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return nil // deleted meanwhile
+		}
+		return fmt.Errorf("mark tenant %s deleting: %w", t.UUID, err)
+	}
+	marked := t.Clone()
+	marked.Status = StatusDeleting
+	// This process's resolver stops serving it now; other nodes' as soon
+	// as the catalog change reaches them.
+	m.emit(ctx, Event{Kind: EventUpdated, Tenant: marked})
+	m.conns.ForgetTenant(t.UUID)
+	if err := m.prov.Drop(ctx, t.DatabaseName); err != nil {
+		return fmt.Errorf("drop database %s: %w", t.DatabaseName, err)
+	}
+	if err := m.store.DeleteTenant(ctx, t.ID); err != nil && !errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("delete tenant record: %w", err)
+	}
+	return nil
 }
 
 // Use adds bootstrappers after those of Config; call it before serving.
@@ -786,9 +915,23 @@ func (m *Manager) newScope(t *Tenant) *scope {
 	return &scope{tenant: t, dialect: m.prov.Dialect(), open: m.openFor}
 }
 
+// acquire takes the tenant's database handle from the pool, keyed by the
+// tenant and its database generation.
+func (m *Manager) acquire(ctx context.Context, t *Tenant) (*tenantdb.Handle, error) {
+	return m.conns.AcquireKey(ctx, tenantdb.Key{Database: t.DatabaseName, Tenant: t.UUID, Generation: t.Generation})
+}
+
+// Evict closes the database handles of a tenant that was deleted or whose
+// database was replaced, here or by another process; the change watchers
+// call it for every tenant that left the catalog.
+func (m *Manager) Evict(t *Tenant) { m.conns.ForgetTenant(t.UUID) }
+
 // openFor acquires the database of the tenant of ctx from the pool.
 func (m *Manager) openFor(ctx context.Context, t *Tenant) (*tenantdb.Handle, error) {
-	h, err := m.conns.Acquire(ctx, t.DatabaseName)
+	if t.Status.Lifecycle() {
+		return nil, &StateError{Tenant: t.UUID, Status: t.Status}
+	}
+	h, err := m.acquire(ctx, t)
 	if err != nil {
 		return nil, fmt.Errorf("open database of tenant %s: %w", t.UUID, err)
 	}

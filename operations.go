@@ -99,7 +99,7 @@ func (m *Manager) DatabaseStats(ctx context.Context, t *Tenant) (DatabaseStats, 
 	if ds.SizeBytes, err = m.prov.Size(ctx, t.DatabaseName); err != nil {
 		return ds, err
 	}
-	h, err := m.conns.Acquire(ctx, t.DatabaseName)
+	h, err := m.acquire(ctx, t)
 	if err != nil {
 		return ds, fmt.Errorf("open database %s: %w", t.DatabaseName, err)
 	}
@@ -141,7 +141,7 @@ func domainByID(t *Tenant, id int64) (*Domain, error) {
 // its SSL flag, or makes it primary (a domain stops being primary only by
 // another becoming primary).
 func (m *Manager) UpdateDomain(ctx context.Context, ref string, domainID int64, req DomainUpdate) (*Tenant, error) {
-	t, err := m.Get(ctx, ref)
+	t, err := m.getReady(ctx, ref)
 	if err != nil {
 		return nil, err
 	}
@@ -190,7 +190,7 @@ func (m *Manager) UpdateDomain(ctx context.Context, ref string, domainID int64, 
 
 // RemoveDomainByID removes one of a tenant's domains, given by id.
 func (m *Manager) RemoveDomainByID(ctx context.Context, ref string, domainID int64) (*Tenant, error) {
-	t, err := m.Get(ctx, ref)
+	t, err := m.getReady(ctx, ref)
 	if err != nil {
 		return nil, err
 	}

@@ -76,6 +76,8 @@ func (a *Admin) classify(r *http.Request, err error) problem {
 		return problem{http.StatusConflict, "database_name", sentence(err.Error())}
 	case errors.Is(err, tenancy.ErrLastDomain):
 		return problem{http.StatusConflict, "domain", sentence(err.Error())}
+	case errors.Is(err, tenancy.ErrLocked), errors.Is(err, tenancy.ErrTenantState):
+		return problem{http.StatusConflict, "", sentence(err.Error())}
 	case errors.Is(err, tenancy.ErrDomainNotFound):
 		return problem{http.StatusUnprocessableEntity, "domain", sentence(err.Error())}
 	case errors.Is(err, tenancy.ErrNotFound):

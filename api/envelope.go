@@ -183,7 +183,8 @@ func (a *API) classify(r *http.Request, err error) *apiError {
 		return &apiError{Status: http.StatusRequestEntityTooLarge, Message: fmt.Sprintf("Request bodies are limited to %d bytes.", mb.Limit)}
 	case errors.Is(err, tenancy.ErrNotFound), errors.Is(err, tenancy.ErrDomainNotFound):
 		return &apiError{Status: http.StatusNotFound, Message: err.Error()}
-	case errors.Is(err, tenancy.ErrDomainTaken), errors.Is(err, tenancy.ErrDatabaseTaken), errors.Is(err, tenancy.ErrLastDomain):
+	case errors.Is(err, tenancy.ErrDomainTaken), errors.Is(err, tenancy.ErrDatabaseTaken), errors.Is(err, tenancy.ErrLastDomain),
+		errors.Is(err, tenancy.ErrLocked), errors.Is(err, tenancy.ErrTenantState):
 		return &apiError{Status: http.StatusConflict, Message: err.Error()}
 	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
 		// The client went away; nobody reads this answer.

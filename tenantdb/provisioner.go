@@ -44,3 +44,10 @@ type Opener interface {
 }
 
 var _ Opener = Provisioner(nil)
+
+// Lister is implemented by provisioners that can list the databases they
+// made, so that a repair can find databases no tenant owns.
+type Lister interface {
+	// List returns the names of the databases, sorted.
+	List(ctx context.Context) ([]string, error)
+}

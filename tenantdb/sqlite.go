@@ -423,3 +423,23 @@ END, name`)
 	}
 	return objs, rows.Err()
 }
+
+// List returns the names of the databases in the directory (the
+// <name>.sqlite files with a valid name), sorted.
+func (s *SQLite) List(ctx context.Context) ([]string, error) {
+	entries, err := os.ReadDir(s.dir)
+	if err != nil {
+		return nil, fmt.Errorf("tenantdb: list sqlite databases: %w", err)
+	}
+	var names []string
+	for _, e := range entries {
+		name, ok := strings.CutSuffix(e.Name(), sqliteExt)
+		if !ok || !e.Type().IsRegular() || ValidateName(name) != nil {
+			continue
+		}
+		names = append(names, name)
+	}
+	return names, nil
+}
+
+var _ Lister = (*SQLite)(nil)

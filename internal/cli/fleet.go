@@ -25,13 +25,15 @@ type fleetFlags struct {
 	concurrency int
 	retryFailed bool
 	failFast    bool
+	lockWait    time.Duration
 }
 
 func (ff *fleetFlags) register(cmd *cobra.Command, what string) {
 	f := cmd.Flags()
 	f.BoolVar(&ff.all, "all", false, what+" every tenant")
 	f.IntVar(&ff.concurrency, "concurrency", 2*runtime.NumCPU(), "tenants worked on at once (with --all)")
-	f.BoolVar(&ff.retryFailed, "retry-failed", false, "only the tenants whose last run failed (with --all)")
+	f.BoolVar(&ff.retryFailed, "retry-failed", false, "only the tenants whose last run did not succeed: failed, skipped, or interrupted (with --all)")
+	f.DurationVar(&ff.lockWait, "lock-wait", tenancy.DefaultLockWait, "how long to wait for a tenant locked by another operation before skipping it (with --all)")
 	f.BoolVar(&ff.failFast, "fail-fast", false, "stop at the first failure (with --all)")
 }
 
@@ -44,6 +46,8 @@ func (ff *fleetFlags) check(cmd *cobra.Command, args []string) error {
 		return errors.New("give a TENANT (uuid or domain) or --all")
 	case ff.concurrency < 1:
 		return fmt.Errorf("invalid --concurrency %d: must be at least 1", ff.concurrency)
+	case ff.lockWait < 0:
+		return fmt.Errorf("invalid --lock-wait %s: must not be negative", ff.lockWait)
 	case !ff.all && (ff.retryFailed || ff.failFast || cmd.Flags().Changed("concurrency")):
 		return errors.New("--concurrency, --retry-failed and --fail-fast go with --all")
 	}
@@ -130,7 +134,7 @@ func newMigrateCmd(o *options) *cobra.Command {
 			}
 			report, done := progress(cmd.ErrOrStderr(), "migrating")
 			r, err := e.mgr.MigrateAll(ctx, tenancy.FleetOptions{
-				MigrateOptions: mopts, Concurrency: ff.concurrency, RetryFailed: ff.retryFailed,
+				MigrateOptions: mopts, Concurrency: ff.concurrency, RetryFailed: ff.retryFailed, LockWait: ff.lockWait,
 				FailFast: ff.failFast, Progress: report,
 			})
 			done()
@@ -249,7 +253,7 @@ func fleetMigrationStatus(ctx context.Context, cmd *cobra.Command, o *options, e
 		return err
 	}
 	var parts []string
-	for _, s := range []string{tenancy.StateSucceeded, "pending", tenancy.StateFailed, "never run"} {
+	for _, s := range []string{tenancy.StateSucceeded, "pending", tenancy.StateRunning, tenancy.StateFailed, tenancy.StateSkipped, "never run"} {
 		if counts[s] > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", counts[s], s))
 		}
@@ -285,7 +289,7 @@ func newSeedCmd(o *options) *cobra.Command {
 			report, done := progress(cmd.ErrOrStderr(), "seeding")
 			r, err := e.mgr.SeedAll(ctx, tenancy.FleetOptions{
 				MigrateOptions: tenancy.MigrateOptions{Seeders: seeders}, Concurrency: ff.concurrency,
-				RetryFailed: ff.retryFailed, FailFast: ff.failFast, Progress: report,
+				RetryFailed: ff.retryFailed, LockWait: ff.lockWait, FailFast: ff.failFast, Progress: report,
 			})
 			done()
 			return fleetResult(cmd, o, r, err)

@@ -125,6 +125,7 @@ func newRoot(stdin io.Reader) *cobra.Command {
 		newShowCmd(o),
 		newUpdateCmd(o),
 		newDeleteCmd(o),
+		newRepairCmd(o),
 		newStatusCmd(o, "activate", "active", "Activate a tenant"),
 		newStatusCmd(o, "suspend", "suspended", "Suspend a tenant temporarily"),
 		newStatusCmd(o, "block", "blocked", "Block a tenant permanently"),
