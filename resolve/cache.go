@@ -394,20 +394,42 @@ func (c *Cache) Reload(ctx context.Context) error {
 	}
 
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	journal := c.journal
 	c.reloading, c.journal = false, nil
 	if err != nil {
+		c.mu.Unlock()
 		c.reloadErrs.Add(1)
 		return fmt.Errorf("resolve: reload tenants: %w", err)
 	}
 	for _, ch := range journal {
 		s.apply(ch)
 	}
+	gone := departed(c.snap.Load(), s)
 	c.snap.Store(s)
 	c.reloads.Add(1)
 	c.lastReload.Store(time.Now().UnixNano())
+	c.mu.Unlock()
+	// Handles on the databases of tenants that were deleted, are being
+	// deleted or got another database are closed here too, not only on
+	// the node that made the change.
+	for _, t := range gone {
+		c.m.Evict(t)
+	}
 	return nil
+}
+
+// departed lists the tenants of prev whose database handles must not be
+// used any more according to next: gone from the catalog, in a lifecycle
+// state, or on another database or generation.
+func departed(prev, next *snapshot) []*tenancy.Tenant {
+	var gone []*tenancy.Tenant
+	for id, old := range prev.byUUID {
+		cur := next.byUUID[id]
+		if cur == nil || cur.Status.Lifecycle() || cur.DatabaseName != old.DatabaseName || cur.Generation != old.Generation {
+			gone = append(gone, old)
+		}
+	}
+	return gone
 }
 
 // readAll lists every tenant through the Manager.

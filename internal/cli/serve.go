@@ -64,6 +64,15 @@ func newServeCmd(o *options) *cobra.Command {
 				return err
 			}
 			defer e.Close()
+			// Creates and deletes that a crash interrupted are undone or
+			// finished before anything is served.
+			if r, err := e.mgr.Repair(ctx); err != nil {
+				logger.WarnContext(ctx, "repair at start failed; run tenancy repair", "err", err)
+			} else {
+				for _, a := range r.Actions {
+					logger.InfoContext(ctx, "repair at start", "tenant", a.Tenant, "database", a.Database, "action", a.Action, "holder", a.Holder, "err", a.Error)
+				}
+			}
 			if demoMode {
 				if err := ensureDemoTenants(ctx, cmd, e); err != nil {
 					return err
