@@ -356,8 +356,13 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (*Tenant, error
 		err = m.commit(ctx, t, status)
 	}
 	if err != nil {
-		// Undo with a context that outlives a cancelled request.
-		if uerr := m.undoCreate(context.WithoutCancel(ctx), t); uerr != nil {
+		// Undo with a context that outlives a cancelled request. A
+		// database that was there before is not ours to drop.
+		undo := m.undoCreate
+		if errors.Is(err, ErrDatabaseTaken) {
+			undo = m.undoRecord
+		}
+		if uerr := undo(context.WithoutCancel(ctx), t); uerr != nil {
 			err = errors.Join(err, uerr)
 		}
 		m.audit(ctx, "tenant.create", nil, nil, err)
@@ -450,6 +455,11 @@ func (m *Manager) undoCreate(ctx context.Context, t *Tenant) error {
 	if err := m.prov.Drop(ctx, t.DatabaseName); err != nil {
 		return fmt.Errorf("undo database %s: %w", t.DatabaseName, err)
 	}
+	return m.undoRecord(ctx, t)
+}
+
+// undoRecord removes the record of a create that made no database.
+func (m *Manager) undoRecord(ctx context.Context, t *Tenant) error {
 	if err := m.store.DeleteTenant(ctx, t.ID); err != nil && !errors.Is(err, ErrNotFound) {
 		return fmt.Errorf("undo tenant record: %w", err)
 	}

@@ -332,7 +332,7 @@ func TestLifecycleHooksAndDomains(t *testing.T) {
 		"tenant.updated",
 		"tenant.domain_removed:www.a.test",
 		"tenant.updated",
-		"tenant.deleting", "tenant.deleted",
+		"tenant.deleting", "tenant.updated", "tenant.deleted",
 	}
 	if strings.Join(events, " ") != strings.Join(want, " ") {
 		t.Fatalf("events\n got %v\nwant %v", events, want)

@@ -92,7 +92,10 @@ func (m *Manager) Repair(ctx context.Context) (*RepairReport, error) {
 		if err != nil {
 			return nil, err
 		}
-		owned := make(map[string]bool, len(all))
+		owned := make(map[string]bool, len(all)+len(stuck))
+		for _, t := range stuck {
+			owned[t.DatabaseName] = true // repaired above, or in progress
+		}
 		for _, t := range all {
 			owned[t.DatabaseName] = true
 		}

@@ -178,13 +178,17 @@ func (s *Store) CreateTenant(ctx context.Context, t *tenancy.Tenant) error {
 		domains[primary].IsPrimary = true
 	}
 	var id int64
+	status, lifecycle := storage(t.Status)
+	if t.Generation == 0 {
+		t.Generation = 1
+	}
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		err := tx.QueryRowContext(ctx, `INSERT INTO tenants
-			(uuid, name, status, status_reason, database_name, shard, notes, settings, data,
-			 maintenance, maintenance_message, maintenance_secret, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-			t.UUID, t.Name, string(t.Status), t.StatusReason, t.DatabaseName, t.Shard, t.Notes,
-			settings, data, t.Maintenance, t.MaintenanceMessage, t.MaintenanceSecret, micros(ts), micros(ts)).Scan(&id)
+			(uuid, name, status, lifecycle, status_reason, visitor_message, database_name, shard, notes, settings, data,
+			 maintenance, maintenance_message, maintenance_secret, generation, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			t.UUID, t.Name, status, lifecycle, t.StatusReason, t.VisitorMessage, t.DatabaseName, t.Shard, t.Notes,
+			settings, data, t.Maintenance, t.MaintenanceMessage, t.MaintenanceSecret, t.Generation, micros(ts), micros(ts)).Scan(&id)
 		if err != nil {
 			return mapConstraint(err)
 		}
@@ -214,9 +218,39 @@ func (s *Store) CreateTenant(ctx context.Context, t *tenancy.Tenant) error {
 	return nil
 }
 
-const tenantColumns = `t.id, t.uuid, t.name, t.status, t.status_reason, t.database_name, t.shard, t.notes,
-	t.settings, t.data, t.maintenance, t.maintenance_message, t.maintenance_secret, t.created_at, t.updated_at,
-	t.last_accessed_at`
+const tenantColumns = `t.id, t.uuid, t.name, t.status, t.lifecycle, t.status_reason, t.visitor_message,
+	t.database_name, t.shard, t.notes, t.settings, t.data, t.maintenance, t.maintenance_message,
+	t.maintenance_secret, t.generation, t.created_at, t.updated_at, t.last_accessed_at`
+
+// storage splits a tenant's status into its columns: a lifecycle state
+// goes to lifecycle (status keeps a settable value, as its CHECK wants).
+func storage(st tenancy.Status) (status, lifecycle string) {
+	if st.Lifecycle() {
+		return string(tenancy.StatusInactive), string(st)
+	}
+	return string(st), ""
+}
+
+// statusFilter is the condition matching tenants in any of statuses
+// (lifecycle states or settable statuses), with its arguments.
+func statusFilter(statuses []tenancy.Status) (string, []any) {
+	var settable, lifecycle []any
+	for _, st := range statuses {
+		if st.Lifecycle() {
+			lifecycle = append(lifecycle, string(st))
+		} else {
+			settable = append(settable, string(st))
+		}
+	}
+	var conds []string
+	if len(settable) > 0 {
+		conds = append(conds, `(t.lifecycle = '' AND t.status IN (?`+strings.Repeat(",?", len(settable)-1)+`))`)
+	}
+	if len(lifecycle) > 0 {
+		conds = append(conds, `t.lifecycle IN (?`+strings.Repeat(",?", len(lifecycle)-1)+`)`)
+	}
+	return `(` + strings.Join(conds, ` OR `) + `)`, append(settable, lifecycle...)
+}
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -224,17 +258,21 @@ type scanner interface{ Scan(dest ...any) error }
 func scanTenant(row scanner, extra ...any) (*tenancy.Tenant, error) {
 	var (
 		t                tenancy.Tenant
-		status           string
+		status, life     string
 		settings, data   string
 		created, updated int64
 		accessed         sql.NullInt64
 	)
-	dest := []any{&t.ID, &t.UUID, &t.Name, &status, &t.StatusReason, &t.DatabaseName, &t.Shard, &t.Notes,
-		&settings, &data, &t.Maintenance, &t.MaintenanceMessage, &t.MaintenanceSecret, &created, &updated, &accessed}
+	dest := []any{&t.ID, &t.UUID, &t.Name, &status, &life, &t.StatusReason, &t.VisitorMessage, &t.DatabaseName,
+		&t.Shard, &t.Notes, &settings, &data, &t.Maintenance, &t.MaintenanceMessage, &t.MaintenanceSecret,
+		&t.Generation, &created, &updated, &accessed}
 	if err := row.Scan(append(dest, extra...)...); err != nil {
 		return nil, err
 	}
 	t.Status = tenancy.Status(status)
+	if life != "" {
+		t.Status = tenancy.Status(life)
+	}
 	var err error
 	if t.Settings, err = decodeObject(settings); err != nil {
 		return nil, fmt.Errorf("tenant %s settings: %w", t.UUID, err)
@@ -328,8 +366,9 @@ func (s *Store) ListTenants(ctx context.Context, opts tenancy.ListOptions) ([]*t
 	var where []string
 	var args []any
 	if opts.Status != "" {
-		where = append(where, `t.status = ?`)
-		args = append(args, string(opts.Status))
+		cond, cargs := statusFilter([]tenancy.Status{opts.Status})
+		where = append(where, cond)
+		args = append(args, cargs...)
 	}
 	if opts.Search != "" {
 		// search_text holds the lower-case name, database name and domains
@@ -414,10 +453,9 @@ func (s *Store) AllTenants(ctx context.Context, statuses ...tenancy.Status) ([]*
 	query := `SELECT ` + tenantColumns + ` FROM tenants t`
 	var args []any
 	if len(statuses) > 0 {
-		query += ` WHERE t.status IN (?` + strings.Repeat(",?", len(statuses)-1) + `)`
-		for _, st := range statuses {
-			args = append(args, string(st))
-		}
+		cond, cargs := statusFilter(statuses)
+		query += ` WHERE ` + cond
+		args = cargs
 	}
 	rows, err := s.db.QueryContext(ctx, query+` ORDER BY t.id`, args...)
 	if err != nil {
@@ -441,11 +479,14 @@ func (s *Store) UpdateTenant(ctx context.Context, t *tenancy.Tenant) error {
 		return fmt.Errorf("encode data: %w", err)
 	}
 	ts := now()
-	res, err := s.db.ExecContext(ctx, `UPDATE tenants SET name = ?, status = ?, status_reason = ?, notes = ?,
+	// A lifecycle state is not the caller's to set: the status column
+	// keeps its value then.
+	res, err := s.db.ExecContext(ctx, `UPDATE tenants SET name = ?,
+		status = CASE WHEN ? = '' THEN status ELSE ? END, status_reason = ?, visitor_message = ?, notes = ?,
 		settings = ?, data = ?, maintenance = ?, maintenance_message = ?, maintenance_secret = ?, updated_at = ?
 		WHERE id = ?`,
-		t.Name, string(t.Status), t.StatusReason, t.Notes, settings, data, t.Maintenance, t.MaintenanceMessage,
-		t.MaintenanceSecret, micros(ts), t.ID)
+		t.Name, settableOrEmpty(t.Status), settableOrEmpty(t.Status), t.StatusReason, t.VisitorMessage, t.Notes, settings, data,
+		t.Maintenance, t.MaintenanceMessage, t.MaintenanceSecret, micros(ts), t.ID)
 	if err != nil {
 		return err
 	}
@@ -454,6 +495,55 @@ func (s *Store) UpdateTenant(ctx context.Context, t *tenancy.Tenant) error {
 	}
 	t.UpdatedAt = ts
 	return nil
+}
+
+// settableOrEmpty returns a settable status as text, "" for a lifecycle
+// state.
+func settableOrEmpty(st tenancy.Status) string {
+	if st.Lifecycle() {
+		return ""
+	}
+	return string(st)
+}
+
+// CommitTenant implements tenancy.Store.
+func (s *Store) CommitTenant(ctx context.Context, id int64, status tenancy.Status) error {
+	if !status.Valid() {
+		return fmt.Errorf("sqlitestore: commit tenant %d: %q is not a settable status", id, status)
+	}
+	return s.transition(ctx, id, `UPDATE tenants SET lifecycle = '', status = ?, updated_at = ?
+		WHERE id = ? AND lifecycle = 'provisioning'`, string(status), micros(now()), id)
+}
+
+// MarkDeleting implements tenancy.Store.
+func (s *Store) MarkDeleting(ctx context.Context, id int64) error {
+	return s.transition(ctx, id, `UPDATE tenants SET lifecycle = 'deleting', updated_at = ?
+		WHERE id = ? AND lifecycle IN ('', 'deleting')`, micros(now()), id)
+}
+
+// transition runs a conditional update of one tenant's lifecycle; when it
+// changes nothing, the tenant is missing (ErrNotFound) or in a state the
+// update does not start from (*tenancy.StateError).
+func (s *Store) transition(ctx context.Context, id int64, query string, args ...any) error {
+	res, err := s.db.ExecContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 1 {
+		return nil
+	}
+	var uuid, status, life string
+	err = s.db.QueryRowContext(ctx, `SELECT uuid, status, lifecycle FROM tenants WHERE id = ?`, id).Scan(&uuid, &status, &life)
+	if errors.Is(err, sql.ErrNoRows) {
+		return tenancy.ErrNotFound
+	}
+	if err != nil {
+		return err
+	}
+	if life != "" {
+		status = life
+	}
+	return &tenancy.StateError{Tenant: uuid, Status: tenancy.Status(status)}
 }
 
 // DeleteTenant implements tenancy.Store.
@@ -507,6 +597,23 @@ func (s *Store) AddDomain(ctx context.Context, d *tenancy.Domain) error {
 // RemoveDomain implements tenancy.Store.
 func (s *Store) RemoveDomain(ctx context.Context, tenantID int64, domain string) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
+		// The transaction holds the write lock from its start
+		// (_txlock=immediate), so the count and the delete see the same
+		// domains.
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM domains WHERE tenant_id = ?`, tenantID).Scan(&n); err != nil {
+			return err
+		}
+		var mine int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM domains WHERE tenant_id = ? AND domain = ?`, tenantID, domain).Scan(&mine); err != nil {
+			return err
+		}
+		if mine == 0 {
+			return tenancy.ErrDomainNotFound
+		}
+		if n <= 1 {
+			return tenancy.ErrLastDomain
+		}
 		var wasPrimary bool
 		err := tx.QueryRowContext(ctx, `DELETE FROM domains WHERE tenant_id = ? AND domain = ? RETURNING is_primary`,
 			tenantID, domain).Scan(&wasPrimary)
@@ -552,11 +659,8 @@ func (s *Store) RecordOperation(ctx context.Context, rec tenancy.OperationRecord
 	if finished.IsZero() {
 		finished = now()
 	}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO tenant_operations
-		(tenant_id, operation, state, version, error, duration_ns, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (tenant_id, operation) DO UPDATE SET state = excluded.state, version = excluded.version,
-		error = excluded.error, duration_ns = excluded.duration_ns, finished_at = excluded.finished_at`,
-		rec.TenantID, rec.Operation, rec.State, rec.Version, rec.Error, int64(rec.Duration), micros(finished))
+	_, err := s.db.ExecContext(ctx, upsertOperation,
+		rec.TenantID, rec.Operation, rec.State, rec.RunID, rec.Version, rec.Error, int64(rec.Duration), micros(finished))
 	var se *sqlite.Error
 	if errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY {
 		return tenancy.ErrNotFound
@@ -564,9 +668,95 @@ func (s *Store) RecordOperation(ctx context.Context, rec tenancy.OperationRecord
 	return err
 }
 
+const upsertOperation = `INSERT INTO tenant_operations
+	(tenant_id, operation, state, run_id, version, error, duration_ns, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+	ON CONFLICT (tenant_id, operation) DO UPDATE SET state = excluded.state, run_id = excluded.run_id,
+	version = CASE WHEN excluded.state IN ('pending', 'running') THEN tenant_operations.version ELSE excluded.version END,
+	error = excluded.error, duration_ns = excluded.duration_ns, finished_at = excluded.finished_at`
+
+// RecordOperations implements tenancy.Store.
+func (s *Store) RecordOperations(ctx context.Context, recs []tenancy.OperationRecord) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	finished := micros(now())
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		// Records of tenants deleted meanwhile are left out rather than
+		// failing the batch on the foreign key.
+		stmt, err := tx.PrepareContext(ctx, `INSERT INTO tenant_operations
+			(tenant_id, operation, state, run_id, version, error, duration_ns, finished_at)
+			SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM tenants WHERE id = ?)
+			ON CONFLICT (tenant_id, operation) DO UPDATE SET state = excluded.state, run_id = excluded.run_id,
+			version = CASE WHEN excluded.state IN ('pending', 'running') THEN tenant_operations.version ELSE excluded.version END,
+			error = excluded.error, duration_ns = excluded.duration_ns, finished_at = excluded.finished_at`)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for _, r := range recs {
+			at := finished
+			if !r.FinishedAt.IsZero() {
+				at = micros(r.FinishedAt)
+			}
+			if _, err := stmt.ExecContext(ctx, r.TenantID, r.Operation, r.State, r.RunID, r.Version, r.Error, int64(r.Duration), at, r.TenantID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// TryLockTenant implements tenancy.Store with a lease row: it is taken
+// when there is none, when it has expired, or when holder already holds it.
+func (s *Store) TryLockTenant(ctx context.Context, tenantUUID, holder string, ttl time.Duration) error {
+	ts := now()
+	var got string
+	err := s.db.QueryRowContext(ctx, `INSERT INTO tenant_locks (tenant_uuid, holder, acquired_at, expires_at)
+		VALUES (?, ?, ?, ?)
+		ON CONFLICT (tenant_uuid) DO UPDATE SET holder = excluded.holder, acquired_at = excluded.acquired_at,
+			expires_at = excluded.expires_at
+		WHERE tenant_locks.expires_at <= ? OR tenant_locks.holder = excluded.holder
+		RETURNING holder`, tenantUUID, holder, micros(ts), micros(ts.Add(ttl)), micros(ts)).Scan(&got)
+	if err == nil && got == holder {
+		return nil
+	}
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return err
+	}
+	var cur string
+	err = s.db.QueryRowContext(ctx, `SELECT holder FROM tenant_locks WHERE tenant_uuid = ?`, tenantUUID).Scan(&cur)
+	if errors.Is(err, sql.ErrNoRows) {
+		// Released in between: try once more.
+		return s.TryLockTenant(ctx, tenantUUID, holder, ttl)
+	}
+	if err != nil {
+		return err
+	}
+	return &tenancy.LockedError{Holder: cur}
+}
+
+// RenewTenantLock implements tenancy.Store.
+func (s *Store) RenewTenantLock(ctx context.Context, tenantUUID, holder string, ttl time.Duration) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE tenant_locks SET expires_at = ? WHERE tenant_uuid = ? AND holder = ?`,
+		micros(now().Add(ttl)), tenantUUID, holder)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return tenancy.ErrLockLost
+	}
+	return nil
+}
+
+// UnlockTenant implements tenancy.Store.
+func (s *Store) UnlockTenant(ctx context.Context, tenantUUID, holder string) error {
+	_, err := s.db.ExecContext(ctx, `DELETE FROM tenant_locks WHERE tenant_uuid = ? AND holder = ?`, tenantUUID, holder)
+	return err
+}
+
 // Operations implements tenancy.Store.
 func (s *Store) Operations(ctx context.Context, operation, state string) ([]tenancy.OperationRecord, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT o.tenant_id, t.uuid, o.operation, o.state, o.version, o.error,
+	rows, err := s.db.QueryContext(ctx, `SELECT o.tenant_id, t.uuid, o.operation, o.state, o.run_id, o.version, o.error,
 		o.duration_ns, o.finished_at FROM tenant_operations o JOIN tenants t ON t.id = o.tenant_id
 		WHERE o.operation = ? AND (? = '' OR o.state = ?) ORDER BY o.tenant_id`, operation, state, state)
 	if err != nil {
@@ -577,7 +767,7 @@ func (s *Store) Operations(ctx context.Context, operation, state string) ([]tena
 	for rows.Next() {
 		var r tenancy.OperationRecord
 		var dur, finished int64
-		if err := rows.Scan(&r.TenantID, &r.TenantUUID, &r.Operation, &r.State, &r.Version, &r.Error, &dur, &finished); err != nil {
+		if err := rows.Scan(&r.TenantID, &r.TenantUUID, &r.Operation, &r.State, &r.RunID, &r.Version, &r.Error, &dur, &finished); err != nil {
 			return nil, err
 		}
 		r.Duration, r.FinishedAt = time.Duration(dur), fromMicros(finished)
@@ -608,7 +798,8 @@ func (s *Store) TouchTenants(ctx context.Context, accessed map[int64]time.Time) 
 
 // CountByStatus implements tenancy.Store.
 func (s *Store) CountByStatus(ctx context.Context) (map[tenancy.Status]int, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT status, count(*) FROM tenants GROUP BY status`)
+	rows, err := s.db.QueryContext(ctx, `SELECT CASE WHEN lifecycle <> '' THEN lifecycle ELSE status END, count(*)
+		FROM tenants GROUP BY 1`)
 	if err != nil {
 		return nil, err
 	}
