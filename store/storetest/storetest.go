@@ -40,6 +40,11 @@ func Run(t *testing.T, newStore func(t *testing.T) tenancy.Store) {
 		{"APIKeys", testAPIKeys},
 		{"Audit", testAudit},
 		{"Admin", testAdmin},
+		{"Lifecycle", testLifecycle},
+		{"RemoveDomainRace", testRemoveDomainRace},
+		{"Locks", testLocks},
+		{"LockRace", testLockRace},
+		{"RecordOperations", testRecordOperations},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
