@@ -133,6 +133,54 @@ func (c *pgConn) Close() error {
 	return nil
 }
 
+// serverEnded reports whether err says the server ended the connection's
+// backend (an administrator's pg_terminate_backend, a DROP DATABASE …
+// WITH (FORCE), a shutdown or restart: SQLSTATE class 57P). The statement
+// that got it was not executed, or was rolled back with the backend.
+func serverEnded(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && strings.HasPrefix(pe.Code, "57P")
+}
+
+// retryable turns the error of a statement run outside a transaction on a
+// connection the server had ended into driver.ErrBadConn, so that
+// database/sql runs it once more on a fresh connection instead of failing
+// the caller's request.
+func (c *pgConn) retryable(err error, idle bool) error {
+	if err != nil && idle && serverEnded(err) {
+		c.broken = true
+		return driver.ErrBadConn
+	}
+	return err
+}
+
+// idle reports whether no transaction is open on the connection.
+func (c *pgConn) idle() bool { return c.Conn.Conn().PgConn().TxStatus() == 'I' }
+
+// ExecContext implements driver.ExecerContext, retrying on a fresh
+// connection when the server had ended this one.
+func (c *pgConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	idle := c.idle()
+	res, err := c.Conn.ExecContext(ctx, query, args)
+	return res, c.retryable(err, idle)
+}
+
+// QueryContext implements driver.QueryerContext, retrying on a fresh
+// connection when the server had ended this one.
+func (c *pgConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	idle := c.idle()
+	rows, err := c.Conn.QueryContext(ctx, query, args)
+	return rows, c.retryable(err, idle)
+}
+
+// PrepareContext implements driver.ConnPrepareContext, retrying on a
+// fresh connection when the server had ended this one.
+func (c *pgConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
+	idle := c.idle()
+	st, err := c.Conn.PrepareContext(ctx, query)
+	return st, c.retryable(err, idle)
+}
+
 // IsValid implements driver.Validator: database/sql discards a connection
 // that is closed or was left in an unknown transaction state.
 func (c *pgConn) IsValid() bool {
@@ -154,7 +202,9 @@ type pgTenantConn struct {
 // begin starts a statement's own transaction and binds the tenant.
 func (c *pgTenantConn) begin(ctx context.Context) error {
 	if _, err := c.Conn.Conn().Exec(ctx, c.beginSQL); err != nil {
-		if pgconn.SafeToRetry(err) {
+		if pgconn.SafeToRetry(err) || serverEnded(err) {
+			// Nothing ran: another connection runs the statement.
+			c.broken = true
 			return driver.ErrBadConn
 		}
 		c.end(ctx, false)
