@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -264,22 +265,35 @@ func freeAddr(t *testing.T) string {
 type server struct {
 	addr string
 	cmd  *exec.Cmd
-	logs *bytes.Buffer
-	done chan error
+	logs *lockedBuffer
+	// exited is closed when the process has ended, with its error in err.
+	exited chan struct{}
+	err    error
+}
+
+// lockedBuffer is a bytes.Buffer a subprocess writes to while a test may
+// read it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // serve starts `tenancy serve` with args and waits until it answers.
 func (d *dataDir) serve(args ...string) *server {
 	d.t.Helper()
-	s := &server{addr: freeAddr(d.t), logs: &bytes.Buffer{}, done: make(chan error, 1)}
-	s.cmd = d.cmd(append([]string{"serve", "--addr", s.addr}, args...)...)
-	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs
-	if err := s.cmd.Start(); err != nil {
-		d.t.Fatal(err)
-	}
-	nodeStarts.Add(1)
-	go func() { s.done <- s.cmd.Wait() }()
-	d.t.Cleanup(func() { s.stop() })
+	s := d.start(&server{addr: freeAddr(d.t)}, args...)
 	if err := s.waitReady(60 * time.Second); err != nil {
 		d.t.Fatalf("serve did not come up: %v\n%s", err, s.logs)
 	}
@@ -292,9 +306,8 @@ func (s *server) waitReady(within time.Duration) error {
 	deadline := time.Now().Add(within)
 	for time.Now().Before(deadline) {
 		select {
-		case err := <-s.done:
-			s.done <- err
-			return fmt.Errorf("exited: %v", err)
+		case <-s.exited:
+			return fmt.Errorf("exited: %v", s.err)
 		default:
 		}
 		res, err := http.Get("http://" + s.addr + "/healthz")
@@ -311,15 +324,17 @@ func (s *server) waitReady(within time.Duration) error {
 
 // stop ends the server gracefully.
 func (s *server) stop() {
-	if s.cmd.ProcessState != nil {
+	select {
+	case <-s.exited:
 		return
+	default:
 	}
 	_ = s.cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case <-s.done:
+	case <-s.exited:
 	case <-time.After(30 * time.Second):
 		_ = s.cmd.Process.Kill()
-		<-s.done
+		<-s.exited
 	}
 }
 
