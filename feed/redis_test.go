@@ -333,7 +333,7 @@ func TestHookRetries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := startProxy(t, opt.Addr)
+	p := testenv.StartProxy(t, opt.Addr)
 	a := newFeed(t, "redis://"+p.Addr(), channel, slog.New(&testenv.LogRecorder{}))
 	w := startWatch(t, newFeed(t, url, channel, nil), 10*time.Millisecond)
 	w.waitCalls(t, 1, 10*time.Second, "the subscription")
