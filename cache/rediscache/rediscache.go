@@ -573,10 +573,12 @@ func redactURL(raw string) string {
 // Ping checks that Redis answers and that this Cache owes it no
 // invalidations (after an outage), for readiness checks. Unlike the cache
 // operations it does not go through the circuit breaker: it reports
-// Redis's state as it is now.
+// Redis's state as it is now, and its success closes the breaker.
 func (c *Cache) Ping(ctx context.Context) error {
-	if err := c.client.Ping(ctx).Err(); err != nil {
-		return err
+	err := c.client.Ping(ctx).Err()
+	if err == nil {
+		err = c.settle(ctx)
 	}
-	return c.settle(ctx)
+	c.outcome(ctx, "ping", err)
+	return err
 }
