@@ -20,7 +20,8 @@ const concurrentStarts = 3
 // TestConcurrentStartsPostgres: nodes started at the same moment on a
 // fresh PostgreSQL database all bring River's tables up and open their
 // clients; River's migrations run once, not once per node (without the
-// lock, the losers fail on pg_type's unique index).
+// lock, the losers fail on pg_type's unique index). One node's pool has a
+// single connection.
 func TestConcurrentStartsPostgres(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -28,7 +29,14 @@ func TestConcurrentStartsPostgres(t *testing.T) {
 	mgr, _ := testenv.NewManager(t, t.TempDir(), nil)
 	pools := make([]*pgxpool.Pool, concurrentStarts)
 	for i := range pools {
-		pool, err := pgxpool.New(ctx, url)
+		cfg, err := pgxpool.ParseConfig(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			cfg.MaxConns = 1 // the lock must not take the migrator's only connection
+		}
+		pool, err := pgxpool.NewWithConfig(ctx, cfg)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -7,6 +7,7 @@ import (
 	"hash/fnv"
 	"log/slog"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivermigrate"
@@ -21,30 +22,24 @@ var migrationLockKey = func() int64 {
 }()
 
 // migratePostgres brings River's tables in pool's database up to date,
-// holding a session advisory lock on one connection of the pool meanwhile:
-// nodes started at the same moment run the migrations one after the other,
-// and those that come second find nothing left to do. (River's migrator
-// checks which versions are applied before it takes any lock of its own,
-// so without this every node applies version 1 at once and all but one
-// fail.)
+// holding a session advisory lock meanwhile: nodes started at the same
+// moment run the migrations one after the other, and those that come
+// second find nothing left to do. (River's migrator checks which versions
+// are applied before it takes any lock of its own, so without this every
+// node applies version 1 at once and all but one fail.) The lock is held
+// on a connection of its own, outside the pool, so that the migrator
+// never waits for a connection the lock holds, whatever the pool's size.
 func migratePostgres(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger) error {
-	conn, err := pool.Acquire(ctx)
+	conn, err := pgx.ConnectConfig(ctx, pool.Config().ConnConfig.Copy())
 	if err != nil {
 		return fmt.Errorf("jobs: river migrations: lock: %w", err)
 	}
+	// Closing the connection releases the lock, also when ctx ended while
+	// it was being granted.
+	defer conn.Close(context.WithoutCancel(ctx))
 	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", migrationLockKey); err != nil {
-		// The lock may have been granted after all (ctx ended while the
-		// reply was on its way): closing the connection releases it.
-		conn.Conn().Close(context.WithoutCancel(ctx))
-		conn.Release()
 		return fmt.Errorf("jobs: river migrations: lock: %w", err)
 	}
-	defer func() {
-		if _, err := conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", migrationLockKey); err != nil {
-			conn.Conn().Close(context.WithoutCancel(ctx))
-		}
-		conn.Release()
-	}()
 	migrator, err := rivermigrate.New(riverpgxv5.New(pool), &rivermigrate.Config{Logger: logger})
 	if err != nil {
 		return fmt.Errorf("jobs: river migrations: %w", err)
