@@ -89,9 +89,10 @@ type Cache struct {
 	flight   *flight
 
 	// kicks wake the background retry; closed stops it.
-	kicks  chan struct{}
-	closed chan struct{}
-	wg     sync.WaitGroup
+	kicks     chan struct{}
+	closed    chan struct{}
+	closeOnce sync.Once
+	wg        sync.WaitGroup
 
 	hits, misses, sets, deletes, flushes, errs atomic.Uint64
 	entries                                    atomic.Int64
@@ -206,11 +207,7 @@ func New(ctx context.Context, cfg *Config) (*Cache, error) {
 // Close stops the background retry and closes the connections to Redis.
 // The Cache must not be used after.
 func (c *Cache) Close() error {
-	select {
-	case <-c.closed:
-	default:
-		close(c.closed)
-	}
+	c.closeOnce.Do(func() { close(c.closed) })
 	c.wg.Wait()
 	return c.client.Close()
 }
