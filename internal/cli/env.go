@@ -146,7 +146,10 @@ func loadSeeders(o *options) (*seed.Registry, error) {
 // It reports what it made and what it kept.
 func install(ctx context.Context, o *options) ([]string, error) {
 	dir := layout(o.dataDir)
-	e, err := openEnv(ctx, o, false)
+	// Installing changes no tenant: nothing to announce over Redis.
+	local := *o
+	local.redisURL = ""
+	e, err := openEnv(ctx, &local, false)
 	if err != nil {
 		return nil, err
 	}
