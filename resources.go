@@ -2,6 +2,7 @@ package tenancy
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"os"
 	"time"
@@ -21,15 +22,25 @@ type Bootstrapper interface {
 	Revert(ctx context.Context)
 }
 
+// ErrCacheUnavailable means a cache backend could not carry out a write
+// (Set, Delete, Flush): its server is unreachable or failed. The value
+// stored before, if any, is not served again (the backend invalidates the
+// namespace once its server is back), but the new one is not stored either.
+var ErrCacheUnavailable = errors.New("cache unavailable")
+
 // TenantCache is one tenant's cache namespace. Keys never collide with
 // another tenant's; Flush empties this tenant's namespace only.
 type TenantCache interface {
 	// Get returns the value stored under key, and whether there was one.
+	// A backend that cannot be reached may report a miss.
 	Get(ctx context.Context, key string) ([]byte, bool, error)
 	// Set stores value under key for ttl; ttl <= 0 means the backend's
-	// default (no expiry unless the backend was configured with one).
+	// default (no expiry unless the backend was configured with one). A
+	// value that could not be stored is an error (ErrCacheUnavailable),
+	// never a silent success.
 	Set(ctx context.Context, key string, value []byte, ttl time.Duration) error
-	// Delete removes key.
+	// Delete removes key; one that could not be removed is an error
+	// (ErrCacheUnavailable).
 	Delete(ctx context.Context, key string) error
 	// Flush removes every key of this tenant in O(1).
 	Flush(ctx context.Context) error

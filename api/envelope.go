@@ -186,6 +186,9 @@ func (a *API) classify(r *http.Request, err error) *apiError {
 	case errors.Is(err, tenancy.ErrDomainTaken), errors.Is(err, tenancy.ErrDatabaseTaken), errors.Is(err, tenancy.ErrLastDomain),
 		errors.Is(err, tenancy.ErrLocked), errors.Is(err, tenancy.ErrTenantState):
 		return &apiError{Status: http.StatusConflict, Message: err.Error()}
+	case errors.Is(err, tenancy.ErrCacheUnavailable):
+		// Redis is down: the flush is carried out once it is back.
+		return &apiError{Status: http.StatusServiceUnavailable, Message: "The cache is unavailable; try again later.", Err: err}
 	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
 		// The client went away; nobody reads this answer.
 		return &apiError{Status: http.StatusServiceUnavailable, Message: "The request was cancelled.", Err: err}

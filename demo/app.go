@@ -69,12 +69,20 @@ func writeError(w http.ResponseWriter, code int, msg string) {
 // the tenant's attributes. A call cut short because the request was
 // canceled (its client went away) is not a failure of the application: it
 // is logged at debug level and answered 503, which nobody is waiting for.
-// A request that ran out of time is still a failure.
+// A request that ran out of time is still a failure. A cache that could
+// not store a value (its server is down) is answered 503 with
+// Retry-After: the request may succeed later, and nothing was stored.
 func fail(w http.ResponseWriter, r *http.Request, err error) {
 	ctx := r.Context()
 	if errors.Is(ctx.Err(), context.Canceled) && errors.Is(err, context.Canceled) {
 		tenancy.Logger(ctx).DebugContext(ctx, "demo request ended by its client", "path", r.URL.Path, "err", err)
 		writeError(w, http.StatusServiceUnavailable, "request canceled")
+		return
+	}
+	if errors.Is(err, tenancy.ErrCacheUnavailable) {
+		tenancy.Logger(ctx).WarnContext(ctx, "demo request failed: cache unavailable", "path", r.URL.Path, "err", err)
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, "the cache is unavailable; nothing was stored, try again later")
 		return
 	}
 	tenancy.Logger(ctx).ErrorContext(ctx, "demo request failed", "path", r.URL.Path, "err", err)

@@ -2,13 +2,17 @@ package demo_test
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/gotenancy/tenancy"
+	"github.com/gotenancy/tenancy/cache"
+	"github.com/gotenancy/tenancy/cache/rediscache"
 	"github.com/gotenancy/tenancy/demo"
 	"github.com/gotenancy/tenancy/internal/testenv"
 )
@@ -61,6 +65,55 @@ func TestFailSeparatesCanceledRequests(t *testing.T) {
 		}
 		if n := logs.Count("demo request failed"); n != 2 {
 			t.Errorf("failures logged %d times, want 2", n)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestCacheWriteFailureIs503: a PUT /api/cache/{key} whose write the cache
+// cannot carry out (Redis is down) is answered 503 with the JSON error
+// envelope, not 200.
+func TestCacheWriteFailureIs503(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := testenv.StartRedisServer(t)
+	rc, err := rediscache.New(ctx, &rediscache.Config{URL: s.URL(), Logger: slog.New(&testenv.LogRecorder{})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rc.Close() })
+	mgr, _ := testenv.NewManager(t, t.TempDir(), &testenv.ManagerConfig{Demo: true})
+	mgr.Use(tenancy.NewLogBootstrapper(slog.New(&testenv.LogRecorder{})), cache.NewBootstrapper(rc))
+	tn, err := mgr.Create(ctx, tenancy.CreateRequest{Name: "Acme", Domain: "acme.test", Migrate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	put := func(ctx context.Context, value string) *httptest.ResponseRecorder {
+		w := httptest.NewRecorder()
+		r := httptest.NewRequestWithContext(ctx, http.MethodPut, "/api/cache/greeting", strings.NewReader(`{"value":"`+value+`"}`))
+		r.Header.Set("Content-Type", "application/json")
+		demo.Handler().ServeHTTP(w, r)
+		return w
+	}
+	err = mgr.Run(ctx, tn, func(ctx context.Context) error {
+		if w := put(ctx, "hello"); w.Code != http.StatusOK {
+			t.Fatalf("PUT with Redis up: %d %s", w.Code, w.Body)
+		}
+		s.Stop()
+		w := put(ctx, "lost")
+		if w.Code != http.StatusServiceUnavailable {
+			t.Fatalf("PUT with Redis down: %d %s, want 503", w.Code, w.Body)
+		}
+		var env struct {
+			Success bool   `json:"success"`
+			Code    int    `json:"code"`
+			Message string `json:"message"`
+		}
+		if err := json.Unmarshal(w.Body.Bytes(), &env); err != nil || env.Success || env.Code != http.StatusServiceUnavailable || env.Message == "" {
+			t.Fatalf("PUT with Redis down answered %s, want the JSON error envelope", w.Body)
 		}
 		return nil
 	})

@@ -23,5 +23,13 @@
 //
 // [Multi] runs several watchers as one, for a node that watches both the
 // catalog itself (sqlitestore's PRAGMA data_version polling, PostgreSQL's
-// LISTEN/NOTIFY) and Redis.
+// LISTEN/NOTIFY, MySQL's polling) and Redis.
+//
+// Redis is a shortcut, not the only road: a node that watches its catalog
+// too hears every change while Redis is down. So an outage stops nothing.
+// [NewRedis] succeeds with Redis unreachable (it logs a warning and keeps
+// trying in the background); a change whose announcement fails is still
+// committed and reaches the other nodes through their catalog watchers; a
+// Watch whose subscription is down keeps waiting for it without stopping
+// the catalog watcher beside it in Multi.
 package feed

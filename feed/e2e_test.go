@@ -3,6 +3,7 @@ package feed_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -158,4 +159,44 @@ func TestMultiWithCatalog(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, 10*time.Second, "a reload after a Redis message", func() bool { return c.Stats().Reloads > reloads })
+}
+
+// TestCatalogWatcherWhileRedisIsDown: a node whose Redis feed is down (it
+// even started that way) still hears changes made by others, such as a
+// suspension made by the CLI during the outage, through the catalog's own
+// watcher that Multi runs beside the feed.
+func TestCatalogWatcherWhileRedisIsDown(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := testenv.StartRedisServer(t)
+	s.Stop()
+	dir, channel := t.TempDir(), testChannel()
+	m, st := testenv.NewManager(t, dir, nil)
+	tn, err := m.Create(ctx, tenancy.CreateRequest{Name: "Acme", Domain: "acme.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFeed(t, s.URL(), channel, slog.New(&testenv.LogRecorder{}))
+	c, err := resolve.NewCache(ctx, m, &resolve.CacheConfig{Watcher: feed.Multi(st, f), PollInterval: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if got, err := c.ByHost(ctx, "acme.test"); err != nil || got.Status != tenancy.StatusActive {
+		t.Fatalf("ByHost = %v, %v; want the active tenant", got, err)
+	}
+
+	// Another process (the CLI) suspends the tenant and fails to announce it.
+	other := openManager(t, dir)
+	of := newFeed(t, s.URL(), channel, slog.New(&testenv.LogRecorder{}))
+	for _, kind := range changeEvents {
+		other.On(kind, of.Hook())
+	}
+	if _, err := other.SetStatus(ctx, tn.UUID, tenancy.StatusSuspended, "outage drill"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "the catalog watcher to report the suspension", func() bool {
+		got, err := c.ByHost(ctx, "acme.test")
+		return err == nil && got.Status == tenancy.StatusSuspended
+	})
 }

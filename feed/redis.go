@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/gotenancy/tenancy"
+	"github.com/gotenancy/tenancy/internal/rediserr"
 	"github.com/gotenancy/tenancy/resolve"
 )
 
@@ -22,7 +23,15 @@ const DefaultChannel = "tenancy:changes"
 const PublishTimeout = 250 * time.Millisecond
 
 // connectTimeout bounds NewRedis's PING.
-const connectTimeout = 5 * time.Second
+const connectTimeout = 2 * time.Second
+
+// The background retry of a feed that could not reach Redis at start
+// pings it every reconnectMin at first, then twice as long after each
+// failure, up to reconnectMax.
+const (
+	reconnectMin = 100 * time.Millisecond
+	reconnectMax = 5 * time.Second
+)
 
 // logEvery is the least time between two logs of failed publishes.
 const logEvery = 10 * time.Second
@@ -65,10 +74,17 @@ type Redis struct {
 
 var _ resolve.Watcher = (*Redis)(nil)
 
-// NewRedis connects to the Redis server at cfg.URL. It fails when the
-// configuration is invalid or the server does not answer a PING (within
-// ctx, and five seconds at most), so that a wrong URL or password is found
-// at start; afterwards the feed rides out Redis's absences.
+// NewRedis makes a feed over the Redis server at cfg.URL and PINGs it
+// (within ctx, and two seconds at most). It fails when the configuration
+// is invalid or Redis refuses it (a wrong password, a database it does not
+// have), so that such mistakes are found at start. A server that cannot be
+// reached is not an error: a node must start, and its operators act,
+// during a Redis outage. NewRedis then logs a warning and returns the
+// feed, which keeps trying in the background (with a growing delay, up to
+// five seconds) and logs when Redis answers; meanwhile the Hook's
+// announcements fail (logged, and retried) and Watch waits to subscribe.
+// The nodes still learn of each other's changes through their catalog
+// watchers (see Multi).
 func NewRedis(ctx context.Context, cfg *RedisConfig) (*Redis, error) {
 	if cfg == nil || cfg.URL == "" {
 		return nil, errors.New("feed: RedisConfig.URL is required")
@@ -91,9 +107,10 @@ func NewRedis(ctx context.Context, cfg *RedisConfig) (*Redis, error) {
 	client := redis.NewClient(opt)
 	pctx, cancel := context.WithTimeout(ctx, connectTimeout)
 	defer cancel()
-	if err := client.Ping(pctx).Err(); err != nil {
+	pingErr := client.Ping(pctx).Err()
+	if pingErr != nil && rediserr.Refused(pingErr) {
 		client.Close()
-		return nil, fmt.Errorf("feed: ping redis at %s: %w", opt.Addr, err)
+		return nil, fmt.Errorf("feed: ping redis at %s: %w", opt.Addr, pingErr)
 	}
 	f := &Redis{
 		client:   client,
@@ -104,7 +121,39 @@ func NewRedis(ctx context.Context, cfg *RedisConfig) (*Redis, error) {
 		closed:   make(chan struct{}),
 	}
 	f.wg.Go(f.retrier)
+	if pingErr != nil {
+		if ctx.Err() != nil {
+			client.Close()
+			return nil, ctx.Err()
+		}
+		f.log.Warn("feed: redis unreachable at start; carrying on without it and retrying in the background (the other nodes see this node's changes through their catalog watchers meanwhile)",
+			"addr", opt.Addr, "err", pingErr)
+		f.wg.Go(func() { f.reconnect(opt.Addr) })
+	}
 	return f, nil
+}
+
+// reconnect pings Redis, with a growing delay between tries, until it
+// answers or the feed is closed, and logs when it answers. (go-redis
+// reconnects by itself; this is what tells the operator the outage at
+// start is over.)
+func (f *Redis) reconnect(addr string) {
+	wait := reconnectMin
+	for {
+		select {
+		case <-f.closed:
+			return
+		case <-time.After(wait):
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), connectTimeout)
+		err := f.client.Ping(ctx).Err()
+		cancel()
+		if err == nil {
+			f.log.Info("feed: redis answers; announcing and hearing changes through it", "addr", addr)
+			return
+		}
+		wait = min(2*wait, reconnectMax)
+	}
 }
 
 // Close stops the feed: running Watch calls return ErrClosed, and the
@@ -323,7 +372,7 @@ func (l *failureLog) failed(event, tenant string, err error) {
 	suppressed := l.suppressed
 	l.last, l.suppressed, l.down = now, 0, true
 	l.mu.Unlock()
-	l.log.Warn("feed: could not announce a change to the other nodes; they will reload when their subscriptions recover",
+	l.log.Warn("feed: could not announce a change over redis; the other nodes see it through their catalog watchers, and reload when their redis subscriptions recover",
 		"event", event, "tenant", tenant, "err", err, "failures_not_logged", suppressed, "next_log_in", l.every)
 }
 

@@ -81,21 +81,63 @@ func (w *watch) stopped(t *testing.T) error {
 	}
 }
 
+// TestNewRedisConfig: a configuration Redis refuses (a password it does
+// not take, a database it does not have) is an error at start, unlike an
+// absent server.
 func TestNewRedisConfig(t *testing.T) {
 	t.Parallel()
-	s := testenv.StartRedisServer(t)
-	s.Stop()
+	opt, err := redis.ParseURL(testenv.RedisURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, cfg := range []*feed.RedisConfig{
 		nil,
 		{},
 		{URL: "http://example.com"},
-		{URL: s.URL()}, // nothing listens
+		{URL: "redis://tenancy-wrong-user:wrong@" + opt.Addr + "/0"},
+		{URL: "redis://" + opt.Addr + "/100000"},
 	} {
 		if f, err := feed.NewRedis(context.Background(), cfg); err == nil {
 			f.Close()
 			t.Errorf("NewRedis(%+v) succeeded, want an error", cfg)
 		}
 	}
+}
+
+// TestStartsWithoutRedis: a feed made while Redis is down is made all the
+// same, with a warning; its Hook and Watch ride out the absence, and once
+// the server is there the background retry says so, the watcher
+// subscribes and announcements go through.
+func TestStartsWithoutRedis(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := testenv.StartRedisServer(t)
+	s.Stop()
+	channel := testChannel()
+	logs := &testenv.LogRecorder{}
+	var a *feed.Redis
+	within(t, "NewRedis with the server down", func() { a = newFeed(t, s.URL(), channel, slog.New(logs)) })
+	if n := logs.Count("feed: redis unreachable"); n != 1 {
+		t.Fatalf("the unreachable server was logged %d times at start, want once", n)
+	}
+	w := startWatch(t, a, 10*time.Millisecond)
+	hook := a.Hook()
+	if err := hook(ctx, tenancy.Event{Kind: tenancy.EventStatusChanged, Tenant: &tenancy.Tenant{UUID: "x"}}); err != nil {
+		t.Fatalf("the Hook with the server down: %v, want nil", err)
+	}
+	if n := w.calls.Load(); n != 0 {
+		t.Fatalf("onChange called %d times with the server down, want 0", n)
+	}
+
+	s.Start()
+	eventually(t, 20*time.Second, "the background retry to see the server", func() bool {
+		return logs.Count("feed: redis answers") == 1
+	})
+	w.waitCalls(t, 1, 20*time.Second, "the subscription once the server is up")
+	if err := a.Publish(ctx, ""); err != nil {
+		t.Fatal(err)
+	}
+	w.waitCalls(t, 2, deliverWithin, "a change")
 }
 
 // TestPublishReachesOtherNode: two feeds on one server are two nodes; a
@@ -291,7 +333,7 @@ func TestHookRetries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := startProxy(t, opt.Addr)
+	p := testenv.StartProxy(t, opt.Addr)
 	a := newFeed(t, "redis://"+p.Addr(), channel, slog.New(&testenv.LogRecorder{}))
 	w := startWatch(t, newFeed(t, url, channel, nil), 10*time.Millisecond)
 	w.waitCalls(t, 1, 10*time.Second, "the subscription")

@@ -31,10 +31,16 @@
 // must not run during maintenance can check Tenant.Maintenance itself and
 // return river.JobSnooze.
 //
-// The jobs database is SQLite by default, opened with [OpenSQLite]; River's
-// tables are created (and upgraded) by River's own migrations when [Open]
-// runs. River's SQLite driver needs a pool of one connection, which Open
-// enforces. PostgreSQL (riverpgxv5) is planned.
+// The jobs database is SQLite by default, opened with [OpenSQLite], or
+// PostgreSQL (Config.Pool, River's pgx driver); River's tables are created
+// (and upgraded) by River's own migrations when [Open] runs. River's SQLite
+// driver needs a pool of one connection, which Open enforces.
+//
+// Nodes that start at the same moment run River's migrations one after the
+// other: on PostgreSQL each holds a session advisory lock on one connection
+// around the migrator, on SQLite an exclusive flock on a lock file next to
+// the database (<file>.lock). The node that comes second finds the tables
+// up to date.
 //
 // [Client.Stats] counts the outcomes of the jobs this client worked, for
 // monitoring.

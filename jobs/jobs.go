@@ -120,15 +120,10 @@ func Open(ctx context.Context, cfg *Config) (*Client, error) {
 		rc.Logger = logger
 	}
 	if cfg.Pool != nil {
-		driver := riverpgxv5.New(cfg.Pool)
-		migrator, err := rivermigrate.New(driver, &rivermigrate.Config{Logger: logger})
-		if err != nil {
-			return nil, fmt.Errorf("jobs: river migrations: %w", err)
+		if err := migratePostgres(ctx, cfg.Pool, logger); err != nil {
+			return nil, err
 		}
-		if _, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
-			return nil, fmt.Errorf("jobs: river migrations: %w", err)
-		}
-		rcl, err := river.NewClient(driver, &rc)
+		rcl, err := river.NewClient(riverpgxv5.New(cfg.Pool), &rc)
 		if err != nil {
 			return nil, fmt.Errorf("jobs: river client: %w", err)
 		}
@@ -155,8 +150,10 @@ type riverClient interface {
 
 // Migrate creates River's tables in the SQLite jobs database db, or brings
 // them up to date, with River's own migrations; it limits db's pool to one
-// connection, as River's SQLite driver requires. Open calls it; it serves
-// tools that prepare the database ahead of time.
+// connection, as River's SQLite driver requires. Processes that share the
+// database file run their migrations one at a time: each holds an
+// exclusive flock on <file>.lock next to it meanwhile. Open calls it; it
+// serves tools that prepare the database ahead of time.
 func Migrate(ctx context.Context, db *sql.DB) error {
 	if db == nil {
 		return errors.New("jobs: migrate: nil DB")
@@ -168,6 +165,17 @@ func migrate(ctx context.Context, db *sql.DB, logger *slog.Logger) error {
 	// SQLite allows one writer at a time; River's services run in parallel
 	// and fail with SQLITE_BUSY on a larger pool (see package riversqlite).
 	db.SetMaxOpenConns(1)
+	file, err := sqliteFile(ctx, db)
+	if err != nil {
+		return err
+	}
+	if file != "" {
+		unlock, err := lockFile(ctx, file+".lock")
+		if err != nil {
+			return err
+		}
+		defer unlock()
+	}
 	migrator, err := rivermigrate.New(riversqlite.New(db), &rivermigrate.Config{Logger: logger})
 	if err != nil {
 		return fmt.Errorf("jobs: river migrator: %w", err)

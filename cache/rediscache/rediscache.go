@@ -15,6 +15,7 @@ import (
 
 	"github.com/gotenancy/tenancy"
 	"github.com/gotenancy/tenancy/cache"
+	"github.com/gotenancy/tenancy/internal/rediserr"
 )
 
 // Defaults of Config.
@@ -38,8 +39,9 @@ const (
 )
 
 // ErrUnavailable is the failure of an operation the circuit breaker kept
-// from Redis, which has not answered for a while. Only flushes return it
-// (wrapped); Get, Set and Delete report it as a miss or a success.
+// from Redis, which has not answered for a while. Writes and flushes
+// return it (wrapped, with tenancy.ErrCacheUnavailable); Get reports a
+// miss.
 var ErrUnavailable = errors.New("redis unreachable; trying again at most once a second")
 
 // Config configures a Cache.
@@ -75,8 +77,22 @@ type Cache struct {
 	genPrefix  string // <prefix>g:
 	dataPrefix string // <prefix>v:
 
+	scripts scripts
+
 	// tenants maps a tenant id to its *namespace.
 	tenants sync.Map
+
+	// pending are the invalidations owed after failed writes or a
+	// restart of Redis; settleMu guards flight, the settle running now.
+	pending  pending
+	settleMu sync.Mutex
+	flight   *flight
+
+	// kicks wake the background retry; closed stops it.
+	kicks     chan struct{}
+	closed    chan struct{}
+	closeOnce sync.Once
+	wg        sync.WaitGroup
 
 	hits, misses, sets, deletes, flushes, errs atomic.Uint64
 	entries                                    atomic.Int64
@@ -89,34 +105,39 @@ var _ cache.Backend = (*Cache)(nil)
 // The scripts take KEYS = {epoch key, generation key} and ARGV[1] = the
 // start of the tenant's entry keys (<prefix>v:<len>:<tenant>:), ARGV[2] =
 // the caller's key; they append <epoch>:<gen>:<key> to ARGV[1]. A missing
-// epoch or generation is 0.
+// epoch or generation is 0. (newScripts puts a line naming the prefix
+// first.)
 const entryKeyLua = `
 local e = redis.call('GET', KEYS[1]) or '0'
 local g = redis.call('GET', KEYS[2]) or '0'
 local k = ARGV[1] .. e .. ':' .. g .. ':' .. ARGV[2]
 `
 
-var (
-	getScript = redis.NewScript(entryKeyLua + `
+const (
+	getLua = `
 return redis.call('GET', k)
-`)
+`
 	// ARGV[3] is the value, ARGV[4] the lifetime in milliseconds (0: none).
-	setScript = redis.NewScript(entryKeyLua + `
+	setLua = `
 local px = tonumber(ARGV[4])
 if px > 0 then
   return redis.call('SET', k, ARGV[3], 'PX', px)
 end
 return redis.call('SET', k, ARGV[3])
-`)
-	delScript = redis.NewScript(entryKeyLua + `
+`
+	delLua = `
 return redis.call('UNLINK', k)
-`)
+`
 )
 
-// New connects to the Redis server at cfg.URL and returns a Cache over it.
-// It fails when the configuration is invalid or the server does not answer
-// a PING within ctx and cfg.OpTimeout, so that a wrong URL or password is
-// found at start; afterwards the Cache rides out Redis's absences.
+// New returns a Cache over the Redis server at cfg.URL, which it PINGs
+// (within ctx and cfg.OpTimeout). It fails when the configuration is
+// invalid or Redis refuses it (a wrong password, a database it does not
+// have), so that such mistakes are found at start. A server that cannot be
+// reached is not an error, so that a node starts during an outage: New
+// logs a warning and returns the Cache, which misses and fails writes
+// until Redis answers; a background retry (with a growing delay, up to
+// five seconds) notices and logs when it does. Close stops it.
 func New(ctx context.Context, cfg *Config) (*Cache, error) {
 	if cfg == nil || cfg.URL == "" {
 		return nil, errors.New("rediscache: Config.URL is required")
@@ -150,9 +171,13 @@ func New(ctx context.Context, cfg *Config) (*Cache, error) {
 
 	pctx, cancel := context.WithTimeout(ctx, c0.OpTimeout)
 	defer cancel()
-	if err := client.Ping(pctx).Err(); err != nil {
+	pingErr := client.Ping(pctx).Err()
+	if pingErr != nil && (rediserr.Refused(pingErr) || ctx.Err() != nil) {
 		client.Close()
-		return nil, fmt.Errorf("rediscache: ping %s: %w", redactURL(c0.URL), err)
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("rediscache: ping %s: %w", redactURL(c0.URL), pingErr)
 	}
 	c := &Cache{
 		client:     client,
@@ -162,14 +187,28 @@ func New(ctx context.Context, cfg *Config) (*Cache, error) {
 		epochKey:   c0.Prefix + "e",
 		genPrefix:  c0.Prefix + "g:",
 		dataPrefix: c0.Prefix + "v:",
+		scripts:    newScripts(c0.Prefix),
 		failures:   failureLog{log: c0.Logger, every: logEvery},
+		kicks:      make(chan struct{}, 1),
+		closed:     make(chan struct{}),
 	}
-	c.breaker.lastSuccess.Store(time.Now().UnixNano()) // the PING
+	c.wg.Go(c.retry)
+	if pingErr != nil {
+		c.failures.down.Store(true) // the recovery is logged
+		c.log.Warn("rediscache: redis unreachable at start; serving without the cache (reads miss, writes fail) and retrying in the background",
+			"addr", redactURL(c0.URL), "err", pingErr)
+		c.kick()
+	} else {
+		c.breaker.lastSuccess.Store(time.Now().UnixNano()) // the PING
+	}
 	return c, nil
 }
 
-// Close closes the connections to Redis. The Cache must not be used after.
+// Close stops the background retry and closes the connections to Redis.
+// The Cache must not be used after.
 func (c *Cache) Close() error {
+	c.closeOnce.Do(func() { close(c.closed) })
+	c.wg.Wait()
 	return c.client.Close()
 }
 
@@ -190,6 +229,7 @@ func (c *Cache) namespace(tenant string) *namespace {
 	tenant = strings.Clone(tenant)
 	ns, _ := c.tenants.LoadOrStore(tenant, &namespace{
 		c:         c,
+		tenant:    tenant,
 		keys:      []string{c.epochKey, c.genPrefix + tenant},
 		keyPrefix: c.dataPrefix + strconv.Itoa(len(tenant)) + ":" + tenant + ":",
 	})
@@ -197,7 +237,8 @@ func (c *Cache) namespace(tenant string) *namespace {
 }
 
 // FlushTenant empties one tenant's namespace in O(1): one INCR of its
-// generation. Unlike Get, Set and Delete it returns Redis's errors.
+// generation. A flush that fails is an error, and is carried out once
+// Redis answers again.
 func (c *Cache) FlushTenant(ctx context.Context, tenant string) error {
 	if tenant == "" {
 		return fmt.Errorf("rediscache: flush tenant: %w", tenancy.ErrNoTenant)
@@ -205,12 +246,14 @@ func (c *Cache) FlushTenant(ctx context.Context, tenant string) error {
 	return c.namespace(tenant).Flush(ctx)
 }
 
-// FlushAll empties every namespace in O(1): one INCR of the epoch. Unlike
-// Get, Set and Delete it returns Redis's errors.
+// FlushAll empties every namespace in O(1): one INCR of the epoch. A
+// flush that fails is an error, and is carried out once Redis answers
+// again.
 func (c *Cache) FlushAll(ctx context.Context) error {
 	c.flushes.Add(1)
 	if err := c.incr(ctx, c.epochKey); err != nil {
-		return fmt.Errorf("rediscache: flush all: %w", err)
+		c.failedWrite("")
+		return fmt.Errorf("rediscache: flush all: %w: %w", tenancy.ErrCacheUnavailable, err)
 	}
 	c.entries.Store(0)
 	return nil
@@ -246,7 +289,7 @@ func (c *Cache) Stats() cache.Stats {
 
 // Errors counts the operations that failed because of Redis (unreachable,
 // too slow, or an error reply) since the Cache was made. Gets among them
-// were reported as misses, Sets and Deletes as successes.
+// were reported as misses; the others returned errors.
 func (c *Cache) Errors() uint64 { return c.errs.Load() }
 
 // outcome records the result of an operation on Redis. The caller's own
@@ -265,28 +308,46 @@ func (c *Cache) outcome(ctx context.Context, op string, err error) {
 		if err != ErrUnavailable && !errors.As(err, &reply) {
 			c.breaker.failed()
 		}
+		c.kick()
 	}
 }
 
-// run runs a script on the entry key of (ns, key) within OpTimeout.
+// failedWrite records that a write of tenant ("" for all) failed, so that
+// the namespace is invalidated before anything is read from Redis again,
+// and wakes the background retry to do it as soon as Redis answers. (A
+// write whose context was done before it started changed nothing: it is
+// not attempted, nor recorded.)
+func (c *Cache) failedWrite(tenant string) {
+	c.pending.failedWrite(tenant)
+	c.kick()
+}
+
+// run runs a script on the entry key of (ns, key) within OpTimeout, once
+// the invalidations owed after an outage are carried out.
 func (ns *namespace) run(ctx context.Context, op string, s *redis.Script, key string, args ...any) (any, error) {
-	if !ns.c.breaker.allow() {
-		ns.c.outcome(ctx, op, ErrUnavailable)
+	c := ns.c
+	if !c.breaker.allow() {
+		c.outcome(ctx, op, ErrUnavailable)
 		return nil, ErrUnavailable
 	}
-	octx, cancel := context.WithTimeout(ctx, ns.c.opTimeout)
+	octx, cancel := context.WithTimeout(ctx, c.opTimeout)
 	defer cancel()
+	if err := c.settle(octx); err != nil {
+		c.outcome(ctx, op, err)
+		return nil, err
+	}
 	argv := make([]any, 0, 2+len(args))
 	argv = append(argv, ns.keyPrefix, key)
 	argv = append(argv, args...)
-	v, err := s.Run(octx, ns.c.client, ns.keys, argv...).Result()
-	ns.c.outcome(ctx, op, err)
+	v, err := c.eval(octx, s, ns.keys, argv...)
+	c.outcome(ctx, op, err)
 	return v, err
 }
 
 // namespace is one tenant's view of a Cache.
 type namespace struct {
-	c *Cache
+	c      *Cache
+	tenant string
 	// keys are the script's KEYS: the epoch and the tenant's generation.
 	keys []string
 	// keyPrefix starts the tenant's entry keys: <prefix>v:<len>:<tenant>:.
@@ -296,9 +357,15 @@ type namespace struct {
 var _ tenancy.TenantCache = (*namespace)(nil)
 
 // Get returns a copy of the value stored under key. When Redis fails it
-// reports a miss and a nil error; it returns an error only when ctx is done.
+// reports a miss and a nil error; it returns an error only when ctx is
+// done. A Get that ran while a write failed reports a miss too: it may
+// have read the value the write meant to replace.
 func (ns *namespace) Get(ctx context.Context, key string) ([]byte, bool, error) {
-	v, err := ns.run(ctx, "get", getScript, key)
+	failures := ns.c.pending.failures.Load()
+	v, err := ns.run(ctx, "get", ns.c.scripts.get, key)
+	if err == nil && ns.c.pending.failures.Load() != failures {
+		v = nil
+	}
 	if err != nil {
 		ns.c.misses.Add(1)
 		if !errors.Is(err, redis.Nil) && ctx.Err() != nil {
@@ -318,9 +385,11 @@ func (ns *namespace) Get(ctx context.Context, key string) ([]byte, bool, error) 
 }
 
 // Set stores value under key. A ttl <= 0 means the backend's DefaultTTL,
-// which is no expiry unless configured. When Redis fails it returns nil
-// (the failure is counted and logged); it returns an error only when ctx is
-// done.
+// which is no expiry unless configured. When Redis fails it returns an
+// error wrapping tenancy.ErrCacheUnavailable (the failure is counted and
+// logged), and the tenant's namespace is invalidated once Redis answers:
+// the value the Set meant to replace is never served again. When ctx is
+// done it returns ctx's error.
 func (ns *namespace) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
 	if ttl <= 0 {
 		ttl = ns.c.defaultTTL
@@ -333,21 +402,38 @@ func (ns *namespace) Set(ctx context.Context, key string, value []byte, ttl time
 		}
 	}
 	ns.c.sets.Add(1)
-	_, err := ns.run(ctx, "set", setScript, key, value, px)
-	if err != nil {
-		return ctx.Err()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if _, err := ns.run(ctx, "set", ns.c.scripts.set, key, value, px); err != nil {
+		return ns.writeFailed(ctx, "set", err)
 	}
 	ns.c.entries.Add(1)
 	return nil
 }
 
-// Delete removes key. When Redis fails it returns nil (the failure is
-// counted and logged); it returns an error only when ctx is done.
+// writeFailed records a write (Set, Delete) that did not reach Redis or
+// failed there, and returns its error: the caller's own cancellation, or
+// tenancy.ErrCacheUnavailable with Redis's error.
+func (ns *namespace) writeFailed(ctx context.Context, op string, err error) error {
+	ns.c.failedWrite(ns.tenant)
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return fmt.Errorf("rediscache: %s: %w: %w", op, tenancy.ErrCacheUnavailable, err)
+}
+
+// Delete removes key. When Redis fails it returns an error wrapping
+// tenancy.ErrCacheUnavailable, and the namespace is invalidated once Redis
+// answers, as for Set.
 func (ns *namespace) Delete(ctx context.Context, key string) error {
 	ns.c.deletes.Add(1)
-	v, err := ns.run(ctx, "delete", delScript, key)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	v, err := ns.run(ctx, "delete", ns.c.scripts.del, key)
 	if err != nil {
-		return ctx.Err()
+		return ns.writeFailed(ctx, "delete", err)
 	}
 	if n, _ := v.(int64); n > 0 {
 		ns.c.entries.Add(-n)
@@ -355,12 +441,14 @@ func (ns *namespace) Delete(ctx context.Context, key string) error {
 	return nil
 }
 
-// Flush empties the tenant's namespace in O(1). Unlike Get, Set and Delete
-// it returns Redis's errors.
+// Flush empties the tenant's namespace in O(1). A flush that fails is an
+// error wrapping tenancy.ErrCacheUnavailable, and is carried out once
+// Redis answers again.
 func (ns *namespace) Flush(ctx context.Context) error {
 	ns.c.flushes.Add(1)
 	if err := ns.c.incr(ctx, ns.keys[1]); err != nil {
-		return fmt.Errorf("rediscache: flush tenant: %w", err)
+		ns.c.failedWrite(ns.tenant)
+		return fmt.Errorf("rediscache: flush tenant: %w: %w", tenancy.ErrCacheUnavailable, err)
 	}
 	return nil
 }
@@ -408,7 +496,7 @@ func (l *failureLog) failed(op string, err error) {
 	l.last, l.suppressed = now, 0
 	l.down.Store(true)
 	l.mu.Unlock()
-	l.log.Warn("rediscache: redis failed; serving without the cache",
+	l.log.Warn("rediscache: redis failed; reads miss and writes fail until it answers, then the namespaces written meanwhile are invalidated",
 		"op", op, "err", err, "failures_not_logged", suppressed, "next_log_in", l.every)
 }
 
@@ -479,9 +567,15 @@ func redactURL(raw string) string {
 	return opt.Addr
 }
 
-// Ping checks that Redis answers, for readiness checks. Unlike the cache
+// Ping checks that Redis answers and that this Cache owes it no
+// invalidations (after an outage), for readiness checks. Unlike the cache
 // operations it does not go through the circuit breaker: it reports
-// Redis's state as it is now.
+// Redis's state as it is now, and its success closes the breaker.
 func (c *Cache) Ping(ctx context.Context) error {
-	return c.client.Ping(ctx).Err()
+	err := c.client.Ping(ctx).Err()
+	if err == nil {
+		err = c.settle(ctx)
+	}
+	c.outcome(ctx, "ping", err)
+	return err
 }

@@ -98,14 +98,56 @@ func TestNewConfig(t *testing.T) {
 	}
 }
 
-func TestNewFailsWithoutServer(t *testing.T) {
+// TestNewRefusedConfiguration: a configuration Redis refuses is an error
+// at start, unlike an absent server.
+func TestNewRefusedConfiguration(t *testing.T) {
+	t.Parallel()
+	opt, err := redis.ParseURL(testenv.RedisURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, url := range []string{
+		"redis://tenancy-wrong-user:wrong@" + opt.Addr + "/0",
+		"redis://" + opt.Addr + "/100000",
+	} {
+		if c, err := rediscache.New(context.Background(), &rediscache.Config{URL: url, OpTimeout: 5 * time.Second}); err == nil {
+			c.Close()
+			t.Errorf("New(%s) succeeded, want an error", url)
+		}
+	}
+}
+
+// TestStartsWithoutServer: a Cache made while Redis is down is made all
+// the same, with a warning; reads miss and writes fail until the server
+// is there, which the background retry notices and logs.
+func TestStartsWithoutServer(t *testing.T) {
 	t.Parallel()
 	s := testenv.StartRedisServer(t)
 	s.Stop()
-	c, err := rediscache.New(context.Background(), &rediscache.Config{URL: s.URL()})
-	if err == nil {
-		c.Close()
-		t.Fatal("New succeeded without a server")
+	logs := &testenv.LogRecorder{}
+	var c *rediscache.Cache
+	within(t, "New with the server down", func() {
+		c = newCache(t, s.URL(), &rediscache.Config{OpTimeout: rediscache.DefaultOpTimeout, Logger: slog.New(logs)})
+	})
+	if n := logs.Count("rediscache: redis unreachable"); n != 1 {
+		t.Fatalf("the unreachable server was logged %d times at start, want once", n)
+	}
+	ns := c.For(tenantA)
+	mustMiss(t, ns, "k")
+	if err := ns.Set(context.Background(), "k", []byte("v"), 0); !errors.Is(err, tenancy.ErrCacheUnavailable) {
+		t.Fatalf("Set with the server down: %v, want ErrCacheUnavailable", err)
+	}
+	if err := c.Ping(context.Background()); err == nil {
+		t.Fatal("Ping with the server down succeeded")
+	}
+
+	s.Start()
+	eventually(t, 20*time.Second, "the background retry to see the server", func() bool {
+		return logs.Count("rediscache: redis answers again") == 1
+	})
+	setUntilRead(t, ns, "k", "v")
+	if err := c.Ping(context.Background()); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -183,7 +225,7 @@ func TestFlushIsConstant(t *testing.T) {
 		client := redis.NewClient(opt)
 		defer client.Close()
 		n := 0
-		iter := client.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+		iter := client.Scan(ctx, 0, prefix+"v:*", 1000).Iterator()
 		for iter.Next(ctx) {
 			n++
 		}
@@ -199,17 +241,17 @@ func TestFlushIsConstant(t *testing.T) {
 	if err := c.FlushAll(ctx); err != nil {
 		t.Fatal(err)
 	}
-	// The entries stay until evicted; the flushes added the generation
-	// and epoch keys.
-	if after := countKeys(); after != before+2 {
-		t.Fatalf("%d keys after the flushes, want %d (+2: generation and epoch)", after, before+2)
+	// The entries stay until evicted.
+	if after := countKeys(); after != before {
+		t.Fatalf("%d entry keys after the flushes, want the %d from before", after, before)
 	}
 	mustMiss(t, ns, "k")
 }
 
-// TestRedisGoesAway kills the server under a Cache: requests are answered
-// as misses, without errors and without hanging, failures are counted and
-// logged once, and the Cache works again when the server is back.
+// TestRedisGoesAway kills the server under a Cache: reads are answered as
+// misses, writes fail with ErrCacheUnavailable, none of them hangs,
+// failures are counted and logged once, and the Cache works again when
+// the server is back.
 func TestRedisGoesAway(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -223,10 +265,14 @@ func TestRedisGoesAway(t *testing.T) {
 	const calls = 20
 	for range calls {
 		within(t, "Get with the server down", func() { mustMiss(t, ns, "k") })
-		within(t, "Set with the server down", func() { mustSet(t, ns, "k", "v") })
+		within(t, "Set with the server down", func() {
+			if err := ns.Set(ctx, "k", []byte("v"), 0); !errors.Is(err, tenancy.ErrCacheUnavailable) {
+				t.Fatalf("Set with the server down: %v, want ErrCacheUnavailable", err)
+			}
+		})
 		within(t, "Delete with the server down", func() {
-			if err := ns.Delete(ctx, "k"); err != nil {
-				t.Fatalf("Delete with the server down: %v, want nil", err)
+			if err := ns.Delete(ctx, "k"); !errors.Is(err, tenancy.ErrCacheUnavailable) {
+				t.Fatalf("Delete with the server down: %v, want ErrCacheUnavailable", err)
 			}
 		})
 	}
@@ -280,19 +326,98 @@ func TestRedisHangs(t *testing.T) {
 	s.Pause()
 	for range 5 {
 		within(t, "Get with the server hung", func() { mustMiss(t, ns, "k") })
-		within(t, "Set with the server hung", func() { mustSet(t, ns, "k", "v") })
+		within(t, "Set with the server hung", func() {
+			if err := ns.Set(ctx, "k", []byte("hung"), 0); !errors.Is(err, tenancy.ErrCacheUnavailable) {
+				t.Fatalf("Set with the server hung: %v, want ErrCacheUnavailable", err)
+			}
+		})
 	}
 	if c.Errors() == 0 {
 		t.Fatal("no errors counted while the server hung")
 	}
 	s.Resume()
+	setUntilRead(t, ns, "k", "back")
+}
+
+// TestNoStaleValueAfterRestart: a value is cached, Redis dies, a node
+// fails to overwrite it, and Redis comes back with its data (an
+// append-only file). Neither the node whose write failed nor another one,
+// which did nothing during the outage, serves the old value: the
+// restarted server is recognised (it lost its scripts) and every
+// namespace is invalidated before anything is read from it.
+func TestNoStaleValueAfterRestart(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := testenv.StartPersistentRedisServer(t)
+	prefix := testPrefix(t, s.URL())
+	cfg := func() *rediscache.Config {
+		return &rediscache.Config{Prefix: prefix, OpTimeout: rediscache.DefaultOpTimeout, Logger: slog.New(&testenv.LogRecorder{})}
+	}
+	a, b := newCache(t, s.URL(), cfg()).For(tenantA), newCache(t, s.URL(), cfg()).For(tenantA)
+	setUntilRead(t, a, "k", "old")
+	mustGet(t, b, "k", "old")
+
+	s.Stop()
+	if err := a.Set(ctx, "k", []byte("new"), 0); !errors.Is(err, tenancy.ErrCacheUnavailable) {
+		t.Fatalf("Set with the server down: %v, want ErrCacheUnavailable", err)
+	}
+	s.Start()
+	assertNeverServed(t, b, "k", "old")
+	assertNeverServed(t, a, "k", "old")
+	setUntilRead(t, a, "k", "new")
+	mustGet(t, b, "k", "new")
+}
+
+// TestNoStaleValueAfterCut: one node is cut off Redis (the server keeps
+// its data and its scripts, and other nodes reach it) while it fails to
+// overwrite a value. Once it is back, it does not serve the old value,
+// and neither does the other node.
+func TestNoStaleValueAfterCut(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := testenv.StartRedisServer(t)
+	prefix := testPrefix(t, s.URL())
+	cfg := &rediscache.Config{Prefix: prefix, OpTimeout: rediscache.DefaultOpTimeout, Logger: slog.New(&testenv.LogRecorder{})}
+	opt, err := redis.ParseURL(s.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := testenv.StartProxy(t, opt.Addr)
+	ac := newCache(t, "redis://"+p.Addr()+"/0", cfg)
+	a, b := ac.For(tenantA), newCache(t, s.URL(), cfg).For(tenantA)
+	setUntilRead(t, a, "k", "old")
+	mustGet(t, b, "k", "old")
+
+	p.Cut()
+	if err := a.Set(ctx, "k", []byte("new"), 0); !errors.Is(err, tenancy.ErrCacheUnavailable) {
+		t.Fatalf("Set with the node cut off: %v, want ErrCacheUnavailable", err)
+	}
+	p.Restore()
+	assertNeverServed(t, a, "k", "old")
+	assertNeverServed(t, b, "k", "old")
+}
+
+// assertNeverServed reads key from c until c answers from Redis again (a
+// Set that reads back, under another key), failing t if a read gives the
+// stale value.
+func assertNeverServed(t *testing.T, c tenancy.TenantCache, key, stale string) {
+	t.Helper()
+	ctx := context.Background()
 	eventually(t, 20*time.Second, "the cache to answer again", func() bool {
-		v, ok, err := ns.Get(ctx, "k")
-		if err != nil {
+		if v, ok, err := c.Get(ctx, key); err != nil {
 			t.Fatal(err)
+		} else if ok && string(v) == stale {
+			t.Fatalf("Get(%q) served the stale value %q after the outage", key, v)
 		}
-		return ok && string(v) == "v"
+		if c.Set(ctx, "probe", []byte("p"), 0) != nil {
+			return false
+		}
+		v, ok, err := c.Get(ctx, "probe")
+		return err == nil && ok && string(v) == "p"
 	})
+	if v, ok, err := c.Get(ctx, key); err != nil || (ok && string(v) == stale) {
+		t.Fatalf("Get(%q) = %q, %v, %v after the outage; the stale value must not come back", key, v, ok, err)
+	}
 }
 
 // TestCancelledContext: the caller's cancellation is its own error, not a
@@ -355,14 +480,16 @@ func eventually(t *testing.T, timeout time.Duration, what string, cond func() bo
 	}
 }
 
-// setUntilRead sets key until it reads back: a Set that fails reports
-// success (the request must go on), so only a read tells.
+// setUntilRead sets key until the Set succeeds and reads back.
 func setUntilRead(t *testing.T, c tenancy.TenantCache, key, value string) {
 	t.Helper()
 	ctx := context.Background()
 	eventually(t, 20*time.Second, "a Set of "+key+" that reads back", func() bool {
 		if err := c.Set(ctx, key, []byte(value), 0); err != nil {
-			t.Fatal(err)
+			if !errors.Is(err, tenancy.ErrCacheUnavailable) {
+				t.Fatal(err)
+			}
+			return false
 		}
 		v, ok, err := c.Get(ctx, key)
 		if err != nil {

@@ -14,6 +14,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
+
+	"github.com/gotenancy/tenancy"
 )
 
 func newAdminCmd(o *options) *cobra.Command {
@@ -129,7 +131,9 @@ func readPassword(o *options, prompt io.Writer) (string, error) {
 
 // ensureDemoAdmin makes sure the dashboard of a demo can be signed in to:
 // without any admin user it creates admin@example.com with a random
-// password and returns both; with one it returns empty strings.
+// password and returns both; with one it returns empty strings. A node
+// started at the same moment may create it first: its "already exists"
+// means the work is done, not that this start failed.
 func ensureDemoAdmin(ctx context.Context, e *env) (email, password string, err error) {
 	users, err := e.mgr.AdminUsers(ctx)
 	if err != nil || len(users) > 0 {
@@ -139,6 +143,9 @@ func ensureDemoAdmin(ctx context.Context, e *env) (email, password string, err e
 	rand.Read(b)
 	password = base64.RawURLEncoding.EncodeToString(b)
 	u, err := e.mgr.CreateAdminUser(ctx, "admin@example.com", password)
+	if errors.Is(err, tenancy.ErrAdminExists) {
+		return "", "", nil
+	}
 	if err != nil {
 		return "", "", err
 	}

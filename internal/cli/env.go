@@ -84,7 +84,7 @@ func openEnv(ctx context.Context, o *options, withMigrations bool) (*env, error)
 	})
 	e := &env{store: store, prov: prov, mgr: mgr, storage: files}
 	if o.redisURL != "" {
-		if e.feed, err = feed.NewRedis(ctx, &feed.RedisConfig{URL: o.redisURL}); err != nil {
+		if e.feed, err = feed.NewRedis(ctx, &feed.RedisConfig{URL: o.redisURL, Logger: o.log}); err != nil {
 			e.Close()
 			return nil, err
 		}
@@ -146,7 +146,10 @@ func loadSeeders(o *options) (*seed.Registry, error) {
 // It reports what it made and what it kept.
 func install(ctx context.Context, o *options) ([]string, error) {
 	dir := layout(o.dataDir)
-	e, err := openEnv(ctx, o, false)
+	// Installing changes no tenant: nothing to announce over Redis.
+	local := *o
+	local.redisURL = ""
+	e, err := openEnv(ctx, &local, false)
 	if err != nil {
 		return nil, err
 	}
@@ -175,24 +178,35 @@ func install(ctx context.Context, o *options) ([]string, error) {
 }
 
 // writeTreeIfMissing copies fsys into dir unless dir already exists, so an
-// operator's own migrations are never overwritten.
+// operator's own migrations are never overwritten. The copy is made in a
+// directory of its own and renamed into place, so processes installing
+// the same data directory at the same moment never see a half-written
+// tree: one of them puts its copy in place, the others find dir there and
+// keep it.
 func writeTreeIfMissing(dir string, fsys fs.FS) (bool, error) {
 	if _, err := os.Stat(dir); err == nil {
 		return false, nil
 	} else if !os.IsNotExist(err) {
 		return false, err
 	}
-	tmp := dir + ".tmp"
-	os.RemoveAll(tmp)
-	if err := os.MkdirAll(tmp, 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return false, err
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(dir), "."+filepath.Base(dir)+".tmp-")
+	if err != nil {
+		return false, err
+	}
+	defer os.RemoveAll(tmp) // nothing left once renamed
+	if err := os.Chmod(tmp, 0o755); err != nil {
 		return false, err
 	}
 	if err := os.CopyFS(tmp, fsys); err != nil {
-		os.RemoveAll(tmp)
 		return false, err
 	}
 	if err := os.Rename(tmp, dir); err != nil {
-		os.RemoveAll(tmp)
+		if _, serr := os.Stat(dir); serr == nil {
+			return false, nil // another process put its copy in place first
+		}
 		return false, err
 	}
 	return true, nil

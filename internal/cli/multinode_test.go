@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -59,7 +60,28 @@ type cluster struct {
 type node struct {
 	addr string
 	cmd  *exec.Cmd
-	logs *bytes.Buffer
+	logs *lockedBuffer
+	// exited is closed when the process has exited, with its error in err.
+	exited chan struct{}
+	err    error
+}
+
+// lockedBuffer is a bytes.Buffer that a process writes while a test reads.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func freeAddr(t testing.TB) string {
@@ -113,33 +135,64 @@ func (c *cluster) cli(t testing.TB, dataDir string, args ...string) string {
 
 func (c *cluster) start(t testing.TB) *node {
 	t.Helper()
-	nd := &node{addr: freeAddr(t), logs: &bytes.Buffer{}}
-	nd.cmd = exec.Command(os.Args[0], "--data-dir", t.TempDir(), "--migrations", c.migrations, "serve", "--addr", nd.addr, "--access-log=false")
-	nd.cmd.Env = append(append(os.Environ(), "TENANCY_TEST_RUN_CLI=1"), c.env...)
+	return startServe(t, c.env, t.TempDir(), "--migrations", c.migrations, "serve")
+}
+
+// startServe starts the tenancy command args (global flags, "serve" and
+// its flags) on dataDir with the environment env, listening on a free
+// port, stopped when the test ends, and waits until it answers /healthz.
+func startServe(t testing.TB, env []string, dataDir string, args ...string) *node {
+	t.Helper()
+	nd := launchServe(t, env, dataDir, args...)
+	nd.waitHealthy(t)
+	return nd
+}
+
+// launchServe starts `tenancy serve` as startServe does, without waiting.
+func launchServe(t testing.TB, env []string, dataDir string, args ...string) *node {
+	t.Helper()
+	nd := &node{addr: freeAddr(t), logs: &lockedBuffer{}, exited: make(chan struct{})}
+	args = append(append([]string{"--data-dir", dataDir}, args...), "--addr", nd.addr, "--access-log=false")
+	nd.cmd = exec.Command(os.Args[0], args...)
+	nd.cmd.Env = append(append(os.Environ(), "TENANCY_TEST_RUN_CLI=1"), env...)
 	nd.cmd.Stdout, nd.cmd.Stderr = nd.logs, nd.logs
 	if err := nd.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	go func() {
+		nd.err = nd.cmd.Wait()
+		close(nd.exited)
+	}()
 	t.Cleanup(func() {
 		nd.cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan error, 1)
-		go func() { done <- nd.cmd.Wait() }()
 		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("node %s exited with %v:\n%s", nd.addr, err, nd.logs)
+		case <-nd.exited:
+			if nd.err != nil {
+				t.Errorf("node %s exited with %v:\n%s", nd.addr, nd.err, nd.logs)
 			}
 		case <-time.After(30 * time.Second):
 			nd.cmd.Process.Kill()
 			t.Errorf("node %s did not stop within 30 s:\n%s", nd.addr, nd.logs)
 		}
 	})
+	return nd
+}
+
+// waitHealthy waits until the node answers /healthz, failing t if it
+// exits first or does not answer within 30 s.
+func (nd *node) waitHealthy(t testing.TB) {
+	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
+		select {
+		case <-nd.exited:
+			t.Fatalf("node %s exited before it served (%v):\n%s", nd.addr, nd.err, nd.logs)
+		default:
+		}
 		if res, err := http.Get("http://" + nd.addr + "/healthz"); err == nil {
 			res.Body.Close()
 			if res.StatusCode == 200 {
-				return nd
+				return
 			}
 		}
 		if time.Now().After(deadline) {

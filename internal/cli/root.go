@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"slices"
 	"strings"
+	"sync"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 )
@@ -46,6 +49,11 @@ type options struct {
 	shards      string
 	redisURL    string
 	connBudget  int
+
+	// log receives what the command's background parts report (Redis
+	// outages): warnings and errors on the command's stderr; serve
+	// replaces it with its own logger.
+	log *slog.Logger
 }
 
 // outputJSON reports whether -o json was asked for.
@@ -100,6 +108,8 @@ func newRoot(stdin io.Reader) *cobra.Command {
 			if o.redisURL != "" && !strings.HasPrefix(o.redisURL, "redis://") && !strings.HasPrefix(o.redisURL, "rediss://") {
 				return fmt.Errorf("invalid --redis-url %q: want redis://… or rediss://…", redact(o.redisURL))
 			}
+			o.log = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+			quietRedis()
 			return nil
 		},
 	}
@@ -144,3 +154,19 @@ func newRoot(stdin io.Reader) *cobra.Command {
 	)
 	return root
 }
+
+// quietRedis keeps go-redis from printing each failed dial to stderr (a
+// line per connection attempt while Redis is down): the feed and the
+// cache report outages themselves, once and then at most every ten
+// seconds.
+func quietRedis() {
+	quietRedisOnce.Do(func() { redis.SetLogger(discardRedisLog{}) })
+}
+
+var quietRedisOnce sync.Once
+
+// discardRedisLog is a go-redis logger that drops everything.
+type discardRedisLog struct{}
+
+// Printf drops the message.
+func (discardRedisLog) Printf(context.Context, string, ...any) {}

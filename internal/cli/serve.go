@@ -53,6 +53,7 @@ func newServeCmd(o *options) *cobra.Command {
 				return fmt.Errorf("invalid --max-body %d: must be at least 1", maxBody)
 			}
 			logger := slog.New(handler)
+			o.log = logger
 			ctx := cmd.Context()
 			if demoMode {
 				if _, err := install(ctx, o); err != nil {

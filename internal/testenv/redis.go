@@ -16,16 +16,30 @@ import (
 // RedisServer is a redis-server process of the test's own, which the test
 // may stop, pause and start again on the same port.
 type RedisServer struct {
-	t    *testing.T
-	bin  string
-	dir  string
-	port int
-	cmd  *exec.Cmd
+	t       *testing.T
+	bin     string
+	dir     string
+	port    int
+	persist bool
+	cmd     *exec.Cmd
 }
 
 // StartRedisServer starts a redis-server on a free loopback port, stopped
-// when the test ends.
+// when the test ends. It keeps nothing on disk: a restart starts empty.
 func StartRedisServer(t *testing.T) *RedisServer {
+	t.Helper()
+	return startRedisServer(t, false)
+}
+
+// StartPersistentRedisServer is StartRedisServer for a server that keeps
+// its data across restarts, even when killed: an append-only file synced
+// after every write.
+func StartPersistentRedisServer(t *testing.T) *RedisServer {
+	t.Helper()
+	return startRedisServer(t, true)
+}
+
+func startRedisServer(t *testing.T, persist bool) *RedisServer {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -40,7 +54,7 @@ func StartRedisServer(t *testing.T) *RedisServer {
 	}
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
-	s := &RedisServer{t: t, bin: bin, dir: t.TempDir(), port: port}
+	s := &RedisServer{t: t, bin: bin, dir: t.TempDir(), port: port, persist: persist}
 	t.Cleanup(s.Stop)
 	s.Start()
 	return s
@@ -52,10 +66,14 @@ func (s *RedisServer) URL() string { return fmt.Sprintf("redis://127.0.0.1:%d/0"
 // Start starts the server (again) and waits until it answers PING.
 func (s *RedisServer) Start() {
 	s.t.Helper()
-	s.cmd = exec.Command(s.bin,
+	appendOnly := []string{"--appendonly", "no"}
+	if s.persist {
+		appendOnly = []string{"--appendonly", "yes", "--appendfsync", "always"}
+	}
+	s.cmd = exec.Command(s.bin, append([]string{
 		"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", s.dir,
-		"--logfile", filepath.Join(s.dir, "redis.log"))
+		"--save", "", "--dir", s.dir,
+		"--logfile", filepath.Join(s.dir, "redis.log")}, appendOnly...)...)
 	if err := s.cmd.Start(); err != nil {
 		s.t.Fatalf("start redis-server: %v", err)
 	}

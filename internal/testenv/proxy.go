@@ -1,4 +1,4 @@
-package feed_test
+package testenv
 
 import (
 	"io"
@@ -7,11 +7,11 @@ import (
 	"testing"
 )
 
-// proxy forwards TCP connections to a server until it is cut: then it
+// Proxy forwards TCP connections to a server until it is cut: then it
 // closes the connections it carries and those it accepts, as a network
 // failure between one client and the server would, while other clients of
 // the server are unaffected.
-type proxy struct {
+type Proxy struct {
 	l      net.Listener
 	target string
 
@@ -20,14 +20,14 @@ type proxy struct {
 	conns []net.Conn
 }
 
-// startProxy forwards a loopback port to target until the test ends.
-func startProxy(t *testing.T, target string) *proxy {
+// StartProxy forwards a loopback port to target until the test ends.
+func StartProxy(t *testing.T, target string) *Proxy {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &proxy{l: l, target: target}
+	p := &Proxy{l: l, target: target}
 	t.Cleanup(func() {
 		l.Close()
 		p.Cut()
@@ -37,9 +37,9 @@ func startProxy(t *testing.T, target string) *proxy {
 }
 
 // Addr is the proxy's host:port.
-func (p *proxy) Addr() string { return p.l.Addr().String() }
+func (p *Proxy) Addr() string { return p.l.Addr().String() }
 
-func (p *proxy) serve() {
+func (p *Proxy) serve() {
 	for {
 		c, err := p.l.Accept()
 		if err != nil {
@@ -65,7 +65,7 @@ func (p *proxy) serve() {
 }
 
 // Cut closes every connection and refuses new ones until Restore.
-func (p *proxy) Cut() {
+func (p *Proxy) Cut() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.cut = true
@@ -76,7 +76,7 @@ func (p *proxy) Cut() {
 }
 
 // Restore forwards connections again.
-func (p *proxy) Restore() {
+func (p *Proxy) Restore() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.cut = false
