@@ -5,11 +5,19 @@ import "time"
 // Tenant is one customer of the application, with its own database, cache
 // namespace, storage root and job context.
 type Tenant struct {
-	ID                 int64          `json:"id"`
-	UUID               string         `json:"uuid"`
-	Name               string         `json:"name"`
-	Status             Status         `json:"status"`
-	StatusReason       string         `json:"status_reason"`
+	ID   int64  `json:"id"`
+	UUID string `json:"uuid"`
+	Name string `json:"name"`
+	// Status is the tenant's status, or its lifecycle state
+	// (StatusProvisioning, StatusDeleting) while it is being created or
+	// deleted.
+	Status Status `json:"status"`
+	// StatusReason is the operator's internal reason for the status; it
+	// is never shown to visitors.
+	StatusReason string `json:"status_reason"`
+	// VisitorMessage is shown to visitors on the status page of a tenant
+	// that is not served (optional).
+	VisitorMessage     string         `json:"visitor_message"`
 	DatabaseName       string         `json:"database_name"`
 	Shard              string         `json:"shard"`
 	Notes              string         `json:"notes"`

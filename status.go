@@ -19,6 +19,16 @@ const (
 	StatusSuspended Status = "suspended"
 	// StatusBlocked tenants are refused permanently.
 	StatusBlocked Status = "blocked"
+
+	// StatusProvisioning is the lifecycle state of a tenant being created:
+	// its record exists but its database, migrations or seed are not done.
+	// It is never routable and cannot be set; Create commits the requested
+	// status only when every step has succeeded.
+	StatusProvisioning Status = "provisioning"
+	// StatusDeleting is the lifecycle state of a tenant being deleted. It is
+	// never routable and cannot be set or left: the delete is finished by
+	// whoever touches the tenant next.
+	StatusDeleting Status = "deleting"
 )
 
 // Statuses lists every valid status in a stable order.
@@ -34,7 +44,16 @@ func ParseStatus(s string) (Status, error) {
 	return "", &ValidationError{Field: "status", Reason: fmt.Sprintf("unknown status %q (want one of active, inactive, suspended, blocked)", s)}
 }
 
-// Valid reports whether s is one of the known statuses.
+// LifecycleStatuses lists the transient states of a tenant being created or
+// deleted. Stores report them as the tenant's status; they are never set by
+// a caller.
+var LifecycleStatuses = []Status{StatusProvisioning, StatusDeleting}
+
+// Lifecycle reports whether s is a transient lifecycle state
+// (StatusProvisioning or StatusDeleting).
+func (s Status) Lifecycle() bool { return s == StatusProvisioning || s == StatusDeleting }
+
+// Valid reports whether s is one of the statuses a caller may set.
 func (s Status) Valid() bool {
 	switch s {
 	case StatusActive, StatusInactive, StatusSuspended, StatusBlocked:
