@@ -39,6 +39,10 @@ type Config struct {
 	Logger *slog.Logger
 	// Bootstrappers prepare tenant-scoped resources for Run and Enter, in order.
 	Bootstrappers []Bootstrapper
+	// CentralDomains are the hosts of the control plane (such as
+	// "localhost"); they are refused as tenant domains. Subdomains of
+	// them are fine.
+	CentralDomains []string
 }
 
 // Manager is the one service layer over tenants: the CLI, the REST API, the
@@ -52,6 +56,8 @@ type Manager struct {
 	migrations *migrate.Set
 	seeders    *seed.Registry
 	log        *slog.Logger
+	// central are the normalised central domains, refused as tenant domains.
+	central map[string]bool
 
 	hooksMu sync.RWMutex
 	hooks   map[EventKind][]Hook
@@ -75,6 +81,7 @@ func NewManager(cfg *Config) (*Manager, error) {
 		migrations: cfg.Migrations,
 		seeders:    cfg.Seeders,
 		log:        cfg.Logger,
+		central:    centralSet(cfg.CentralDomains),
 		hooks:      map[EventKind][]Hook{},
 
 		bootstrappers: slices.Clone(cfg.Bootstrappers),
@@ -259,6 +266,9 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (*Tenant, error
 	}
 	domain, err := NormalizeDomain(req.Domain)
 	if err != nil {
+		return nil, err
+	}
+	if err := m.refuseCentral(domain); err != nil {
 		return nil, err
 	}
 	if err := validateNotes(req.Notes); err != nil {
@@ -501,9 +511,11 @@ type UpdateRequest struct {
 	Name         *string
 	Status       *Status
 	StatusReason *string
-	Notes        *string
-	Settings     map[string]any
-	Data         map[string]any
+	// VisitorMessage is shown to visitors while the tenant is not served.
+	VisitorMessage *string
+	Notes          *string
+	Settings       map[string]any
+	Data           map[string]any
 }
 
 // Update changes a tenant's fields.
@@ -538,6 +550,12 @@ func (m *Manager) update(ctx context.Context, action, ref string, req UpdateRequ
 			return nil, err
 		}
 		t.StatusReason = strings.TrimSpace(*req.StatusReason)
+	}
+	if req.VisitorMessage != nil {
+		if err := validateText("visitor_message", *req.VisitorMessage, maxMessageLen); err != nil {
+			return nil, err
+		}
+		t.VisitorMessage = strings.TrimSpace(*req.VisitorMessage)
 	}
 	if req.Notes != nil {
 		if err := validateNotes(*req.Notes); err != nil {
@@ -609,6 +627,9 @@ type DomainRequest struct {
 func (m *Manager) AddDomain(ctx context.Context, ref string, req DomainRequest) (*Tenant, error) {
 	domain, err := NormalizeDomain(req.Domain)
 	if err != nil {
+		return nil, err
+	}
+	if err := m.refuseCentral(domain); err != nil {
 		return nil, err
 	}
 	t, err := m.Get(ctx, ref)

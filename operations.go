@@ -154,6 +154,9 @@ func (m *Manager) UpdateDomain(ctx context.Context, ref string, domainID int64, 
 		if name, err = NormalizeDomain(*req.Domain); err != nil {
 			return nil, err
 		}
+		if err := m.refuseCentral(name); err != nil {
+			return nil, err
+		}
 	}
 	if req.SSLEnabled != nil {
 		ssl = *req.SSLEnabled
