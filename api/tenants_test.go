@@ -133,6 +133,9 @@ func TestCreateTenant(t *testing.T) {
 	res.expectField(t, "domain")
 	f.do(req{method: "POST", path: "/tenancy/tenants", body: `{"name":"X","domain":"x.example.test","status":"maintenance"}`}).expectField(t, "status")
 	f.do(req{method: "POST", path: "/tenancy/tenants", body: `{"name":"X","domain":"http://x.example.test/"}`}).expectField(t, "domain")
+	// A central domain (the control plane's own host) is no tenant domain.
+	f.do(req{method: "POST", path: "/tenancy/tenants", body: `{"name":"X","domain":"localhost"}`}).expectField(t, "domain")
+	f.do(req{method: "POST", path: "/tenancy/tenants", body: `{"name":"X","domain":"LocalHost:8080"}`}).expectField(t, "domain")
 	f.do(req{method: "POST", path: "/tenancy/tenants", body: `{"name":"X","domain":"x.example.test","database_name":"Bad Name"}`}).expectField(t, "database_name")
 	f.do(req{method: "POST", path: "/tenancy/tenants", body: `{"name":"X","domain":"x.example.test","colour":"red"}`}).expectField(t, "colour")
 	f.do(req{method: "POST", path: "/tenancy/tenants", body: `{"name":"X","domain":"x.example.test","settings":{"a":1},"filter":{}}`}).expectField(t, "filter")
@@ -349,6 +352,8 @@ func TestDomainEndpoints(t *testing.T) {
 	f.do(req{method: "POST", path: path + "/create", body: `{"domain": "other.example.test"}`}).expect(t, http.StatusConflict)
 	f.do(req{method: "POST", path: path + "/create", body: `{"domain": "bad domain"}`}).expectField(t, "domain")
 	f.do(req{method: "POST", path: path + "/create", body: `{}`}).expectField(t, "domain")
+	f.do(req{method: "POST", path: path + "/create", body: `{"domain": "localhost"}`}).expectField(t, "domain")
+	f.do(req{method: "PUT", path: fmt.Sprintf("%s/%d", path, id), body: `{"domain": "localhost"}`}).expectField(t, "domain")
 	f.do(req{method: "PUT", path: fmt.Sprintf("%s/%d", path, id), body: `{"domain": "other.example.test"}`}).expect(t, http.StatusConflict)
 	f.do(req{method: "PUT", path: fmt.Sprintf("%s/%d", path, id), body: `{"is_primary": false}`}).expectField(t, "is_primary")
 	f.do(req{method: "PUT", path: fmt.Sprintf("%s/%d", path, other.Domains[0].ID), body: `{"ssl_enabled": true}`}).expect(t, http.StatusNotFound)

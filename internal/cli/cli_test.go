@@ -205,6 +205,9 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"create", "A", "not a domain"},
 		{"create", "A", "https://a.localhost/"},
 		{"create", "A", "TEST1.localhost"},
+		{"create", "A", "localhost"},
+		{"create", "A", "127.0.0.1"},
+		{"--central-domains", "admin.example.test", "create", "A", "admin.example.test"},
 		{"create", "A", "a.localhost", "--status", "maintenance"},
 		{"create", "A", "a.localhost", "--database", "Bad-Name"},
 		{"create", "A", "a.localhost", "--database", "x; DROP TABLE tenants"},
@@ -221,6 +224,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"delete", "nobody.localhost", "--force"},
 		{"domains", "add", "test1.localhost", "test2.localhost"},
 		{"domains", "add", "test1.localhost", "bad domain"},
+		{"domains", "add", "test1.localhost", "localhost"},
 		{"domains", "remove", "test1.localhost", "test1.localhost"},
 		{"domains", "remove", "test1.localhost", "test2.localhost"},
 		{"list", "--per-page", "101"},
@@ -297,4 +301,20 @@ func TestHelpHidesSecretsFromTheEnvironment(t *testing.T) {
 	if _, errOut, code := run(t, t.TempDir(), "list"); code == 0 || !strings.Contains(errOut, "--redis-url") {
 		t.Fatalf("TENANCY_REDIS_URL was not read: exit %d: %s", code, errOut)
 	}
+}
+
+// TestCentralDomainsFlag is not parallel: it sets the environment.
+func TestCentralDomainsFlag(t *testing.T) {
+	dir := t.TempDir()
+	_, errOut, code := run(t, dir, "create", "A", "localhost")
+	if code != 1 || !strings.Contains(errOut, "central domain") {
+		t.Fatalf("create on the default central domain: exit %d: %s", code, errOut)
+	}
+	t.Setenv("TENANCY_CENTRAL_DOMAINS", "ops.example.test, admin.example.test")
+	if _, errOut, code := run(t, dir, "create", "A", "admin.example.test"); code != 1 || !strings.Contains(errOut, "central domain") {
+		t.Fatalf("create on a central domain from the environment: exit %d: %s", code, errOut)
+	}
+	// The flag wins over the environment, and localhost is no longer central.
+	ok(t, dir, "--central-domains", "ops.example.test", "create", "Admin", "admin.example.test")
+	ok(t, dir, "create", "Local", "localhost")
 }

@@ -27,7 +27,6 @@ func newServeCmd(o *options) *cobra.Command {
 	var (
 		addr            string
 		demoMode        bool
-		central         []string
 		headerResolver  bool
 		accessLog       bool
 		logFormat       string
@@ -100,7 +99,7 @@ func newServeCmd(o *options) *cobra.Command {
 				DataDir:        o.dataDir,
 				Watcher:        watcher,
 				Logger:         logger,
-				CentralDomains: central,
+				CentralDomains: o.centralDomains,
 				HeaderResolver: headerResolver,
 				AccessLog:      accessLog,
 				MaxBodyBytes:   maxBody,
@@ -140,7 +139,7 @@ func newServeCmd(o *options) *cobra.Command {
 				return err
 			}
 			port := ln.Addr().(*net.TCPAddr).Port
-			logger.Info("serving", "addr", ln.Addr().String(), "data_dir", o.dataDir, "central_domains", strings.Join(central, ","))
+			logger.Info("serving", "addr", ln.Addr().String(), "data_dir", o.dataDir, "central_domains", strings.Join(o.centralDomains, ","))
 			fmt.Fprintf(cmd.OutOrStdout(), "Serving on http://localhost:%d/ (tenants at http://test1.localhost:%d/ …); Ctrl-C stops\n", port, port)
 			return srv.Serve(ctx, ln, shutdownTimeout)
 		},
@@ -148,7 +147,6 @@ func newServeCmd(o *options) *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&addr, "addr", ":8080", "address to listen on")
 	f.BoolVar(&demoMode, "demo", false, "install the demo application and create test1.localhost … test5.localhost when there are no tenants")
-	f.StringSliceVar(&central, "central-domains", []string{"localhost", "127.0.0.1"}, "hosts of the central application (not tenants)")
 	f.BoolVar(&headerResolver, "header-resolver", false, "let the X-Tenant header pick the tenant (only behind an authenticating proxy)")
 	f.BoolVar(&accessLog, "access-log", true, "log every request")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
