@@ -61,6 +61,24 @@ func (m *Manager) BulkSetStatus(ctx context.Context, uuids []string, status Stat
 	return out, nil
 }
 
+// StatusChange is a change of a tenant's status with its two texts.
+type StatusChange struct {
+	Status Status
+	// Reason is the operator's internal reason, recorded on the tenant
+	// and in the audit log; it is never shown to visitors.
+	Reason string
+	// VisitorMessage is shown to visitors on the tenant's status page
+	// while the status refuses them (optional).
+	VisitorMessage string
+}
+
+// ChangeStatus sets a tenant's status, its reason and its visitor message
+// together: both texts are replaced (empty clears them), so a message
+// written for an earlier status never outlives it.
+func (m *Manager) ChangeStatus(ctx context.Context, ref string, c StatusChange) (*Tenant, error) {
+	return m.update(ctx, "tenant.status", ref, UpdateRequest{Status: &c.Status, StatusReason: &c.Reason, VisitorMessage: &c.VisitorMessage})
+}
+
 // SetMaintenanceAll turns maintenance mode on or off for every tenant and
 // returns how many changed.
 func (m *Manager) SetMaintenanceAll(ctx context.Context, on bool, message string) (int, error) {
