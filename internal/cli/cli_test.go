@@ -92,7 +92,13 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("status filter: %+v", got)
 	}
 	for _, c := range []string{"block", "deactivate", "activate"} {
-		ok(t, dir, c, "test2.localhost")
+		got := decode[tenancy.Tenant](t, ok(t, dir, c, "test2.localhost", "--visitor-message", " Back soon ("+c+") ", "-o", "json"))
+		if got.VisitorMessage != "Back soon ("+c+")" {
+			t.Fatalf("%s --visitor-message: %+v", c, got)
+		}
+	}
+	if got := decode[tenancy.Tenant](t, ok(t, dir, "update", "test2.localhost", "--visitor-message", "Moved", "-o", "json")); got.VisitorMessage != "Moved" {
+		t.Fatalf("update --visitor-message: %+v", got)
 	}
 	upd := decode[tenancy.Tenant](t, ok(t, dir, "update", "test2.localhost", "--name", "Second", "--notes", "n2", "-o", "json"))
 	if upd.Name != "Second" || upd.Notes != "n2" || upd.Status != tenancy.StatusActive {
@@ -220,6 +226,8 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"update", "test1.localhost", "--name", ""},
 		{"update", "test1.localhost"},
 		{"suspend", "nobody.localhost"},
+		{"suspend", "test1.localhost", "--visitor-message", strings.Repeat("x", 16<<10+1)},
+		{"update", "test1.localhost", "--visitor-message", strings.Repeat("x", 16<<10+1)},
 		{"delete", "test1.localhost"},
 		{"delete", "nobody.localhost", "--force"},
 		{"domains", "add", "test1.localhost", "test2.localhost"},
