@@ -326,3 +326,20 @@ func TestCentralDomainsFlag(t *testing.T) {
 	ok(t, dir, "--central-domains", "ops.example.test", "create", "Admin", "admin.example.test")
 	ok(t, dir, "create", "Local", "localhost")
 }
+
+// TestTrustedProxiesFlag is not parallel: it sets the environment.
+func TestTrustedProxiesFlag(t *testing.T) {
+	for _, args := range [][]string{
+		{"serve", "--addr", "127.0.0.1:0", "--trusted-proxies", "10.0.0.0/33"},
+		{"serve", "--addr", "127.0.0.1:0", "--trusted-proxies", "10.0.0.0/8,proxy.example.test"},
+	} {
+		_, errOut, code := run(t, t.TempDir(), args...)
+		if code != 1 || !strings.Contains(errOut, "invalid --trusted-proxies") || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
+			t.Fatalf("%v: exit %d: %q", args, code, errOut)
+		}
+	}
+	t.Setenv("TENANCY_TRUSTED_PROXIES", "not-a-network")
+	if _, errOut, code := run(t, t.TempDir(), "serve", "--addr", "127.0.0.1:0"); code != 1 || !strings.Contains(errOut, `"not-a-network"`) {
+		t.Fatalf("TENANCY_TRUSTED_PROXIES was not read: exit %d: %s", code, errOut)
+	}
+}

@@ -33,6 +33,7 @@ func newServeCmd(o *options) *cobra.Command {
 		maxBody         int64
 		shutdownTimeout time.Duration
 		secureCookies   bool
+		trusted         []string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -51,6 +52,10 @@ func newServeCmd(o *options) *cobra.Command {
 			if maxBody < 1 {
 				return fmt.Errorf("invalid --max-body %d: must be at least 1", maxBody)
 			}
+			proxies, err := server.ParseTrustedProxies(trusted)
+			if err != nil {
+				return fmt.Errorf("invalid --trusted-proxies: %w", err)
+			}
 			logger := slog.New(handler)
 			ctx := cmd.Context()
 			if demoMode {
@@ -63,8 +68,9 @@ func newServeCmd(o *options) *cobra.Command {
 				return err
 			}
 			defer e.Close()
+			var demoHosts []string
 			if demoMode {
-				if err := ensureDemoTenants(ctx, cmd, e); err != nil {
+				if demoHosts, err = ensureDemoTenants(ctx, cmd, e); err != nil {
 					return err
 				}
 			}
@@ -106,6 +112,8 @@ func newServeCmd(o *options) *cobra.Command {
 				EnvAPIKey:      os.Getenv("TENANT_API_KEY"),
 				EnvBearerToken: os.Getenv("TENANT_BEARER_TOKEN"),
 				RateLimit:      rateLimit,
+				TrustedProxies: proxies,
+				DemoHosts:      demoHosts,
 			}
 			if pg, ok := e.store.(*pgstore.Store); ok {
 				cfg.JobsPool = pg.Pool()
@@ -153,20 +161,41 @@ func newServeCmd(o *options) *cobra.Command {
 	f.Int64Var(&maxBody, "max-body", 10<<20, "largest request body in bytes")
 	f.BoolVar(&secureCookies, "secure-cookies", false, "mark the dashboard's session cookie Secure on plain HTTP too (behind a proxy that terminates TLS)")
 	f.DurationVar(&shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight requests and jobs get to finish on shutdown")
+	f.StringSliceVar(&trusted, "trusted-proxies", envList("TENANCY_TRUSTED_PROXIES", nil),
+		"networks of the reverse proxies in front of the server (CIDR,…): only requests from them have their client address taken from X-Forwarded-For (env TENANCY_TRUSTED_PROXIES; default: trust nobody)")
 	return cmd
 }
 
-// ensureDemoTenants creates the test tenants when there are none.
-func ensureDemoTenants(ctx context.Context, cmd *cobra.Command, e *env) error {
+// demoTenants is how many test tenants serve --demo creates.
+const demoTenants = 5
+
+// ensureDemoTenants creates the test tenants when there are none, and
+// returns the domains of those that exist (for the central page's links).
+func ensureDemoTenants(ctx context.Context, cmd *cobra.Command, e *env) ([]string, error) {
 	res, err := e.mgr.List(ctx, tenancy.ListOptions{PerPage: 1})
-	if err != nil || res.Total > 0 {
-		return err
+	if err != nil {
+		return nil, err
 	}
-	made, err := createTestTenants(ctx, e, 5, "test", true)
-	for _, t := range made {
-		fmt.Fprintf(cmd.OutOrStdout(), "created %s (%s)\n", t.PrimaryDomain(), t.UUID)
+	if res.Total == 0 {
+		made, err := createTestTenants(ctx, e, demoTenants, "test", true)
+		for _, t := range made {
+			fmt.Fprintf(cmd.OutOrStdout(), "created %s (%s)\n", t.PrimaryDomain(), t.UUID)
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
-	return err
+	var hosts []string
+	for i := 1; i <= demoTenants; i++ {
+		domain := fmt.Sprintf("test%d.localhost", i)
+		switch _, err := e.mgr.Get(ctx, domain); {
+		case err == nil:
+			hosts = append(hosts, domain)
+		case !errors.Is(err, tenancy.ErrNotFound):
+			return nil, err
+		}
+	}
+	return hosts, nil
 }
 
 // alertsFromEnv builds the alert engine from the TENANCY_ALERT_*
