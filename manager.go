@@ -66,6 +66,8 @@ type Manager struct {
 	log        *slog.Logger
 	lockTTL    time.Duration
 	lockWait   time.Duration
+	// central are the normalised central domains, refused as tenant domains.
+	central map[string]bool
 
 	hooksMu sync.RWMutex
 	hooks   map[EventKind][]Hook
@@ -91,6 +93,7 @@ func NewManager(cfg *Config) (*Manager, error) {
 		log:        cfg.Logger,
 		lockTTL:    cfg.LockTTL,
 		lockWait:   cfg.LockWait,
+		central:    centralSet(cfg.CentralDomains),
 		hooks:      map[EventKind][]Hook{},
 
 		bootstrappers: slices.Clone(cfg.Bootstrappers),
@@ -284,6 +287,9 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (*Tenant, error
 	}
 	domain, err := NormalizeDomain(req.Domain)
 	if err != nil {
+		return nil, err
+	}
+	if err := m.refuseCentral(domain); err != nil {
 		return nil, err
 	}
 	if err := validateNotes(req.Notes); err != nil {
@@ -728,6 +734,9 @@ type DomainRequest struct {
 func (m *Manager) AddDomain(ctx context.Context, ref string, req DomainRequest) (*Tenant, error) {
 	domain, err := NormalizeDomain(req.Domain)
 	if err != nil {
+		return nil, err
+	}
+	if err := m.refuseCentral(domain); err != nil {
 		return nil, err
 	}
 	t, err := m.getReady(ctx, ref)

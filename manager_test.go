@@ -30,6 +30,7 @@ type fixtureOptions struct {
 	wrapStore  func(tenancy.Store) tenancy.Store
 	wrapProv   func(tenantdb.Provisioner) tenantdb.Provisioner
 	seeders    map[string]seed.Func
+	central    []string
 }
 
 func newFixture(t *testing.T, fo fixtureOptions) *fixture {
@@ -45,7 +46,7 @@ func newFixture(t *testing.T, fo fixtureOptions) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := &tenancy.Config{Store: st, Provisioner: prov}
+	cfg := &tenancy.Config{Store: st, Provisioner: prov, CentralDomains: fo.central}
 	if fo.wrapStore != nil {
 		cfg.Store = fo.wrapStore(st)
 	}

@@ -72,11 +72,15 @@ type middleware struct {
 
 var statusWriters = sync.Pool{New: func() any { return new(statusWriter) }}
 
+// unknownTenant is the answer for a host or path that names no tenant, and
+// for a tenant being created or deleted: nothing tells the two apart.
+var unknownTenant = Page{Kind: PageNotFound, Code: http.StatusNotFound, Title: "Not Found", Message: "No tenant is served at this address."}
+
 func (mw *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	t, r2, err := mw.cfg.Resolver.ResolveRequest(r)
 	switch {
-	case errors.Is(err, ErrNotFound):
-		mw.refuse(w, r, Page{Kind: PageNotFound, Code: http.StatusNotFound, Title: "Not Found", Message: "No tenant is served at this address."})
+	case errors.Is(err, ErrNotFound), err == nil && t != nil && t.Status.Lifecycle():
+		mw.refuse(w, r, unknownTenant)
 		return
 	case err != nil:
 		mw.cfg.Manager.log.ErrorContext(r.Context(), "resolving tenant", "host", r.Host, "err", err)
@@ -91,7 +95,7 @@ func (mw *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if t.Maintenance {
-		if mw.bypass(w, r2, t) {
+		if mw.bypass(w, r2, basePath(r.URL.Path, r2.URL.Path), t) {
 			return
 		}
 		if !hasBypassCookie(r2, t) {
@@ -134,9 +138,11 @@ func basePath(original, rewritten string) string {
 	return ""
 }
 
-// statusPage is the refusal page of a tenant that is not active.
+// statusPage is the refusal page of a tenant that is not active. It shows
+// the tenant's visitor message, never its status reason: that one is the
+// operator's.
 func statusPage(t *Tenant) Page {
-	p := Page{Code: http.StatusForbidden, Tenant: t, Reason: t.StatusReason}
+	p := Page{Code: http.StatusForbidden, Tenant: t, VisitorMessage: t.VisitorMessage}
 	switch t.Status {
 	case StatusBlocked:
 		p.Kind, p.Title, p.Message = PageBlocked, "Blocked", "This site has been blocked."
@@ -149,24 +155,49 @@ func statusPage(t *Tenant) Page {
 }
 
 // bypass handles /__maintenance/<secret>: a matching secret sets the bypass
-// cookie and redirects home.
-func (mw *middleware) bypass(w http.ResponseWriter, r *http.Request, t *Tenant) bool {
+// cookie and redirects to the tenant's home. base is the path prefix the
+// resolver stripped (/t/{tenant} in path mode, "" on the tenant's own
+// host): the cookie is scoped to it and the redirect goes there, so in
+// path mode neither reaches the central host's other paths.
+func (mw *middleware) bypass(w http.ResponseWriter, r *http.Request, base string, t *Tenant) bool {
 	secret, ok := strings.CutPrefix(r.URL.Path, MaintenanceBypassPrefix)
 	if !ok || t.MaintenanceSecret == "" || subtle.ConstantTimeCompare([]byte(secret), []byte(t.MaintenanceSecret)) != 1 {
 		return false
 	}
+	home := base + "/"
 	http.SetCookie(w, &http.Cookie{
-		Name: maintenanceCookie, Value: t.MaintenanceSecret, Path: "/",
+		Name: maintenanceCookie, Value: t.MaintenanceSecret, Path: home,
 		HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode, MaxAge: 12 * 3600,
 	})
-	http.Redirect(w, r, "/", http.StatusSeeOther)
+	http.Redirect(w, r, home, http.StatusSeeOther)
 	return true
 }
 
+// hasBypassCookie reports whether the request carries t's bypass cookie.
+// In path mode a browser may send several cookies of that name (one per
+// tenant path, most specific first); any of them may be t's.
 func hasBypassCookie(r *http.Request, t *Tenant) bool {
-	c, err := r.Cookie(maintenanceCookie)
-	return err == nil && t.MaintenanceSecret != "" &&
-		subtle.ConstantTimeCompare([]byte(c.Value), []byte(t.MaintenanceSecret)) == 1
+	if t.MaintenanceSecret == "" {
+		return false
+	}
+	for _, c := range r.CookiesNamed(maintenanceCookie) {
+		if subtle.ConstantTimeCompare([]byte(c.Value), []byte(t.MaintenanceSecret)) == 1 {
+			return true
+		}
+	}
+	return false
+}
+
+// RedactMaintenancePath returns a request path with a maintenance secret
+// (what follows MaintenanceBypassPrefix, on a tenant's host or under
+// /t/{tenant}/) replaced, for logs: the secret lets anyone past
+// maintenance mode. Other paths are returned unchanged.
+func RedactMaintenancePath(path string) string {
+	i := strings.Index(path, MaintenanceBypassPrefix)
+	if i < 0 {
+		return path
+	}
+	return path[:i+len(MaintenanceBypassPrefix)] + "REDACTED"
 }
 
 // refuseTenant refuses a known tenant's request and counts it in its metrics.

@@ -17,8 +17,27 @@ func (m *Manager) CountByStatus(ctx context.Context) (map[Status]int, error) {
 // BulkSetStatus sets the status of several tenants, given by uuid. Every
 // uuid is checked first: one unknown or malformed uuid changes nothing.
 func (m *Manager) BulkSetStatus(ctx context.Context, uuids []string, status Status, reason string) ([]*Tenant, error) {
-	st, err := ParseStatus(string(status))
-	if err != nil {
+	return m.bulkStatus(ctx, uuids, status, reason, func(t *Tenant) (*Tenant, error) {
+		return m.SetStatus(ctx, t.UUID, status, reason)
+	})
+}
+
+// BulkChangeStatus is ChangeStatus for several tenants, given by uuid.
+// Every uuid is checked first: one unknown or malformed uuid changes
+// nothing.
+func (m *Manager) BulkChangeStatus(ctx context.Context, uuids []string, c StatusChange) ([]*Tenant, error) {
+	if err := validateText("visitor_message", c.VisitorMessage, maxMessageLen); err != nil {
+		return nil, err
+	}
+	return m.bulkStatus(ctx, uuids, c.Status, c.Reason, func(t *Tenant) (*Tenant, error) {
+		return m.ChangeStatus(ctx, t.UUID, c)
+	})
+}
+
+// bulkStatus checks the status, the reason and every uuid, then changes
+// each tenant with set.
+func (m *Manager) bulkStatus(ctx context.Context, uuids []string, status Status, reason string, set func(*Tenant) (*Tenant, error)) ([]*Tenant, error) {
+	if _, err := ParseStatus(string(status)); err != nil {
 		return nil, err
 	}
 	if err := validateText("reason", reason, maxMessageLen); err != nil {
@@ -52,13 +71,31 @@ func (m *Manager) BulkSetStatus(ctx context.Context, uuids []string, status Stat
 	}
 	out := make([]*Tenant, 0, len(targets))
 	for _, t := range targets {
-		updated, err := m.SetStatus(ctx, t.UUID, st, reason)
+		updated, err := set(t)
 		if err != nil {
 			return out, err
 		}
 		out = append(out, updated)
 	}
 	return out, nil
+}
+
+// StatusChange is a change of a tenant's status with its two texts.
+type StatusChange struct {
+	Status Status
+	// Reason is the operator's internal reason, recorded on the tenant
+	// and in the audit log; it is never shown to visitors.
+	Reason string
+	// VisitorMessage is shown to visitors on the tenant's status page
+	// while the status refuses them (optional).
+	VisitorMessage string
+}
+
+// ChangeStatus sets a tenant's status, its reason and its visitor message
+// together: both texts are replaced (empty clears them), so a message
+// written for an earlier status never outlives it.
+func (m *Manager) ChangeStatus(ctx context.Context, ref string, c StatusChange) (*Tenant, error) {
+	return m.update(ctx, "tenant.status", ref, UpdateRequest{Status: &c.Status, StatusReason: &c.Reason, VisitorMessage: &c.VisitorMessage})
 }
 
 // SetMaintenanceAll turns maintenance mode on or off for every tenant and
@@ -152,6 +189,9 @@ func (m *Manager) UpdateDomain(ctx context.Context, ref string, domainID int64, 
 	name, ssl := d.Domain, d.SSLEnabled
 	if req.Domain != nil {
 		if name, err = NormalizeDomain(*req.Domain); err != nil {
+			return nil, err
+		}
+		if err := m.refuseCentral(name); err != nil {
 			return nil, err
 		}
 	}

@@ -27,9 +27,13 @@ type Page struct {
 	Code    int
 	Title   string
 	Message string
-	// Reason is the status reason given by an operator, if any.
-	Reason string
-	// Tenant is the refused tenant (nil for unknown hosts).
+	// VisitorMessage is the operator's message to visitors of a tenant
+	// that is not served (Tenant.VisitorMessage), if any. The tenant's
+	// StatusReason is internal and never part of a page.
+	VisitorMessage string
+	// Tenant is the refused tenant (nil for unknown hosts and for tenants
+	// being created or deleted). Its StatusReason is the operator's: a
+	// replacement page must not show it either.
 	Tenant *Tenant
 }
 
@@ -44,22 +48,23 @@ func WantsJSON(r *http.Request) bool {
 
 // errorEnvelope is the JSON error envelope shared with the REST API.
 type errorEnvelope struct {
-	Success   bool   `json:"success"`
-	Error     string `json:"error"`
-	Message   string `json:"message"`
-	Code      int    `json:"code"`
-	Status    string `json:"status,omitempty"`
-	Reason    string `json:"reason,omitempty"`
-	Timestamp string `json:"timestamp"`
+	Success bool   `json:"success"`
+	Error   string `json:"error"`
+	Message string `json:"message"`
+	Code    int    `json:"code"`
+	Status  string `json:"status,omitempty"`
+	// VisitorMessage is the operator's message to visitors, if any.
+	VisitorMessage string `json:"visitor_message,omitempty"`
+	Timestamp      string `json:"timestamp"`
 }
 
 var pageTemplate = template.Must(template.New("page").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{.Title}}</title>
 <style>body{font-family:system-ui,sans-serif;max-width:36rem;margin:15vh auto;padding:0 1rem;color:#222}
-h1{font-size:1.6rem}.code{color:#888}.reason{background:#f4f4f4;padding:.6rem .8rem;border-radius:4px}</style></head>
+h1{font-size:1.6rem}.code{color:#888}.visitor-message{background:#f4f4f4;padding:.6rem .8rem;border-radius:4px;white-space:pre-line}</style></head>
 <body><h1><span class="code">{{.Code}}</span> {{.Title}}</h1><p>{{.Message}}</p>
-{{if .Reason}}<p class="reason">Reason: {{.Reason}}</p>{{end}}</body></html>
+{{if .VisitorMessage}}<p class="visitor-message">{{.VisitorMessage}}</p>{{end}}</body></html>
 `))
 
 // DefaultPage writes the built-in refusal page: the JSON error envelope for
@@ -69,7 +74,7 @@ func DefaultPage(w http.ResponseWriter, r *http.Request, p Page) {
 	h.Set("Cache-Control", "no-store")
 	if WantsJSON(r) {
 		env := errorEnvelope{
-			Error: http.StatusText(p.Code), Message: p.Message, Code: p.Code, Reason: p.Reason,
+			Error: http.StatusText(p.Code), Message: p.Message, Code: p.Code, VisitorMessage: p.VisitorMessage,
 			Timestamp: time.Now().UTC().Format(time.RFC3339),
 		}
 		if p.Tenant != nil && p.Kind != PageUnavailable {

@@ -225,7 +225,10 @@ func userFrom(ctx context.Context) *tenancy.AdminUser {
 
 // signedIn runs h for signed-in admins, with the admin as the audit
 // actor; others are sent to the sign-in page (or get 401 when they do not
-// want HTML).
+// want HTML). While h runs the session is checked again every
+// recheckInterval, and the request is ended (its context cancelled) once
+// the session has ended: signed out, expired, or its user deleted. That is
+// what closes the event streams of a session that is over.
 func (a *Admin) signedIn(h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u, ok := a.sessionUser(r)
@@ -240,8 +243,56 @@ func (a *Admin) signedIn(h http.HandlerFunc) http.Handler {
 		ctx := context.WithValue(r.Context(), userKey{}, u)
 		ctx = tenancy.WithActor(ctx, tenancy.Actor{Name: "admin:" + u.Email, ClientIP: clientIP(r), RequestID: r.Header.Get("X-Request-Id")})
 		w.Header().Set("Cache-Control", "no-store")
-		h(w, r.WithContext(ctx))
+		r = r.WithContext(ctx)
+		whileValid(r, func(r *http.Request) bool {
+			_, ok := a.sessionUser(r)
+			return ok
+		}, func(r *http.Request) { h(w, r) })
 	})
+}
+
+// recheckInterval is how often a request still running (an event stream)
+// checks that its session or API key is still valid.
+const recheckInterval = 5 * time.Second
+
+// whileValid runs serve with r in a context that is cancelled as soon as
+// valid, asked every recheckInterval while serve runs, says that the
+// request's credential is no longer good. A check that cannot be made
+// within recheckInterval (the catalog is down) counts as failed: the
+// stream ends, and the client reconnects and signs in again. Short requests end before any check: a
+// stopped timer is all they cost.
+func whileValid(r *http.Request, valid func(*http.Request) bool, serve func(*http.Request)) {
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	r = r.WithContext(ctx)
+	var (
+		mu    sync.Mutex
+		done  bool
+		timer *time.Timer
+	)
+	mu.Lock()
+	timer = time.AfterFunc(recheckInterval, func() {
+		cctx, stop := context.WithTimeout(ctx, recheckInterval)
+		ok := valid(r.WithContext(cctx))
+		stop()
+		if !ok {
+			cancel()
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if !done {
+			timer.Reset(recheckInterval)
+		}
+	})
+	mu.Unlock()
+	defer func() {
+		mu.Lock()
+		defer mu.Unlock()
+		done = true
+		timer.Stop()
+	}()
+	serve(r)
 }
 
 // monitoringAuth lets signed-in admins, and API clients whose key has the
@@ -262,7 +313,9 @@ func (a *Admin) monitoringAuth(h http.Handler) http.Handler {
 				return
 			}
 			ctx := tenancy.WithActor(r.Context(), tenancy.Actor{Name: "api-key", ClientIP: clientIP(r)})
-			h.ServeHTTP(w, r.WithContext(ctx))
+			// A stream ends once the key is revoked, as a session's does.
+			whileValid(r.WithContext(ctx), func(r *http.Request) bool { return a.cfg.APIKeyAllows(r, scope) },
+				func(r *http.Request) { h.ServeHTTP(w, r) })
 			return
 		}
 		session.ServeHTTP(w, r)

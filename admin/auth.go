@@ -44,7 +44,7 @@ func (a *Admin) sessionUser(r *http.Request) (*tenancy.AdminUser, bool) {
 	}
 	u, err := a.mgr.AdminSession(r.Context(), c.Value)
 	if err != nil {
-		if !errors.Is(err, tenancy.ErrNotFound) {
+		if !errors.Is(err, tenancy.ErrNotFound) && r.Context().Err() == nil {
 			a.log.ErrorContext(r.Context(), "admin: looking up a session", "err", err)
 		}
 		return nil, false

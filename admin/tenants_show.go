@@ -57,6 +57,7 @@ type tenantView struct {
 // status, maintenance, domain_add, domains.
 type actionForm struct {
 	Status, Reason     string
+	VisitorMessage     string
 	MaintenanceMessage string
 	Domain             string
 	Primary            bool
@@ -283,13 +284,14 @@ func done(w http.ResponseWriter, r *http.Request, t *tenancy.Tenant, msg string)
 	http.Redirect(w, r, tenantURL(t), http.StatusSeeOther)
 }
 
-// setStatus serves POST /admin/tenants/{uuid}/status (status, reason).
+// setStatus serves POST /admin/tenants/{uuid}/status (status, reason,
+// visitor_message).
 func (a *Admin) setStatus(w http.ResponseWriter, r *http.Request) {
 	t := a.loadTenant(w, r)
 	if t == nil || !a.readForm(w, r, maxFormBytes) {
 		return
 	}
-	form := actionForm{Status: strings.TrimSpace(r.PostForm.Get("status")), Reason: r.PostForm.Get("reason")}
+	form := actionForm{Status: strings.TrimSpace(r.PostForm.Get("status")), Reason: r.PostForm.Get("reason"), VisitorMessage: r.PostForm.Get("visitor_message")}
 	if form.Status == "" {
 		a.failAction(w, r, http.StatusUnprocessableEntity, t, "status", form, "Choose a status.")
 		return
@@ -299,7 +301,7 @@ func (a *Admin) setStatus(w http.ResponseWriter, r *http.Request) {
 		a.actionFailed(w, r, t, "status", form, err)
 		return
 	}
-	updated, err := a.mgr.SetStatus(r.Context(), t.UUID, st, form.Reason)
+	updated, err := a.mgr.ChangeStatus(r.Context(), t.UUID, tenancy.StatusChange{Status: st, Reason: form.Reason, VisitorMessage: form.VisitorMessage})
 	if err != nil {
 		a.actionFailed(w, r, t, "status", form, err)
 		return

@@ -440,6 +440,19 @@ func TestTenantStatus(t *testing.T) {
 	if err != nil || len(entries) != 1 || entries[0].Actor != "admin:"+dashEmail {
 		t.Fatalf("audit: %+v, %v", entries, err)
 	}
+	// The visitor message goes with the status change (the audit entry
+	// records the tenant after it).
+	mustContain(t, f.get("/admin/tenants/"+ten.UUID).body, `name="visitor_message"`)
+	f.postFollow(path, url.Values{"status": {"blocked"}, "reason": {"chargeback"}, "visitor_message": {"Closed for good."}}, "/admin/tenants/"+ten.UUID)
+	entries, err = f.mgr.Audit(ctx, tenancy.AuditFilter{TenantUUID: ten.UUID, Action: "tenant.status"})
+	if err != nil || len(entries) != 2 || !strings.Contains(string(entries[0].After), `"visitor_message":"Closed for good."`) {
+		t.Fatalf("audit of a status change with a visitor message: %+v, %v", entries, err)
+	}
+	res := f.post(path, url.Values{"status": {"suspended"}, "visitor_message": {strings.Repeat("v", 16<<10+1)}})
+	if res.code != http.StatusUnprocessableEntity {
+		t.Fatalf("a visitor message that is too long: %d", res.code)
+	}
+	mustContain(t, res.body, `id="status-error"`, "visitor_message")
 	for _, st := range []string{"blocked", "inactive", "ACTIVE"} {
 		f.postFollow(path, url.Values{"status": {st}}, "/admin/tenants/"+ten.UUID)
 		if got, _ := f.mgr.Get(ctx, ten.UUID); !strings.EqualFold(string(got.Status), st) {

@@ -34,7 +34,9 @@ type Config struct {
 	// Resolver is the resolution cache. When set, GET /tenancy/tenants/{uuid}
 	// answers from its snapshot (kept current by the Manager's events on
 	// this process and by its watcher for other processes) and
-	// /tenancy/cache-stats reports its counters.
+	// /tenancy/cache-stats reports its counters; and each catalog change
+	// its watcher reports empties the API key cache, so that a key
+	// revoked on any node stops working here within the watcher's latency.
 	Resolver *resolve.Cache
 	// Metrics are the per-tenant request metrics (rates, latency, errors).
 	Metrics *tenancy.RequestMetrics
@@ -63,10 +65,11 @@ type Config struct {
 	RateLimit RateLimitConfig
 
 	// KeyCacheTTL is how long a verified API key is trusted without asking
-	// the catalog again, and how long a failed verification is remembered:
-	// a key revoked by another process keeps working here for at most this
-	// long. Default 5 s; negative disables the cache (every request reads
-	// the catalog).
+	// the catalog again, and how long a failed verification is remembered.
+	// Catalog changes reported by the Resolver's watcher empty the cache
+	// at once; without a watcher, a key revoked by another process keeps
+	// working here for at most this long. Default 5 s; negative disables
+	// the cache (every request reads the catalog).
 	KeyCacheTTL time.Duration
 }
 
@@ -85,14 +88,16 @@ type API struct {
 	mux    *http.ServeMux
 	routes []Route
 
-	keys      *keyCache
-	ipLimit   rateLimiter
-	credLimit rateLimiter
-	jobs      *jobRegistry
-	sizes     sizeMemo
-	openapi   []byte
-	stamp     atomic.Pointer[stamp]
-	encoded   tenantJSONCache
+	keys *keyCache
+	// unsubscribe ends the key cache's subscription to catalog changes.
+	unsubscribe func()
+	ipLimit     rateLimiter
+	credLimit   rateLimiter
+	jobs        *jobRegistry
+	sizes       sizeMemo
+	openapi     []byte
+	stamp       atomic.Pointer[stamp]
+	encoded     tenantJSONCache
 	// out writes the JSON envelope.
 	out jsonenv.Writer
 
@@ -168,13 +173,21 @@ func New(cfg *Config) (*API, error) {
 		return nil, fmt.Errorf("api: openapi: %w", err)
 	}
 	a.openapi = doc
+	if c.Resolver != nil {
+		a.unsubscribe = c.Resolver.Subscribe(a.keys.invalidate)
+	}
 	return a, nil
 }
 
 // Close stops the background fleet jobs (tenants they have not reached are
 // skipped) and waits for them to record their outcome. Fleet requests made
 // afterwards are refused.
-func (a *API) Close() { a.jobs.close() }
+func (a *API) Close() {
+	if a.unsubscribe != nil {
+		a.unsubscribe()
+	}
+	a.jobs.close()
+}
 
 // Routes returns the route table: the mux and the OpenAPI document are
 // both built from it.

@@ -110,7 +110,9 @@ const maxCachedKeys = 4096
 
 // keyCache remembers API key verifications for a short time, keyed by the
 // SHA-256 of the secret, so that an authenticated request costs no catalog
-// query. Both maps are bounded: when one is full, its expired entries are
+// query. The catalog's watcher empties it on every change (invalidate),
+// so a revoked key stops working within the change feed's latency; the
+// TTL bounds how long a verification is trusted without a watcher. Both maps are bounded: when one is full, its expired entries are
 // dropped, and when none has expired it is emptied.
 type keyCache struct {
 	ttl time.Duration
@@ -121,6 +123,9 @@ type keyCache struct {
 	mu   sync.RWMutex
 	good map[[32]byte]goodKey
 	bad  map[[32]byte]time.Time // until when the secret is known to be invalid
+	// gen counts invalidations: a verification that began before one is
+	// not remembered, since it may have read the key before it changed.
+	gen uint64
 
 	anyMu    sync.Mutex
 	anyUntil time.Time
@@ -155,6 +160,7 @@ func (c *keyCache) verify(ctx context.Context, m *tenancy.Manager, secret string
 	c.mu.RLock()
 	g, isGood := c.good[h]
 	b, isBad := c.bad[h]
+	gen := c.gen
 	c.mu.RUnlock()
 	if isGood && now.Before(g.until) {
 		return g.p, nil
@@ -168,19 +174,37 @@ func (c *keyCache) verify(ctx context.Context, m *tenancy.Manager, secret string
 	case err == nil:
 		p := keyPrincipal(k)
 		c.mu.Lock()
-		delete(c.bad, h)
-		makeRoom(c.good, c.max, now, func(e goodKey) time.Time { return e.until })
-		c.good[h] = goodKey{p: p, until: until}
+		if c.gen == gen {
+			delete(c.bad, h)
+			makeRoom(c.good, c.max, now, func(e goodKey) time.Time { return e.until })
+			c.good[h] = goodKey{p: p, until: until}
+		}
 		c.mu.Unlock()
 		return p, nil
 	case errors.Is(err, tenancy.ErrInvalidKey):
 		c.mu.Lock()
-		delete(c.good, h)
-		makeRoom(c.bad, c.max, now, func(t time.Time) time.Time { return t })
-		c.bad[h] = until
+		if c.gen == gen {
+			delete(c.good, h)
+			makeRoom(c.bad, c.max, now, func(t time.Time) time.Time { return t })
+			c.bad[h] = until
+		}
 		c.mu.Unlock()
 	}
 	return nil, err
+}
+
+// invalidate forgets every remembered verification (and whether the
+// catalog holds any key): the catalog changed, a key may have been
+// created or revoked.
+func (c *keyCache) invalidate() {
+	c.mu.Lock()
+	c.gen++
+	clear(c.good)
+	clear(c.bad)
+	c.mu.Unlock()
+	c.anyMu.Lock()
+	c.anyUntil = time.Time{}
+	c.anyMu.Unlock()
 }
 
 // makeRoom keeps a cache map under limit entries.

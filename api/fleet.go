@@ -13,10 +13,11 @@ import (
 )
 
 type bulkBody struct {
-	TenantUUIDs []string `json:"tenant_uuids" api:"required" doc:"The tenants, 1-1000 uuids; one unknown uuid changes nothing."`
-	Status      string   `json:"status" api:"required" doc:"active, inactive, suspended or blocked."`
-	Reason      string   `json:"reason" doc:"Why; recorded on each tenant and in the audit log."`
-	Notify      bool     `json:"notify" doc:"Accepted and echoed; no notifications are sent yet."`
+	TenantUUIDs    []string `json:"tenant_uuids" api:"required" doc:"The tenants, 1-1000 uuids; one unknown uuid changes nothing."`
+	Status         string   `json:"status" api:"required" doc:"active, inactive, suspended or blocked."`
+	Reason         string   `json:"reason" doc:"Why; recorded on each tenant and in the audit log, never shown to visitors."`
+	VisitorMessage string   `json:"visitor_message" doc:"Shown to visitors on each tenant's status page while the status refuses them; replaces the previous one (absent: none)."`
+	Notify         bool     `json:"notify" doc:"Accepted and echoed; no notifications are sent yet."`
 }
 
 // fleetFilter selects the tenants of a fleet run.
@@ -114,7 +115,7 @@ func (a *API) bulkStatus(w http.ResponseWriter, r *http.Request) error {
 	if err := errs.err(); err != nil {
 		return err
 	}
-	ts, err := a.mgr.BulkSetStatus(r.Context(), b.TenantUUIDs, tenancy.Status(b.Status), b.Reason)
+	ts, err := a.mgr.BulkChangeStatus(r.Context(), b.TenantUUIDs, tenancy.StatusChange{Status: tenancy.Status(b.Status), Reason: b.Reason, VisitorMessage: b.VisitorMessage})
 	if err != nil {
 		return err
 	}

@@ -65,7 +65,7 @@ func (c *fakeClock) Advance(d time.Duration) {
 
 func newManager(tb testing.TB, dir string) *tenancy.Manager {
 	tb.Helper()
-	mgr, _ := testenv.NewManager(tb, dir, &testenv.ManagerConfig{Demo: true, DemoGoSeeders: true})
+	mgr, _ := testenv.NewManager(tb, dir, &testenv.ManagerConfig{Demo: true, DemoGoSeeders: true, CentralDomains: []string{"localhost", "127.0.0.1"}})
 	return mgr
 }
 

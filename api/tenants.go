@@ -29,22 +29,25 @@ type createBody struct {
 }
 
 type updateBody struct {
-	Name         *string        `json:"name" doc:"Display name."`
-	Status       *string        `json:"status" doc:"active, inactive, suspended or blocked."`
-	StatusReason *string        `json:"status_reason" doc:"Why the tenant is in its status."`
-	Notes        *string        `json:"notes" doc:"Free-form notes."`
-	Settings     map[string]any `json:"settings" doc:"Replaces the settings object."`
-	Data         map[string]any `json:"data" doc:"Replaces the application's attributes."`
+	Name           *string        `json:"name" doc:"Display name."`
+	Status         *string        `json:"status" doc:"active, inactive, suspended or blocked."`
+	StatusReason   *string        `json:"status_reason" doc:"Why the tenant is in its status; internal, never shown to visitors."`
+	VisitorMessage *string        `json:"visitor_message" doc:"Shown to visitors on the status page while the tenant is not served."`
+	Notes          *string        `json:"notes" doc:"Free-form notes."`
+	Settings       map[string]any `json:"settings" doc:"Replaces the settings object."`
+	Data           map[string]any `json:"data" doc:"Replaces the application's attributes."`
 }
 
 type statusBody struct {
-	Status string `json:"status" api:"required" doc:"active, inactive, suspended or blocked."`
-	Reason string `json:"reason" doc:"Why; recorded on the tenant and in the audit log."`
-	Notify bool   `json:"notify" doc:"Accepted and echoed; no notifications are sent yet."`
+	Status         string `json:"status" api:"required" doc:"active, inactive, suspended or blocked."`
+	Reason         string `json:"reason" doc:"Why; recorded on the tenant and in the audit log, never shown to visitors."`
+	VisitorMessage string `json:"visitor_message" doc:"Shown to visitors on the status page while the status refuses them; replaces the previous one (absent: none)."`
+	Notify         bool   `json:"notify" doc:"Accepted and echoed; no notifications are sent yet."`
 }
 
 type reasonBody struct {
-	Reason string `json:"reason" doc:"Why; recorded on the tenant and in the audit log."`
+	Reason         string `json:"reason" doc:"Why; recorded on the tenant and in the audit log, never shown to visitors."`
+	VisitorMessage string `json:"visitor_message" doc:"Shown to visitors on the status page while the status refuses them; replaces the previous one (absent: none)."`
 }
 
 // listTenants serves GET /tenancy/tenants.
@@ -271,7 +274,7 @@ func (a *API) updateTenant(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeBody(w, r, &b); err != nil {
 		return err
 	}
-	req := tenancy.UpdateRequest{Name: b.Name, StatusReason: b.StatusReason, Notes: b.Notes, Settings: b.Settings, Data: b.Data}
+	req := tenancy.UpdateRequest{Name: b.Name, StatusReason: b.StatusReason, VisitorMessage: b.VisitorMessage, Notes: b.Notes, Settings: b.Settings, Data: b.Data}
 	if b.Status != nil {
 		st, err := tenancy.ParseStatus(*b.Status)
 		if err != nil {
@@ -343,7 +346,7 @@ func (a *API) setStatus(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return a.changeStatus(w, r, id, st, b.Reason, b.Notify)
+	return a.changeStatus(w, r, id, tenancy.StatusChange{Status: st, Reason: b.Reason, VisitorMessage: b.VisitorMessage}, b.Notify)
 }
 
 // statusAction serves POST /tenancy/tenants/{uuid}/block and its kin.
@@ -357,19 +360,19 @@ func (a *API) statusAction(st tenancy.Status) handlerFunc {
 		if err := decodeBody(w, r, &b); err != nil {
 			return err
 		}
-		return a.changeStatus(w, r, id, st, b.Reason, false)
+		return a.changeStatus(w, r, id, tenancy.StatusChange{Status: st, Reason: b.Reason, VisitorMessage: b.VisitorMessage}, false)
 	}
 }
 
-func (a *API) changeStatus(w http.ResponseWriter, r *http.Request, id string, st tenancy.Status, reason string, notify bool) error {
+func (a *API) changeStatus(w http.ResponseWriter, r *http.Request, id string, c tenancy.StatusChange, notify bool) error {
 	ctx := r.Context()
 	before, err := a.mgr.Get(ctx, id)
 	if err != nil {
 		return err
 	}
-	t, err := a.mgr.SetStatus(ctx, before.UUID, st, reason)
+	t, err := a.mgr.ChangeStatus(ctx, before.UUID, c)
 	if err != nil {
 		return err
 	}
-	return a.ok(w, statusChange{Tenant: t, PreviousStatus: before.Status, Notify: notify}, "Tenant status updated to "+string(st))
+	return a.ok(w, statusChange{Tenant: t, PreviousStatus: before.Status, Notify: notify}, "Tenant status updated to "+string(c.Status))
 }

@@ -133,6 +133,9 @@ func TestCreateTenant(t *testing.T) {
 	res.expectField(t, "domain")
 	f.do(req{method: "POST", path: "/tenancy/tenants", body: `{"name":"X","domain":"x.example.test","status":"maintenance"}`}).expectField(t, "status")
 	f.do(req{method: "POST", path: "/tenancy/tenants", body: `{"name":"X","domain":"http://x.example.test/"}`}).expectField(t, "domain")
+	// A central domain (the control plane's own host) is no tenant domain.
+	f.do(req{method: "POST", path: "/tenancy/tenants", body: `{"name":"X","domain":"localhost"}`}).expectField(t, "domain")
+	f.do(req{method: "POST", path: "/tenancy/tenants", body: `{"name":"X","domain":"LocalHost:8080"}`}).expectField(t, "domain")
 	f.do(req{method: "POST", path: "/tenancy/tenants", body: `{"name":"X","domain":"x.example.test","database_name":"Bad Name"}`}).expectField(t, "database_name")
 	f.do(req{method: "POST", path: "/tenancy/tenants", body: `{"name":"X","domain":"x.example.test","colour":"red"}`}).expectField(t, "colour")
 	f.do(req{method: "POST", path: "/tenancy/tenants", body: `{"name":"X","domain":"x.example.test","settings":{"a":1},"filter":{}}`}).expectField(t, "filter")
@@ -349,6 +352,8 @@ func TestDomainEndpoints(t *testing.T) {
 	f.do(req{method: "POST", path: path + "/create", body: `{"domain": "other.example.test"}`}).expect(t, http.StatusConflict)
 	f.do(req{method: "POST", path: path + "/create", body: `{"domain": "bad domain"}`}).expectField(t, "domain")
 	f.do(req{method: "POST", path: path + "/create", body: `{}`}).expectField(t, "domain")
+	f.do(req{method: "POST", path: path + "/create", body: `{"domain": "localhost"}`}).expectField(t, "domain")
+	f.do(req{method: "PUT", path: fmt.Sprintf("%s/%d", path, id), body: `{"domain": "localhost"}`}).expectField(t, "domain")
 	f.do(req{method: "PUT", path: fmt.Sprintf("%s/%d", path, id), body: `{"domain": "other.example.test"}`}).expect(t, http.StatusConflict)
 	f.do(req{method: "PUT", path: fmt.Sprintf("%s/%d", path, id), body: `{"is_primary": false}`}).expectField(t, "is_primary")
 	f.do(req{method: "PUT", path: fmt.Sprintf("%s/%d", path, other.Domains[0].ID), body: `{"ssl_enabled": true}`}).expect(t, http.StatusNotFound)
@@ -435,5 +440,60 @@ func TestTenantDatabaseEndpoints(t *testing.T) {
 	res = f.do(req{method: "POST", path: "/tenancy/tenants/" + bare.UUID + "/seed", body: `{"class":"sample_notes"}`}).expect(t, http.StatusConflict)
 	if d := res.data(t); d["state"] != "failed" || !strings.Contains(d["error"].(string), "notes") {
 		t.Fatalf("failed seed: %s", res.body)
+	}
+}
+
+// TestVisitorMessage checks that every endpoint that changes a status
+// takes a visitor message, validated like the reason, and that tenant
+// JSON carries it.
+func TestVisitorMessage(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOptions{})
+	tn := f.tenant("Acme", "acme.example.test", false)
+	other := f.tenant("Other", "other.example.test", false)
+	path := "/tenancy/tenants/" + tn.UUID
+	visitor := func(res *response, tenant map[string]any) string {
+		t.Helper()
+		v, ok := tenant["visitor_message"].(string)
+		if !ok {
+			t.Fatalf("no visitor_message in %s", res.body)
+		}
+		return v
+	}
+
+	res := f.do(req{method: "PUT", path: path + "/status", body: `{"status":"suspended","reason":"card declined","visitor_message":"  Back on Monday.  "}`}).expect(t, http.StatusOK)
+	if got := visitor(res, res.data(t)["tenant"].(map[string]any)); got != "Back on Monday." {
+		t.Fatalf("PUT status: visitor_message %q", got)
+	}
+	res = f.do(req{method: "POST", path: path + "/block", body: `{"reason":"abuse","visitor_message":"Closed."}`}).expect(t, http.StatusOK)
+	if got := visitor(res, res.data(t)["tenant"].(map[string]any)); got != "Closed." {
+		t.Fatalf("block: visitor_message %q", got)
+	}
+	// A status change replaces the message: none given, none kept.
+	res = f.do(req{method: "POST", path: path + "/suspend", body: `{"reason":"again"}`}).expect(t, http.StatusOK)
+	if got := visitor(res, res.data(t)["tenant"].(map[string]any)); got != "" {
+		t.Fatalf("suspend without a message kept %q", got)
+	}
+	res = f.do(req{method: "PUT", path: path, body: `{"visitor_message":"Maintenance window tonight."}`}).expect(t, http.StatusOK)
+	if got := visitor(res, res.data(t)); got != "Maintenance window tonight." {
+		t.Fatalf("update: visitor_message %q", got)
+	}
+	res = f.do(req{method: "PUT", path: "/tenancy/bulk-status-update", body: jsonBody(map[string]any{
+		"tenant_uuids": []string{tn.UUID, other.UUID}, "status": "inactive", "visitor_message": "Moved to example.org."})}).expect(t, http.StatusOK)
+	for _, v := range res.data(t)["tenants"].([]any) {
+		if got := visitor(res, v.(map[string]any)); got != "Moved to example.org." {
+			t.Fatalf("bulk: visitor_message %q", got)
+		}
+	}
+
+	before := f.catalog()
+	tooLong := strings.Repeat("x", 16<<10+1)
+	f.do(req{method: "PUT", path: path + "/status", body: jsonBody(map[string]any{"status": "blocked", "visitor_message": tooLong})}).expectField(t, "visitor_message")
+	f.do(req{method: "POST", path: path + "/suspend", body: `{"visitor_message":"nul\u0000"}`}).expectField(t, "visitor_message")
+	f.do(req{method: "PUT", path: path, body: `{"visitor_message":42}`}).expectField(t, "visitor_message")
+	f.do(req{method: "PUT", path: "/tenancy/bulk-status-update", body: jsonBody(map[string]any{
+		"tenant_uuids": []string{tn.UUID}, "status": "blocked", "visitor_message": tooLong})}).expectField(t, "visitor_message")
+	if f.catalog() != before {
+		t.Fatal("a refused visitor message changed the catalog")
 	}
 }

@@ -423,6 +423,49 @@ func TestRefusesDeletedTenant(t *testing.T) {
 	assertRefused(t, e, e.await(t, 1))
 }
 
+// lifecycleStore reports the tenants it is told about in a lifecycle
+// state, as the catalog does while they are created or deleted.
+type lifecycleStore struct {
+	tenancy.Store
+	mu    sync.Mutex
+	state map[string]tenancy.Status
+}
+
+func (s *lifecycleStore) TenantByUUID(ctx context.Context, id string) (*tenancy.Tenant, error) {
+	t, err := s.Store.TenantByUUID(ctx, id)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st, ok := s.state[id]; ok && err == nil {
+		t.Status = st
+	}
+	return t, err
+}
+
+func TestRefusesTenantsBeingCreatedOrDeleted(t *testing.T) {
+	t.Parallel()
+	ls := &lifecycleStore{state: map[string]tenancy.Status{}}
+	e := newEnv(t, envOptions{wrapStore: func(s tenancy.Store) tenancy.Store {
+		ls.Store = s
+		return ls
+	}})
+	for _, st := range tenancy.LifecycleStatuses {
+		tn := e.tenant(t, "Tenant "+string(st))
+		e.enqueueAs(t, tn, noteArgs{Want: tn.UUID})
+		ls.mu.Lock()
+		ls.state[tn.UUID] = st
+		ls.mu.Unlock()
+	}
+	e.start(t)
+	events := e.await(t, len(tenancy.LifecycleStatuses))
+	assertRefused(t, e, events)
+	for _, ev := range events {
+		// Refused like the job of a deleted tenant.
+		if msg := lastError(ev.Job); !strings.Contains(msg, tenancy.ErrNotFound.Error()) {
+			t.Errorf("job error %q, want it to say %q", msg, tenancy.ErrNotFound)
+		}
+	}
+}
+
 func TestRefusesJobsWithoutTenant(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()

@@ -14,7 +14,7 @@ import (
 )
 
 // tenantMiddleware restores a job's tenant around its worker, refusing jobs
-// whose tenant is missing, deleted or not active.
+// whose tenant is missing, deleted, being created or deleted, or not active.
 type tenantMiddleware struct {
 	river.MiddlewareDefaults
 	c *Client
@@ -76,6 +76,11 @@ func (c *Client) tenantOf(ctx context.Context, job *rivertype.JobRow) (*tenancy.
 	}
 	if err != nil {
 		return nil, fmt.Errorf("jobs: load tenant %s: %w", id, err)
+	}
+	if t.Status.Lifecycle() {
+		// A tenant being created or deleted is refused as if it did not
+		// exist: it is not there yet, or not any more.
+		return nil, fmt.Errorf("%w: %w: %q", ErrTenantRefused, tenancy.ErrNotFound, t.UUID)
 	}
 	if t.Status != tenancy.StatusActive {
 		return nil, fmt.Errorf("%w: tenant %s is %s", ErrTenantRefused, t.UUID, t.Status)

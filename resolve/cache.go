@@ -117,6 +117,10 @@ type Cache struct {
 
 	changed chan struct{} // the watcher's signal, coalesced
 	closed  atomic.Bool
+
+	subsMu  sync.Mutex
+	subs    map[int]func()
+	nextSub int
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 }
@@ -468,6 +472,41 @@ func (c *Cache) Stats() CacheStats {
 	return st
 }
 
+// Subscribe calls fn each time the Watcher reports a change to the catalog
+// (by this process or another), before the snapshot reloads, and when the
+// Watcher restarts after a failure (changes may have been missed). It is
+// for caches of other catalog data, such as verified API keys, that must
+// be dropped when the catalog changes. fn runs on the watcher's goroutine
+// and must return quickly, without subscribing or cancelling. Without a
+// Watcher fn is never called. The returned function ends the
+// subscription: fn is not called once it has returned.
+func (c *Cache) Subscribe(fn func()) (cancel func()) {
+	c.subsMu.Lock()
+	defer c.subsMu.Unlock()
+	if c.subs == nil {
+		c.subs = map[int]func(){}
+	}
+	id := c.nextSub
+	c.nextSub++
+	c.subs[id] = fn
+	return func() {
+		c.subsMu.Lock()
+		defer c.subsMu.Unlock()
+		delete(c.subs, id)
+	}
+}
+
+// watcherChanged is the Watcher's report of a change: subscribers hear of
+// it at once, the snapshot reloads soon after.
+func (c *Cache) watcherChanged() {
+	c.subsMu.Lock()
+	for _, fn := range c.subs {
+		fn()
+	}
+	c.subsMu.Unlock()
+	c.notify()
+}
+
 // notify records that the catalog changed; bursts collapse into one pending
 // signal.
 func (c *Cache) notify() {
@@ -484,7 +523,7 @@ func (c *Cache) watch(ctx context.Context) {
 	backoff := c.interval
 	for {
 		start := time.Now()
-		err := c.watcher.Watch(ctx, c.interval, c.notify)
+		err := c.watcher.Watch(ctx, c.interval, c.watcherChanged)
 		if ctx.Err() != nil {
 			return
 		}
@@ -497,7 +536,7 @@ func (c *Cache) watch(ctx context.Context) {
 		c.watchErrs.Add(1)
 		c.log.WarnContext(ctx, "resolve: catalog change watcher failed; restarting", "err", err, "retry_in", backoff)
 		// Changes may have been missed while it was down.
-		c.notify()
+		c.watcherChanged()
 		select {
 		case <-ctx.Done():
 			return

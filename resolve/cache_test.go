@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -496,5 +497,49 @@ func TestConcurrentUse(t *testing.T) {
 	wg.Wait()
 	if got, err := e.cache.ByHost(ctx, "beta.test"); err != nil || got.Status != tenancy.StatusInactive {
 		t.Fatalf("beta = %v, %v", got, err)
+	}
+}
+
+// signalWatcher reports a change each time a value is sent on changes.
+type signalWatcher struct{ changes chan struct{} }
+
+func (w signalWatcher) Watch(ctx context.Context, _ time.Duration, onChange func()) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-w.changes:
+			onChange()
+		}
+	}
+}
+
+func TestSubscribeHearsEveryWatcherReport(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil, "acme.test")
+	w := signalWatcher{changes: make(chan struct{})}
+	c, err := resolve.NewCache(context.Background(), e.mgr, &resolve.CacheConfig{Watcher: w, PollInterval: time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	var first, second atomic.Int64
+	cancel := c.Subscribe(func() { first.Add(1) })
+	c.Subscribe(func() { second.Add(1) })
+	// The send returns once Watch has taken the signal; onChange, and
+	// so the subscribers, run before Watch takes the next one.
+	for range 3 {
+		w.changes <- struct{}{}
+	}
+	w.changes <- struct{}{}
+	if first.Load() < 3 || second.Load() < 3 {
+		t.Fatalf("subscribers heard %d and %d of at least 3 reports", first.Load(), second.Load())
+	}
+	cancel()
+	before := first.Load()
+	w.changes <- struct{}{}
+	w.changes <- struct{}{}
+	if first.Load() != before || second.Load() < 4 {
+		t.Fatalf("after cancel: first %d (was %d), second %d", first.Load(), before, second.Load())
 	}
 }

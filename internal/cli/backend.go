@@ -62,6 +62,21 @@ func envInt(name string, def int) int {
 	return n
 }
 
+// envList is envOr for comma-separated lists (empty items dropped).
+func envList(name string, def []string) []string {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	var out []string
+	for part := range strings.SplitSeq(v, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
+}
+
 // isPostgresURL reports whether a URL names a PostgreSQL server.
 func isPostgresURL(u string) bool {
 	return strings.HasPrefix(u, "postgres://") || strings.HasPrefix(u, "postgresql://")

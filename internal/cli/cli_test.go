@@ -92,7 +92,13 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("status filter: %+v", got)
 	}
 	for _, c := range []string{"block", "deactivate", "activate"} {
-		ok(t, dir, c, "test2.localhost")
+		got := decode[tenancy.Tenant](t, ok(t, dir, c, "test2.localhost", "--visitor-message", " Back soon ("+c+") ", "-o", "json"))
+		if got.VisitorMessage != "Back soon ("+c+")" {
+			t.Fatalf("%s --visitor-message: %+v", c, got)
+		}
+	}
+	if got := decode[tenancy.Tenant](t, ok(t, dir, "update", "test2.localhost", "--visitor-message", "Moved", "-o", "json")); got.VisitorMessage != "Moved" {
+		t.Fatalf("update --visitor-message: %+v", got)
 	}
 	upd := decode[tenancy.Tenant](t, ok(t, dir, "update", "test2.localhost", "--name", "Second", "--notes", "n2", "-o", "json"))
 	if upd.Name != "Second" || upd.Notes != "n2" || upd.Status != tenancy.StatusActive {
@@ -205,6 +211,9 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"create", "A", "not a domain"},
 		{"create", "A", "https://a.localhost/"},
 		{"create", "A", "TEST1.localhost"},
+		{"create", "A", "localhost"},
+		{"create", "A", "127.0.0.1"},
+		{"--central-domains", "admin.example.test", "create", "A", "admin.example.test"},
 		{"create", "A", "a.localhost", "--status", "maintenance"},
 		{"create", "A", "a.localhost", "--database", "Bad-Name"},
 		{"create", "A", "a.localhost", "--database", "x; DROP TABLE tenants"},
@@ -217,10 +226,13 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"update", "test1.localhost", "--name", ""},
 		{"update", "test1.localhost"},
 		{"suspend", "nobody.localhost"},
+		{"suspend", "test1.localhost", "--visitor-message", strings.Repeat("x", 16<<10+1)},
+		{"update", "test1.localhost", "--visitor-message", strings.Repeat("x", 16<<10+1)},
 		{"delete", "test1.localhost"},
 		{"delete", "nobody.localhost", "--force"},
 		{"domains", "add", "test1.localhost", "test2.localhost"},
 		{"domains", "add", "test1.localhost", "bad domain"},
+		{"domains", "add", "test1.localhost", "localhost"},
 		{"domains", "remove", "test1.localhost", "test1.localhost"},
 		{"domains", "remove", "test1.localhost", "test2.localhost"},
 		{"list", "--per-page", "101"},
@@ -296,5 +308,38 @@ func TestHelpHidesSecretsFromTheEnvironment(t *testing.T) {
 	t.Setenv("TENANCY_REDIS_URL", "http://not-redis")
 	if _, errOut, code := run(t, t.TempDir(), "list"); code == 0 || !strings.Contains(errOut, "--redis-url") {
 		t.Fatalf("TENANCY_REDIS_URL was not read: exit %d: %s", code, errOut)
+	}
+}
+
+// TestCentralDomainsFlag is not parallel: it sets the environment.
+func TestCentralDomainsFlag(t *testing.T) {
+	dir := t.TempDir()
+	_, errOut, code := run(t, dir, "create", "A", "localhost")
+	if code != 1 || !strings.Contains(errOut, "central domain") {
+		t.Fatalf("create on the default central domain: exit %d: %s", code, errOut)
+	}
+	t.Setenv("TENANCY_CENTRAL_DOMAINS", "ops.example.test, admin.example.test")
+	if _, errOut, code := run(t, dir, "create", "A", "admin.example.test"); code != 1 || !strings.Contains(errOut, "central domain") {
+		t.Fatalf("create on a central domain from the environment: exit %d: %s", code, errOut)
+	}
+	// The flag wins over the environment, and localhost is no longer central.
+	ok(t, dir, "--central-domains", "ops.example.test", "create", "Admin", "admin.example.test")
+	ok(t, dir, "create", "Local", "localhost")
+}
+
+// TestTrustedProxiesFlag is not parallel: it sets the environment.
+func TestTrustedProxiesFlag(t *testing.T) {
+	for _, args := range [][]string{
+		{"serve", "--addr", "127.0.0.1:0", "--trusted-proxies", "10.0.0.0/33"},
+		{"serve", "--addr", "127.0.0.1:0", "--trusted-proxies", "10.0.0.0/8,proxy.example.test"},
+	} {
+		_, errOut, code := run(t, t.TempDir(), args...)
+		if code != 1 || !strings.Contains(errOut, "invalid --trusted-proxies") || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
+			t.Fatalf("%v: exit %d: %q", args, code, errOut)
+		}
+	}
+	t.Setenv("TENANCY_TRUSTED_PROXIES", "not-a-network")
+	if _, errOut, code := run(t, t.TempDir(), "serve", "--addr", "127.0.0.1:0"); code != 1 || !strings.Contains(errOut, `"not-a-network"`) {
+		t.Fatalf("TENANCY_TRUSTED_PROXIES was not read: exit %d: %s", code, errOut)
 	}
 }

@@ -44,7 +44,7 @@ func openEnv(ctx context.Context, o *options, withMigrations bool) (*env, error)
 	if err := os.MkdirAll(string(dir), 0o755); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
-	cfg := &tenancy.Config{ConnConfig: &tenantdb.ConnConfig{MaxOpen: o.maxOpen}}
+	cfg := &tenancy.Config{ConnConfig: &tenantdb.ConnConfig{MaxOpen: o.maxOpen}, CentralDomains: o.centralDomains}
 	var err error
 	if withMigrations {
 		if cfg.Migrations, err = loadMigrations(o); err != nil {

@@ -54,6 +54,9 @@ type options struct {
 	// outages): warnings and errors on the command's stderr; serve
 	// replaces it with its own logger.
 	log *slog.Logger
+	// centralDomains are the control plane's hosts: serve answers the
+	// central routes on them, and no tenant may take one as its domain.
+	centralDomains []string
 }
 
 // outputJSON reports whether -o json was asked for.
@@ -127,6 +130,8 @@ func newRoot(stdin io.Reader) *cobra.Command {
 	f.StringVar(&o.tenantDB, "tenant-db", envOr("TENANCY_TENANT_DB", modeSQLite), "tenant databases: "+strings.Join(tenantDBModes, ", ")+" (env TENANCY_TENANT_DB)")
 	f.StringVar(&o.shards, "shards", "", "database servers for tenant databases: name=url,name=url (default: env TENANCY_SHARDS)")
 	f.IntVar(&o.connBudget, "connection-budget", envInt("TENANCY_CONNECTION_BUDGET", 80), "most connections all tenant pools together hold on PostgreSQL or MySQL (env TENANCY_CONNECTION_BUDGET)")
+	f.StringSliceVar(&o.centralDomains, "central-domains", envList("TENANCY_CENTRAL_DOMAINS", []string{"localhost", "127.0.0.1"}),
+		"hosts of the control plane: serve answers the central routes there, and tenants cannot take them as domains (env TENANCY_CENTRAL_DOMAINS)")
 	f.StringVar(&o.redisURL, "redis-url", "", "Redis for the cache, shared rate limits and the change feed between nodes (default: env TENANCY_REDIS_URL)")
 	root.AddCommand(
 		newInstallCmd(o),

@@ -27,13 +27,13 @@ func newServeCmd(o *options) *cobra.Command {
 	var (
 		addr            string
 		demoMode        bool
-		central         []string
 		headerResolver  bool
 		accessLog       bool
 		logFormat       string
 		maxBody         int64
 		shutdownTimeout time.Duration
 		secureCookies   bool
+		trusted         []string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -51,6 +51,10 @@ func newServeCmd(o *options) *cobra.Command {
 			}
 			if maxBody < 1 {
 				return fmt.Errorf("invalid --max-body %d: must be at least 1", maxBody)
+			}
+			proxies, err := server.ParseTrustedProxies(trusted)
+			if err != nil {
+				return fmt.Errorf("invalid --trusted-proxies: %w", err)
 			}
 			logger := slog.New(handler)
 			o.log = logger
@@ -74,8 +78,9 @@ func newServeCmd(o *options) *cobra.Command {
 					logger.InfoContext(ctx, "repair at start", "tenant", a.Tenant, "database", a.Database, "action", a.Action, "holder", a.Holder, "err", a.Error)
 				}
 			}
+			var demoHosts []string
 			if demoMode {
-				if err := ensureDemoTenants(ctx, cmd, e); err != nil {
+				if demoHosts, err = ensureDemoTenants(ctx, cmd, e); err != nil {
 					return err
 				}
 			}
@@ -110,13 +115,15 @@ func newServeCmd(o *options) *cobra.Command {
 				DataDir:        o.dataDir,
 				Watcher:        watcher,
 				Logger:         logger,
-				CentralDomains: central,
+				CentralDomains: o.centralDomains,
 				HeaderResolver: headerResolver,
 				AccessLog:      accessLog,
 				MaxBodyBytes:   maxBody,
 				EnvAPIKey:      os.Getenv("TENANT_API_KEY"),
 				EnvBearerToken: os.Getenv("TENANT_BEARER_TOKEN"),
 				RateLimit:      rateLimit,
+				TrustedProxies: proxies,
+				DemoHosts:      demoHosts,
 			}
 			if pg, ok := e.store.(*pgstore.Store); ok {
 				cfg.JobsPool = pg.Pool()
@@ -150,7 +157,7 @@ func newServeCmd(o *options) *cobra.Command {
 				return err
 			}
 			port := ln.Addr().(*net.TCPAddr).Port
-			logger.Info("serving", "addr", ln.Addr().String(), "data_dir", o.dataDir, "central_domains", strings.Join(central, ","))
+			logger.Info("serving", "addr", ln.Addr().String(), "data_dir", o.dataDir, "central_domains", strings.Join(o.centralDomains, ","))
 			fmt.Fprintf(cmd.OutOrStdout(), "Serving on http://localhost:%d/ (tenants at http://test1.localhost:%d/ …); Ctrl-C stops\n", port, port)
 			return srv.Serve(ctx, ln, shutdownTimeout)
 		},
@@ -158,27 +165,47 @@ func newServeCmd(o *options) *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&addr, "addr", ":8080", "address to listen on")
 	f.BoolVar(&demoMode, "demo", false, "install the demo application and create test1.localhost … test5.localhost when there are no tenants")
-	f.StringSliceVar(&central, "central-domains", []string{"localhost", "127.0.0.1"}, "hosts of the central application (not tenants)")
 	f.BoolVar(&headerResolver, "header-resolver", false, "let the X-Tenant header pick the tenant (only behind an authenticating proxy)")
 	f.BoolVar(&accessLog, "access-log", true, "log every request")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	f.Int64Var(&maxBody, "max-body", 10<<20, "largest request body in bytes")
 	f.BoolVar(&secureCookies, "secure-cookies", false, "mark the dashboard's session cookie Secure on plain HTTP too (behind a proxy that terminates TLS)")
 	f.DurationVar(&shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight requests and jobs get to finish on shutdown")
+	f.StringSliceVar(&trusted, "trusted-proxies", envList("TENANCY_TRUSTED_PROXIES", nil),
+		"networks of the reverse proxies in front of the server (CIDR,…): only requests from them have their client address taken from X-Forwarded-For (env TENANCY_TRUSTED_PROXIES; default: trust nobody)")
 	return cmd
 }
 
-// ensureDemoTenants creates the test tenants when there are none.
-func ensureDemoTenants(ctx context.Context, cmd *cobra.Command, e *env) error {
+// demoTenants is how many test tenants serve --demo creates.
+const demoTenants = 5
+
+// ensureDemoTenants creates the test tenants when there are none, and
+// returns the domains of those that exist (for the central page's links).
+func ensureDemoTenants(ctx context.Context, cmd *cobra.Command, e *env) ([]string, error) {
 	res, err := e.mgr.List(ctx, tenancy.ListOptions{PerPage: 1})
-	if err != nil || res.Total > 0 {
-		return err
+	if err != nil {
+		return nil, err
 	}
-	made, err := createTestTenants(ctx, e, 5, "test", true)
-	for _, t := range made {
-		fmt.Fprintf(cmd.OutOrStdout(), "created %s (%s)\n", t.PrimaryDomain(), t.UUID)
+	if res.Total == 0 {
+		made, err := createTestTenants(ctx, e, demoTenants, "test", true)
+		for _, t := range made {
+			fmt.Fprintf(cmd.OutOrStdout(), "created %s (%s)\n", t.PrimaryDomain(), t.UUID)
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
-	return err
+	var hosts []string
+	for i := 1; i <= demoTenants; i++ {
+		domain := fmt.Sprintf("test%d.localhost", i)
+		switch _, err := e.mgr.Get(ctx, domain); {
+		case err == nil:
+			hosts = append(hosts, domain)
+		case !errors.Is(err, tenancy.ErrNotFound):
+			return nil, err
+		}
+	}
+	return hosts, nil
 }
 
 // alertsFromEnv builds the alert engine from the TENANCY_ALERT_*

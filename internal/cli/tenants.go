@@ -141,10 +141,10 @@ func newShowCmd(o *options) *cobra.Command {
 }
 
 func newUpdateCmd(o *options) *cobra.Command {
-	var name, status, notes, reason string
+	var name, status, notes, reason, visitor string
 	cmd := &cobra.Command{
 		Use:   "update TENANT",
-		Short: "Change a tenant's name, status or notes",
+		Short: "Change a tenant's name, status, reason, visitor message or notes",
 		Args:  cobra.ExactArgs(1),
 		RunE: withEnv(o, false, func(ctx context.Context, cmd *cobra.Command, e *env, args []string) error {
 			var req tenancy.UpdateRequest
@@ -159,11 +159,14 @@ func newUpdateCmd(o *options) *cobra.Command {
 			if f.Changed("reason") {
 				req.StatusReason = &reason
 			}
+			if f.Changed("visitor-message") {
+				req.VisitorMessage = &visitor
+			}
 			if f.Changed("notes") {
 				req.Notes = &notes
 			}
-			if req.Name == nil && req.Status == nil && req.StatusReason == nil && req.Notes == nil {
-				return errors.New("nothing to update: give --name, --status, --reason or --notes")
+			if req.Name == nil && req.Status == nil && req.StatusReason == nil && req.VisitorMessage == nil && req.Notes == nil {
+				return errors.New("nothing to update: give --name, --status, --reason, --visitor-message or --notes")
 			}
 			t, err := e.mgr.Update(ctx, args[0], req)
 			if err != nil {
@@ -175,7 +178,8 @@ func newUpdateCmd(o *options) *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&name, "name", "", "new name")
 	f.StringVar(&status, "status", "", "new status")
-	f.StringVar(&reason, "reason", "", "reason for the status")
+	f.StringVar(&reason, "reason", "", "reason for the status (internal: never shown to visitors)")
+	f.StringVar(&visitor, "visitor-message", "", "message shown to visitors while the status refuses them")
 	f.StringVar(&notes, "notes", "", "new notes")
 	return cmd
 }
@@ -217,13 +221,13 @@ func newDeleteCmd(o *options) *cobra.Command {
 }
 
 func newStatusCmd(o *options, use string, status tenancy.Status, short string) *cobra.Command {
-	var reason string
+	var reason, visitor string
 	cmd := &cobra.Command{
 		Use:   use + " TENANT",
 		Short: short,
 		Args:  cobra.ExactArgs(1),
 		RunE: withEnv(o, false, func(ctx context.Context, cmd *cobra.Command, e *env, args []string) error {
-			t, err := e.mgr.SetStatus(ctx, args[0], status, reason)
+			t, err := e.mgr.ChangeStatus(ctx, args[0], tenancy.StatusChange{Status: status, Reason: reason, VisitorMessage: visitor})
 			if err != nil {
 				return err
 			}
@@ -234,7 +238,8 @@ func newStatusCmd(o *options, use string, status tenancy.Status, short string) *
 			return nil
 		}),
 	}
-	cmd.Flags().StringVar(&reason, "reason", "", "why (shown to visitors where the status refuses them)")
+	cmd.Flags().StringVar(&reason, "reason", "", "why (recorded on the tenant and in the audit log; never shown to visitors)")
+	cmd.Flags().StringVar(&visitor, "visitor-message", "", "message shown to visitors while the status refuses them (replaces the previous one)")
 	return cmd
 }
 

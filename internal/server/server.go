@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"path/filepath"
 	"runtime/debug"
@@ -78,6 +79,17 @@ type Config struct {
 	// SecureCookies marks the dashboard's session cookie Secure on plain
 	// HTTP too (behind a proxy that terminates TLS).
 	SecureCookies bool
+	// TrustedProxies are the networks of the reverse proxies in front of
+	// the server (see ParseTrustedProxies). A request whose peer is in one
+	// of them has its client address taken from X-Forwarded-For (the
+	// rightmost address that is not a trusted proxy); every other
+	// request's client is its peer. The client address is what the
+	// sign-in and API rate limits, the audit log and the access log see.
+	// Empty trusts nobody.
+	TrustedProxies []netip.Prefix
+	// DemoHosts are the domains of the demo tenants that the central page
+	// links to (serve --demo). Otherwise the central page names no tenant.
+	DemoHosts []string
 }
 
 // Server is the assembled HTTP server and its background work.
@@ -203,7 +215,7 @@ func New(ctx context.Context, cfg *Config) (*Server, error) {
 	if cfg.AccessLog {
 		h = s.logRequests(h)
 	}
-	s.handler = s.recoverPanics(h)
+	s.handler = trustedProxies(cfg.TrustedProxies).withClientAddr(s.recoverPanics(h))
 	return s, nil
 }
 
@@ -366,7 +378,9 @@ func (lw *loggedWriter) Flush() {
 	}
 }
 
-// logRequests writes one structured log line per request.
+// logRequests writes one structured log line per request: remote is the
+// client's address, and peer the proxy's when the request came through a
+// trusted proxy. A maintenance secret in the path is redacted.
 func (s *Server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -375,41 +389,44 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		if lw.status == 0 {
 			lw.status = http.StatusOK
 		}
-		s.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
-			slog.String("method", r.Method), slog.String("host", r.Host), slog.String("path", r.URL.Path),
+		attrs := []slog.Attr{
+			slog.String("method", r.Method), slog.String("host", r.Host), slog.String("path", tenancy.RedactMaintenancePath(r.URL.Path)),
 			slog.Int("status", lw.status), slog.Int("bytes", lw.bytes), slog.Duration("duration", time.Since(start)),
-			slog.String("remote", r.RemoteAddr))
+			slog.String("remote", r.RemoteAddr),
+		}
+		if peer, ok := r.Context().Value(peerKey{}).(string); ok {
+			attrs = append(attrs, slog.String("peer", peer))
+		}
+		s.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
 	})
 }
 
 var centralTemplate = template.Must(template.New("central").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>tenancy</title><style>body{font-family:system-ui,sans-serif;max-width:44rem;margin:3rem auto;padding:0 1rem}td{padding:.2rem .8rem .2rem 0}</style></head>
-<body><h1>tenancy</h1><p>{{.Total}} tenants. Tenant applications are served on their own hosts{{if .Port}} (port {{.Port}}){{end}}.</p>
-<table>{{range .Tenants}}<tr><td><a href="http://{{.PrimaryDomain}}{{$.PortSuffix}}/">{{.PrimaryDomain}}</a></td><td>{{.Name}}</td><td>{{.Status}}</td></tr>{{end}}</table>
+<title>tenancy</title><style>body{font-family:system-ui,sans-serif;max-width:44rem;margin:3rem auto;padding:0 1rem;line-height:1.5}code{font-size:.95em}</style></head>
+<body><h1>tenancy</h1>
+<p>Multi-tenancy for Go applications: each tenant has its own database, cache, files and jobs, and is served on its own host.</p>
+<ul>
+<li><a href="/admin/">Admin dashboard</a> (sign in first)</li>
+<li><a href="/tenancy/openapi.json">REST API documentation</a> (OpenAPI; send an API key in <code>X-API-Key</code>)</li>
+</ul>
+{{if .Demo}}<h2>Demo tenants</h2>
+<ul>{{range .Demo}}<li><a href="http://{{.}}{{$.PortSuffix}}/">{{.}}</a></li>{{end}}</ul>{{end}}
 </body></html>
 `))
 
-// centralHandler serves the central domains: an index of tenants and a liveness probe.
+// centralHandler serves the central domains: a short product page, the
+// REST API, the dashboard and the probes. The page is public, so it never
+// lists tenants; with DemoHosts it links the demo tenants.
 func (s *Server) centralHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		res, err := s.cfg.Manager.List(r.Context(), tenancy.ListOptions{PerPage: tenancy.MaxPerPage, Sort: "name"})
-		if err != nil {
-			s.log.ErrorContext(r.Context(), "listing tenants", "err", err)
-			http.Error(w, "cannot list tenants", http.StatusServiceUnavailable)
-			return
-		}
-		port := ""
-		if u, err := url.Parse("http://" + r.Host); err == nil {
-			port = u.Port()
-		}
 		suffix := ""
-		if port != "" {
-			suffix = ":" + port
+		if u, err := url.Parse("http://" + r.Host); err == nil && u.Port() != "" {
+			suffix = ":" + u.Port()
 		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		centralTemplate.Execute(w, map[string]any{"Total": res.Total, "Tenants": res.Tenants, "Port": port, "PortSuffix": suffix})
+		centralTemplate.Execute(w, map[string]any{"Demo": s.cfg.DemoHosts, "PortSuffix": suffix})
 	})
 	mux.Handle("/tenancy/", s.api)
 	mux.Handle("GET /healthz", s.monitor.Healthz())

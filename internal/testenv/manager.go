@@ -38,6 +38,8 @@ type ManagerConfig struct {
 	WrapStore func(tenancy.Store) tenancy.Store
 	// Logger is the Manager's logger; nil discards.
 	Logger *slog.Logger
+	// CentralDomains are refused as tenant domains (tenancy.Config.CentralDomains).
+	CentralDomains []string
 }
 
 // NewManager builds a Manager on the data directory dir: a SQLite catalog
@@ -65,7 +67,7 @@ func NewManager(tb testing.TB, dir string, cfg *ManagerConfig) (*tenancy.Manager
 	if err != nil {
 		tb.Fatal(err)
 	}
-	mc := &tenancy.Config{Store: st, Provisioner: prov, Migrations: cfg.Migrations, Logger: cfg.Logger}
+	mc := &tenancy.Config{Store: st, Provisioner: prov, Migrations: cfg.Migrations, Logger: cfg.Logger, CentralDomains: cfg.CentralDomains}
 	if cfg.WrapStore != nil {
 		mc.Store = cfg.WrapStore(st)
 	}

@@ -8,9 +8,9 @@ import (
 )
 
 // Watch calls onChange whenever a change to how tenants are served (tenants
-// or domains added, changed or removed) is committed, by any connection
-// from any node; it returns nil when ctx is done, or the error that stopped
-// it.
+// or domains added, changed or removed) or to the API keys (created,
+// revoked, removed) is committed, by any connection from any node; it
+// returns nil when ctx is done, or the error that stopped it.
 //
 // Every interval it reads the catalog_version counter that triggers bump
 // on such changes (last-access updates and operation records leave it

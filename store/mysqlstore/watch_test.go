@@ -134,3 +134,37 @@ func TestWatchFailsOnClosedStore(t *testing.T) {
 		t.Fatal("Watch on a closed store succeeded")
 	}
 }
+
+// TestWatchSeesAPIKeyChanges checks that creating and revoking an API key
+// move the catalog version, so every node forgets the key verifications it
+// remembers.
+func TestWatchSeesAPIKeyChanges(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	dsn := testenv.NewMySQLDatabase(t)
+	watched := openStore(t, dsn)
+	other := openStore(t, dsn)
+	var calls atomic.Int64
+	done := make(chan error, 1)
+	go func() { done <- watched.Watch(ctx, 10*time.Millisecond, func() { calls.Add(1) }) }()
+	waitFor(t, "the initial call", 5*time.Second, func() bool { return calls.Load() == 1 })
+	if err := other.CreateAPIKey(ctx, &tenancy.APIKey{Name: "deploy", Prefix: "abcdefgh", Hash: []byte{1}, Scopes: []tenancy.Scope{tenancy.ScopeRead}}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a key created by another node", time.Second, func() bool { return calls.Load() > 1 })
+	before := calls.Load()
+	if err := other.RevokeAPIKey(ctx, "deploy"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a key revoked by another node", time.Second, func() bool { return calls.Load() > before })
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Watch returned %v after cancel, want nil", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Watch did not return after its context was cancelled")
+	}
+}

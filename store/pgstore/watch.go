@@ -11,8 +11,9 @@ import (
 )
 
 // Channel is the LISTEN/NOTIFY channel on which the catalog's triggers
-// announce changes to how tenants are served. The payload is the tenant's
-// uuid, or "" when the tenant is already gone.
+// announce changes to how tenants are served, and to the API keys. The
+// payload is the tenant's uuid, or "" when the tenant is already gone or
+// the change is to an API key.
 const Channel = "tenancy_catalog"
 
 // ErrClosed is returned by Watch when the Store is closed while it runs.
@@ -31,9 +32,9 @@ const (
 )
 
 // Watch calls onChange whenever a change to how tenants are served (tenants
-// or domains added, changed or removed) is committed, by any connection
-// from any node; it returns nil when ctx is done, or the error that stopped
-// it.
+// or domains added, changed or removed) or to the API keys (created,
+// revoked, removed) is committed, by any connection from any node; it
+// returns nil when ctx is done, or the error that stopped it.
 //
 // Watch takes one connection out of the pool for as long as it runs and
 // LISTENs on [Channel]. It calls onChange once as soon as it listens,

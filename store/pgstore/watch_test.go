@@ -83,8 +83,8 @@ func TestWatchSeesOtherNodes(t *testing.T) {
 	}
 	waitFor(t, "a domain added by the same store", time.Second, func() bool { return calls.Load() > before })
 
-	// Routine writes (last access, operation records, API keys, audit) do
-	// not notify: only the domain removed after them is reported, once.
+	// Routine writes (last access, operation records, audit) do not
+	// notify: only the domain removed after them is reported, once.
 	time.Sleep(50 * time.Millisecond)
 	before = calls.Load()
 	if err := other.TouchTenants(ctx, map[int64]time.Time{tn.ID: time.Now()}); err != nil {
@@ -252,5 +252,32 @@ func TestWatchRejectsBadArguments(t *testing.T) {
 	}
 	if err := s.Watch(ctx, time.Second, nil); err == nil {
 		t.Error("Watch without onChange succeeded")
+	}
+}
+
+// TestWatchSeesAPIKeyChanges checks that creating and revoking an API key
+// notify, so every node forgets the key verifications it remembers.
+func TestWatchSeesAPIKeyChanges(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	url := testenv.NewPostgresDatabase(t, testenv.PostgresURL(t))
+	watched := openStore(t, url)
+	other := openStore(t, url)
+	var calls atomic.Int64
+	done := watch(ctx, watched, 20*time.Millisecond, &calls)
+	waitFor(t, "the initial call", 5*time.Second, func() bool { return calls.Load() == 1 })
+	if err := other.CreateAPIKey(ctx, &tenancy.APIKey{Name: "deploy", Prefix: "abcdefgh", Hash: []byte{1}, Scopes: []tenancy.Scope{tenancy.ScopeRead}}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a key created by another node", time.Second, func() bool { return calls.Load() > 1 })
+	before := calls.Load()
+	if err := other.RevokeAPIKey(ctx, "deploy"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a key revoked by another node", time.Second, func() bool { return calls.Load() > before })
+	cancel()
+	if err := result(t, done); err != nil {
+		t.Fatalf("Watch returned %v after cancel, want nil", err)
 	}
 }

@@ -9,13 +9,14 @@ import (
 
 // Watch calls onChange whenever a connection other than its own commits a
 // change to how tenants are served (tenants or domains added, changed or
-// removed), in this process or another; it returns nil when ctx is done, or
-// the error that stopped it.
+// removed) or to the API keys (created, revoked, removed), in this process
+// or another; it returns nil when ctx is done, or the error that stopped
+// it.
 //
 // Every interval it polls PRAGMA data_version on one dedicated connection,
 // which changes when any other connection commits; only then does it read
-// the catalog_version counter that triggers bump on tenant and domain
-// changes, so last-access flushes and operation records never call
+// the catalog_version counter that triggers bump on tenant, domain and API
+// key changes, so last-access flushes and operation records never call
 // onChange. Watch also calls onChange once as soon as it has read the first
 // versions, because commits made before that (but after the caller last
 // read the catalog) cannot be detected. onChange runs on Watch's goroutine

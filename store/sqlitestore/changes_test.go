@@ -115,3 +115,32 @@ func TestWatchFailsOnClosedStore(t *testing.T) {
 		t.Fatal("Watch on a closed store succeeded")
 	}
 }
+
+// TestWatchSeesAPIKeyChanges checks that creating and revoking an API key
+// are reported, so every process forgets the key verifications it
+// remembers.
+func TestWatchSeesAPIKeyChanges(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	path := filepath.Join(t.TempDir(), "catalog.sqlite")
+	watched := openStore(t, path)
+	other := openStore(t, path)
+	var calls atomic.Int64
+	done := make(chan error, 1)
+	go func() { done <- watched.Watch(ctx, 5*time.Millisecond, func() { calls.Add(1) }) }()
+	waitFor(t, "the initial call", func() bool { return calls.Load() == 1 })
+	if err := other.CreateAPIKey(ctx, &tenancy.APIKey{Name: "deploy", Prefix: "abcdefgh", Hash: []byte{1}, Scopes: []tenancy.Scope{tenancy.ScopeRead}}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a key created by another store", func() bool { return calls.Load() > 1 })
+	before := calls.Load()
+	if err := other.RevokeAPIKey(ctx, "deploy"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a key revoked by another store", func() bool { return calls.Load() > before })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Watch returned %v after cancel, want nil", err)
+	}
+}
