@@ -571,7 +571,9 @@ func (r ListResult) LastPage() int { return max(1, (r.Total+r.PerPage-1)/r.PerPa
 // DefaultPerPage; PerPage above MaxPerPage, an unknown sort field or
 // status is a *ValidationError.
 func (m *Manager) List(ctx context.Context, opts ListOptions) (ListResult, error) {
-	if opts.Status != "" {
+	if st := Status(strings.ToLower(strings.TrimSpace(string(opts.Status)))); st.Lifecycle() {
+		opts.Status = st // listing the tenants being created or deleted
+	} else if opts.Status != "" {
 		st, err := ParseStatus(string(opts.Status))
 		if err != nil {
 			return ListResult{}, err
