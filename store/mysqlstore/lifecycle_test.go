@@ -3,6 +3,7 @@ package mysqlstore_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -266,6 +267,9 @@ func TestTenantLocks(t *testing.T) {
 	var le *tenancy.LockedError
 	if err := s.TryLockTenant(ctx, "expiring", "host-a/1/run", time.Minute); !errors.As(err, &le) || le.Holder != "host-b/2/run" {
 		t.Fatalf("TryLockTenant by the old holder: %v", err)
+	}
+	if err := s.TryLockTenant(ctx, id, strings.Repeat("h", 256), time.Minute); err == nil {
+		t.Fatal("TryLockTenant with a 256-byte holder succeeded")
 	}
 	if catalogVersion(t, s) != v {
 		t.Fatal("locks bumped the catalog version")

@@ -894,6 +894,9 @@ func (s *Store) RecordOperations(ctx context.Context, recs []tenancy.OperationRe
 // when there is none, when it has expired, or when holder already holds
 // it.
 func (s *Store) TryLockTenant(ctx context.Context, tenantUUID, holder string, ttl time.Duration) error {
+	if len(tenantUUID) > maxLockName || len(holder) > maxLockName {
+		return fmt.Errorf("mysqlstore: lock tenant %.40q for %.40q: uuid and holder are at most %d bytes", tenantUUID, holder, maxLockName)
+	}
 	at := now()
 	var cur string
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
@@ -922,6 +925,10 @@ func (s *Store) TryLockTenant(ctx context.Context, tenantUUID, holder string, tt
 	}
 	return nil
 }
+
+// maxLockName is the length in bytes of tenant_locks' columns, which a
+// server not in strict mode would truncate silently.
+const maxLockName = 255
 
 // RenewTenantLock implements tenancy.Store.
 func (s *Store) RenewTenantLock(ctx context.Context, tenantUUID, holder string, ttl time.Duration) error {
