@@ -19,6 +19,14 @@
 // minutes (under the server's wait_timeout); the lookups by domain and by
 // uuid are prepared statements.
 //
+// A tenant in a lifecycle state (provisioning, deleting) keeps it in its own
+// column, beside the status it will have or had, and is reported with the
+// lifecycle state as its status. Per-tenant locks are lease rows in
+// tenant_locks, keyed by the tenant's uuid and compared as bytes: a lease
+// is taken when it is absent, expired or already the caller's, in one
+// INSERT … ON DUPLICATE KEY UPDATE, and lapses ttl after it was taken or
+// last renewed.
+//
 // Changes that affect how tenants are served bump a counter through
 // triggers, which [Store.Watch] polls. Creating triggers on a server with
 // binary logging on needs the SUPER privilege or

@@ -282,14 +282,19 @@ func (s *Store) CreateTenant(ctx context.Context, t *tenancy.Tenant) error {
 		id      int64
 		domains []tenancy.Domain
 	)
+	status, lifecycle := storage(t.Status)
+	generation := t.Generation
+	if generation == 0 {
+		generation = 1
+	}
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		domains = primaryFirst(t.Domains)
 		res, err := tx.ExecContext(ctx, `INSERT INTO tenants
-			(uuid, name, status, status_reason, database_name, shard, notes, settings, data,
-			 maintenance, maintenance_message, maintenance_secret, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			t.UUID, t.Name, string(t.Status), t.StatusReason, t.DatabaseName, t.Shard, t.Notes,
-			settings, data, t.Maintenance, t.MaintenanceMessage, t.MaintenanceSecret, at, at)
+			(uuid, name, status, lifecycle, status_reason, visitor_message, database_name, shard, notes, settings, data,
+			 maintenance, maintenance_message, maintenance_secret, generation, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			t.UUID, t.Name, status, lifecycle, t.StatusReason, t.VisitorMessage, t.DatabaseName, t.Shard, t.Notes,
+			settings, data, t.Maintenance, t.MaintenanceMessage, t.MaintenanceSecret, generation, at, at)
 		if err != nil {
 			return mapConstraint(err)
 		}
@@ -308,7 +313,7 @@ func (s *Store) CreateTenant(ctx context.Context, t *tenancy.Tenant) error {
 	if err != nil {
 		return err
 	}
-	t.ID = id
+	t.ID, t.Generation = id, generation
 	t.CreatedAt, t.UpdatedAt = at, at
 	t.Domains = domains
 	if t.Settings == nil {
@@ -329,29 +334,71 @@ func insertDomain(ctx context.Context, tx *sql.Tx, d *tenancy.Domain) (int64, er
 	return res.LastInsertId()
 }
 
-const tenantColumns = `t.id, t.uuid, t.name, t.status, t.status_reason, t.database_name, t.shard, t.notes,
-	t.settings, t.data, t.maintenance, t.maintenance_message, t.maintenance_secret, t.created_at, t.updated_at,
-	t.last_accessed_at`
+const tenantColumns = `t.id, t.uuid, t.name, t.status, t.lifecycle, t.status_reason, t.visitor_message,
+	t.database_name, t.shard, t.notes, t.settings, t.data, t.maintenance, t.maintenance_message,
+	t.maintenance_secret, t.generation, t.created_at, t.updated_at, t.last_accessed_at`
+
+// storage splits a tenant's status into its columns: a lifecycle state
+// goes to lifecycle (status keeps a settable value, as its CHECK wants).
+func storage(st tenancy.Status) (status, lifecycle string) {
+	if st.Lifecycle() {
+		return string(tenancy.StatusInactive), string(st)
+	}
+	return string(st), ""
+}
+
+// settableOrEmpty returns a settable status as text, "" for a lifecycle
+// state.
+func settableOrEmpty(st tenancy.Status) string {
+	if st.Lifecycle() {
+		return ""
+	}
+	return string(st)
+}
+
+// statusFilter is the condition matching tenants in any of statuses
+// (lifecycle states or settable statuses), with its arguments.
+func statusFilter(statuses []tenancy.Status) (string, []any) {
+	var settable, lifecycle []any
+	for _, st := range statuses {
+		if st.Lifecycle() {
+			lifecycle = append(lifecycle, string(st))
+		} else {
+			settable = append(settable, string(st))
+		}
+	}
+	var conds []string
+	if len(settable) > 0 {
+		conds = append(conds, `(t.lifecycle = '' AND t.status IN (?`+strings.Repeat(",?", len(settable)-1)+`))`)
+	}
+	if len(lifecycle) > 0 {
+		conds = append(conds, `t.lifecycle IN (?`+strings.Repeat(",?", len(lifecycle)-1)+`)`)
+	}
+	return `(` + strings.Join(conds, ` OR `) + `)`, append(settable, lifecycle...)
+}
 
 // tenantRow receives the columns of tenantColumns.
 type tenantRow struct {
-	t              tenancy.Tenant
-	status         string
-	settings, data string
-	accessed       sql.NullTime
+	t                 tenancy.Tenant
+	status, lifecycle string
+	settings, data    string
+	accessed          sql.NullTime
 }
 
 func (r *tenantRow) dest() []any {
 	t := &r.t
-	return []any{&t.ID, &t.UUID, &t.Name, &r.status, &t.StatusReason, &t.DatabaseName, &t.Shard, &t.Notes,
-		&r.settings, &r.data, &t.Maintenance, &t.MaintenanceMessage, &t.MaintenanceSecret, &t.CreatedAt, &t.UpdatedAt,
-		&r.accessed}
+	return []any{&t.ID, &t.UUID, &t.Name, &r.status, &r.lifecycle, &t.StatusReason, &t.VisitorMessage,
+		&t.DatabaseName, &t.Shard, &t.Notes, &r.settings, &r.data, &t.Maintenance, &t.MaintenanceMessage,
+		&t.MaintenanceSecret, &t.Generation, &t.CreatedAt, &t.UpdatedAt, &r.accessed}
 }
 
 // tenant returns a copy of the scanned tenant with decoded fields.
 func (r *tenantRow) tenant() (*tenancy.Tenant, error) {
 	t := r.t
 	t.Status = tenancy.Status(r.status)
+	if r.lifecycle != "" {
+		t.Status = tenancy.Status(r.lifecycle)
+	}
 	var err error
 	if t.Settings, err = decodeObject(r.settings); err != nil {
 		return nil, fmt.Errorf("tenant %s settings: %w", t.UUID, err)
@@ -490,8 +537,9 @@ func (s *Store) ListTenants(ctx context.Context, opts tenancy.ListOptions) ([]*t
 	var where []string
 	var args []any
 	if opts.Status != "" {
-		where = append(where, `t.status = ?`)
-		args = append(args, string(opts.Status))
+		cond, cargs := statusFilter([]tenancy.Status{opts.Status})
+		where = append(where, cond)
+		args = append(args, cargs...)
 	}
 	if opts.Search != "" {
 		pattern := "%" + escapeLike(opts.Search) + "%"
@@ -557,10 +605,9 @@ func (s *Store) AllTenants(ctx context.Context, statuses ...tenancy.Status) ([]*
 	query := `SELECT ` + tenantColumns + ` FROM tenants t`
 	var args []any
 	if len(statuses) > 0 {
-		query += ` WHERE t.status IN (?` + strings.Repeat(",?", len(statuses)-1) + `)`
-		for _, st := range statuses {
-			args = append(args, string(st))
-		}
+		cond, cargs := statusFilter(statuses)
+		query += ` WHERE ` + cond
+		args = cargs
 	}
 	rows, err := s.db.QueryContext(ctx, query+` ORDER BY t.id`, args...)
 	if err != nil {
@@ -584,11 +631,15 @@ func (s *Store) UpdateTenant(ctx context.Context, t *tenancy.Tenant) error {
 		return fmt.Errorf("encode data: %w", err)
 	}
 	at := now()
-	res, err := s.db.ExecContext(ctx, `UPDATE tenants SET name = ?, status = ?, status_reason = ?, notes = ?,
+	// A lifecycle state is not the caller's to set: the status column
+	// keeps its value then, and lifecycle is never written here.
+	st := settableOrEmpty(t.Status)
+	res, err := s.db.ExecContext(ctx, `UPDATE tenants SET name = ?,
+		status = CASE WHEN ? = '' THEN status ELSE ? END, status_reason = ?, visitor_message = ?, notes = ?,
 		settings = ?, data = ?, maintenance = ?, maintenance_message = ?, maintenance_secret = ?, updated_at = ?
 		WHERE id = ?`,
-		t.Name, string(t.Status), t.StatusReason, t.Notes, settings, data, t.Maintenance, t.MaintenanceMessage,
-		t.MaintenanceSecret, at, t.ID)
+		t.Name, st, st, t.StatusReason, t.VisitorMessage, t.Notes, settings, data, t.Maintenance,
+		t.MaintenanceMessage, t.MaintenanceSecret, at, t.ID)
 	if err != nil {
 		return err
 	}
@@ -599,6 +650,49 @@ func (s *Store) UpdateTenant(ctx context.Context, t *tenancy.Tenant) error {
 	}
 	t.UpdatedAt = at
 	return nil
+}
+
+// CommitTenant implements tenancy.Store.
+func (s *Store) CommitTenant(ctx context.Context, id int64, status tenancy.Status) error {
+	if !status.Valid() {
+		return fmt.Errorf("mysqlstore: commit tenant %d: %q is not a settable status", id, status)
+	}
+	return s.transition(ctx, id, `UPDATE tenants SET lifecycle = '', status = ?, updated_at = ?
+		WHERE id = ? AND lifecycle = 'provisioning'`, string(status), now(), id)
+}
+
+// MarkDeleting implements tenancy.Store.
+func (s *Store) MarkDeleting(ctx context.Context, id int64) error {
+	return s.transition(ctx, id, `UPDATE tenants SET lifecycle = 'deleting', updated_at = ?
+		WHERE id = ? AND lifecycle IN ('', 'deleting')`, now(), id)
+}
+
+// transition runs a conditional update of one tenant's lifecycle; when it
+// matches no row, the tenant is missing (ErrNotFound) or in a state the
+// update does not start from (*tenancy.StateError). The connections set
+// clientFoundRows, so a matched row counts even when nothing changed.
+func (s *Store) transition(ctx context.Context, id int64, query string, args ...any) error {
+	res, err := s.db.ExecContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 1 {
+		return nil
+	}
+	var uuid, status, life string
+	err = s.db.QueryRowContext(ctx, `SELECT uuid, status, lifecycle FROM tenants WHERE id = ?`, id).Scan(&uuid, &status, &life)
+	if errors.Is(err, sql.ErrNoRows) {
+		return tenancy.ErrNotFound
+	}
+	if err != nil {
+		return err
+	}
+	if life != "" {
+		status = life
+	}
+	return &tenancy.StateError{Tenant: uuid, Status: tenancy.Status(status)}
 }
 
 // DeleteTenant implements tenancy.Store.
@@ -666,6 +760,9 @@ func (s *Store) RemoveDomain(ctx context.Context, tenantID int64, domain string)
 		} else if err != nil {
 			return err
 		}
+		// The tenant's row stays locked until the end of tx, so
+		// concurrent removals of its domains take turns and each counts
+		// the domains the previous one left.
 		var id int64
 		var wasPrimary bool
 		err := tx.QueryRowContext(ctx, `SELECT id, is_primary FROM domains WHERE tenant_id = ? AND domain = ? FOR UPDATE`,
@@ -675,6 +772,13 @@ func (s *Store) RemoveDomain(ctx context.Context, tenantID int64, domain string)
 		}
 		if err != nil {
 			return err
+		}
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM domains WHERE tenant_id = ? FOR UPDATE`, tenantID).Scan(&n); err != nil {
+			return err
+		}
+		if n <= 1 {
+			return tenancy.ErrLastDomain
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM domains WHERE id = ?`, id); err != nil {
 			return err
@@ -735,22 +839,121 @@ func (s *Store) RecordOperation(ctx context.Context, rec tenancy.OperationRecord
 	if finished.IsZero() {
 		finished = time.Now()
 	}
-	// VALUES() is deprecated in MySQL 8.0.20 in favour of a row alias,
-	// which MariaDB does not know; it still works in both.
 	_, err := s.db.ExecContext(ctx, `INSERT INTO tenant_operations
-		(tenant_id, operation, state, version, error, duration_ns, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?)
-		ON DUPLICATE KEY UPDATE state = VALUES(state), version = VALUES(version),
-		error = VALUES(error), duration_ns = VALUES(duration_ns), finished_at = VALUES(finished_at)`,
-		rec.TenantID, rec.Operation, rec.State, rec.Version, rec.Error, int64(rec.Duration), ts(finished))
+		(tenant_id, operation, state, run_id, version, error, duration_ns, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		`+onDuplicateOperation,
+		rec.TenantID, rec.Operation, rec.State, rec.RunID, rec.Version, rec.Error, int64(rec.Duration), ts(finished))
 	if _, ok := mysqlError(err, errNoParentRow); ok {
 		return tenancy.ErrNotFound
 	}
 	return err
 }
 
+// onDuplicateOperation replaces an operation's previous record; pending
+// and running records keep the version the tenant was at. The version is
+// assigned before state, which MySQL assigns left to right. VALUES() is
+// deprecated in MySQL 8.0.20 in favour of a row alias, which MariaDB does
+// not know; it still works in both.
+const onDuplicateOperation = `ON DUPLICATE KEY UPDATE
+	version = IF(VALUES(state) IN ('pending', 'running'), tenant_operations.version, VALUES(version)),
+	state = VALUES(state), run_id = VALUES(run_id), error = VALUES(error),
+	duration_ns = VALUES(duration_ns), finished_at = VALUES(finished_at)`
+
+// RecordOperations implements tenancy.Store.
+func (s *Store) RecordOperations(ctx context.Context, recs []tenancy.OperationRecord) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	at := now()
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		// Records of tenants deleted meanwhile are left out rather than
+		// failing the batch on the foreign key.
+		stmt, err := tx.PrepareContext(ctx, `INSERT INTO tenant_operations
+			(tenant_id, operation, state, run_id, version, error, duration_ns, finished_at)
+			SELECT id, ?, ?, ?, ?, ?, ?, ? FROM tenants WHERE id = ?
+			`+onDuplicateOperation)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for _, r := range recs {
+			finished := at
+			if !r.FinishedAt.IsZero() {
+				finished = ts(r.FinishedAt)
+			}
+			if _, err := stmt.ExecContext(ctx, r.Operation, r.State, r.RunID, r.Version, r.Error, int64(r.Duration),
+				finished, r.TenantID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// TryLockTenant implements tenancy.Store with a lease row: it is taken
+// when there is none, when it has expired, or when holder already holds
+// it.
+func (s *Store) TryLockTenant(ctx context.Context, tenantUUID, holder string, ttl time.Duration) error {
+	if len(tenantUUID) > maxLockName || len(holder) > maxLockName {
+		return fmt.Errorf("mysqlstore: lock tenant %.40q for %.40q: uuid and holder are at most %d bytes", tenantUUID, holder, maxLockName)
+	}
+	at := now()
+	var cur string
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		// Every assignment tests the same condition, on the lease's old
+		// expiry (expires_at is assigned last) and its holder, old or
+		// new: MySQL assigns left to right, and once holder is assigned
+		// it is the caller exactly when the lease was taken.
+		if _, err := tx.ExecContext(ctx, `INSERT INTO tenant_locks (tenant_uuid, holder, acquired_at, expires_at)
+			VALUES (?, ?, ?, ?)
+			ON DUPLICATE KEY UPDATE
+				holder = IF(expires_at <= ? OR holder = VALUES(holder), VALUES(holder), holder),
+				acquired_at = IF(expires_at <= ? OR holder = VALUES(holder), VALUES(acquired_at), acquired_at),
+				expires_at = IF(expires_at <= ? OR holder = VALUES(holder), VALUES(expires_at), expires_at)`,
+			tenantUUID, holder, at, ts(at.Add(ttl)), at, at, at); err != nil {
+			return err
+		}
+		// The statement left the row locked by tx: this reads its
+		// outcome.
+		return tx.QueryRowContext(ctx, `SELECT holder FROM tenant_locks WHERE tenant_uuid = ?`, tenantUUID).Scan(&cur)
+	})
+	if err != nil {
+		return err
+	}
+	if cur != holder {
+		return &tenancy.LockedError{Tenant: tenantUUID, Holder: cur}
+	}
+	return nil
+}
+
+// maxLockName is the length in bytes of tenant_locks' columns, which a
+// server not in strict mode would truncate silently.
+const maxLockName = 255
+
+// RenewTenantLock implements tenancy.Store.
+func (s *Store) RenewTenantLock(ctx context.Context, tenantUUID, holder string, ttl time.Duration) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE tenant_locks SET expires_at = ? WHERE tenant_uuid = ? AND holder = ?`,
+		ts(time.Now().Add(ttl)), tenantUUID, holder)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		return tenancy.ErrLockLost
+	}
+	return nil
+}
+
+// UnlockTenant implements tenancy.Store.
+func (s *Store) UnlockTenant(ctx context.Context, tenantUUID, holder string) error {
+	_, err := s.db.ExecContext(ctx, `DELETE FROM tenant_locks WHERE tenant_uuid = ? AND holder = ?`, tenantUUID, holder)
+	return err
+}
+
 // Operations implements tenancy.Store.
 func (s *Store) Operations(ctx context.Context, operation, state string) ([]tenancy.OperationRecord, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT o.tenant_id, t.uuid, o.operation, o.state, o.version, o.error,
+	rows, err := s.db.QueryContext(ctx, `SELECT o.tenant_id, t.uuid, o.operation, o.state, o.run_id, o.version, o.error,
 		o.duration_ns, o.finished_at FROM tenant_operations o JOIN tenants t ON t.id = o.tenant_id
 		WHERE o.operation = ? AND (? = '' OR o.state = ?) ORDER BY o.tenant_id`, operation, state, state)
 	if err != nil {
@@ -761,7 +964,7 @@ func (s *Store) Operations(ctx context.Context, operation, state string) ([]tena
 	for rows.Next() {
 		var r tenancy.OperationRecord
 		var dur int64
-		if err := rows.Scan(&r.TenantID, &r.TenantUUID, &r.Operation, &r.State, &r.Version, &r.Error, &dur, &r.FinishedAt); err != nil {
+		if err := rows.Scan(&r.TenantID, &r.TenantUUID, &r.Operation, &r.State, &r.RunID, &r.Version, &r.Error, &dur, &r.FinishedAt); err != nil {
 			return nil, err
 		}
 		r.Duration, r.FinishedAt = time.Duration(dur), r.FinishedAt.UTC()
@@ -799,7 +1002,8 @@ func (s *Store) TouchTenants(ctx context.Context, accessed map[int64]time.Time) 
 
 // CountByStatus implements tenancy.Store.
 func (s *Store) CountByStatus(ctx context.Context) (map[tenancy.Status]int, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT status, count(*) FROM tenants GROUP BY status`)
+	rows, err := s.db.QueryContext(ctx, `SELECT IF(lifecycle <> '', lifecycle, status) AS effective, count(*)
+		FROM tenants GROUP BY effective`)
 	if err != nil {
 		return nil, err
 	}
