@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -46,6 +47,11 @@ type Store struct {
 	// closing is cancelled by Close, which stops running Watch calls.
 	closing context.Context
 	close   context.CancelFunc
+
+	// locksMu guards locks, the tenant locks held by this store by
+	// lockHeld name; nil once the store is closed.
+	locksMu sync.Mutex
+	locks   map[string]*heldLock
 }
 
 var _ tenancy.Store = (*Store)(nil)
@@ -82,7 +88,7 @@ func Open(ctx context.Context, cfg *Config) (*Store, error) {
 		return nil, fmt.Errorf("pgstore: catalog schema in %s: %w", describe(pc), err)
 	}
 	closing, closeFn := context.WithCancel(context.Background())
-	return &Store{pool: pool, db: db, closing: closing, close: closeFn}, nil
+	return &Store{pool: pool, db: db, closing: closing, close: closeFn, locks: map[string]*heldLock{}}, nil
 }
 
 // describe names the catalog database for error messages, without secrets.
@@ -122,10 +128,11 @@ func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 // (goose, River's database/sql driver).
 func (s *Store) DB() *sql.DB { return s.db }
 
-// Close stops running Watch calls (they return ErrClosed) and closes the
-// pool.
+// Close stops running Watch calls (they return ErrClosed), releases the
+// tenant locks the store holds and closes the pool.
 func (s *Store) Close() error {
 	s.close()
+	s.closeLocks()
 	err := s.db.Close()
 	s.pool.Close()
 	return err
@@ -228,13 +235,17 @@ func (s *Store) CreateTenant(ctx context.Context, t *tenancy.Tenant) error {
 	at := now()
 	domains := primaryFirst(t.Domains)
 	var id int64
+	status, lifecycle := storage(t.Status)
+	if t.Generation == 0 {
+		t.Generation = 1
+	}
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		err := tx.QueryRow(ctx, `INSERT INTO tenants
-			(uuid, name, status, status_reason, database_name, shard, notes, settings, data,
-			 maintenance, maintenance_message, maintenance_secret, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13) RETURNING id`,
-			t.UUID, t.Name, string(t.Status), t.StatusReason, t.DatabaseName, t.Shard, t.Notes,
-			settings, data, t.Maintenance, t.MaintenanceMessage, t.MaintenanceSecret, at).Scan(&id)
+			(uuid, name, status, lifecycle, status_reason, visitor_message, database_name, shard, notes, settings, data,
+			 maintenance, maintenance_message, maintenance_secret, generation, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16) RETURNING id`,
+			t.UUID, t.Name, status, lifecycle, t.StatusReason, t.VisitorMessage, t.DatabaseName, t.Shard, t.Notes,
+			settings, data, t.Maintenance, t.MaintenanceMessage, t.MaintenanceSecret, t.Generation, at).Scan(&id)
 		if err != nil {
 			return mapConstraint(err)
 		}
@@ -263,29 +274,72 @@ func (s *Store) CreateTenant(ctx context.Context, t *tenancy.Tenant) error {
 	return nil
 }
 
-const tenantColumns = `t.id, t.uuid, t.name, t.status, t.status_reason, t.database_name, t.shard, t.notes,
-	t.settings, t.data, t.maintenance, t.maintenance_message, t.maintenance_secret, t.created_at, t.updated_at,
-	t.last_accessed_at`
+const tenantColumns = `t.id, t.uuid, t.name, t.status, t.lifecycle, t.status_reason, t.visitor_message,
+	t.database_name, t.shard, t.notes, t.settings, t.data, t.maintenance, t.maintenance_message,
+	t.maintenance_secret, t.generation, t.created_at, t.updated_at, t.last_accessed_at`
+
+// storage splits a tenant's status into its columns: a lifecycle state
+// goes to lifecycle (status keeps a settable value, as its CHECK wants).
+func storage(st tenancy.Status) (status, lifecycle string) {
+	if st.Lifecycle() {
+		return string(tenancy.StatusInactive), string(st)
+	}
+	return string(st), ""
+}
+
+// settableOrEmpty returns a settable status as text, "" for a lifecycle
+// state.
+func settableOrEmpty(st tenancy.Status) string {
+	if st.Lifecycle() {
+		return ""
+	}
+	return string(st)
+}
+
+// statusFilter is the condition matching tenants in any of statuses
+// (lifecycle states or settable statuses); arg adds a query argument and
+// returns its placeholder.
+func statusFilter(statuses []tenancy.Status, arg func(any) string) string {
+	var settable, lifecycle []string
+	for _, st := range statuses {
+		if st.Lifecycle() {
+			lifecycle = append(lifecycle, string(st))
+		} else {
+			settable = append(settable, string(st))
+		}
+	}
+	var conds []string
+	if len(settable) > 0 {
+		conds = append(conds, `(t.lifecycle = '' AND t.status = ANY(`+arg(settable)+`))`)
+	}
+	if len(lifecycle) > 0 {
+		conds = append(conds, `t.lifecycle = ANY(`+arg(lifecycle)+`)`)
+	}
+	return `(` + strings.Join(conds, ` OR `) + `)`
+}
 
 // tenantRow receives the columns of tenantColumns.
 type tenantRow struct {
 	t              tenancy.Tenant
-	status         string
+	status, life   string
 	settings, data []byte
 	accessed       *time.Time
 }
 
 func (r *tenantRow) dest() []any {
 	t := &r.t
-	return []any{&t.ID, &t.UUID, &t.Name, &r.status, &t.StatusReason, &t.DatabaseName, &t.Shard, &t.Notes,
-		&r.settings, &r.data, &t.Maintenance, &t.MaintenanceMessage, &t.MaintenanceSecret, &t.CreatedAt, &t.UpdatedAt,
-		&r.accessed}
+	return []any{&t.ID, &t.UUID, &t.Name, &r.status, &r.life, &t.StatusReason, &t.VisitorMessage, &t.DatabaseName,
+		&t.Shard, &t.Notes, &r.settings, &r.data, &t.Maintenance, &t.MaintenanceMessage, &t.MaintenanceSecret,
+		&t.Generation, &t.CreatedAt, &t.UpdatedAt, &r.accessed}
 }
 
 // tenant returns a copy of the scanned tenant with decoded fields.
 func (r *tenantRow) tenant() (*tenancy.Tenant, error) {
 	t := r.t
 	t.Status = tenancy.Status(r.status)
+	if r.life != "" {
+		t.Status = tenancy.Status(r.life)
+	}
 	var err error
 	if t.Settings, err = decodeObject(r.settings); err != nil {
 		return nil, fmt.Errorf("tenant %s settings: %w", t.UUID, err)
@@ -413,7 +467,7 @@ func (s *Store) ListTenants(ctx context.Context, opts tenancy.ListOptions) ([]*t
 		return fmt.Sprintf("$%d", len(args))
 	}
 	if opts.Status != "" {
-		where = append(where, `t.status = `+arg(string(opts.Status)))
+		where = append(where, statusFilter([]tenancy.Status{opts.Status}, arg))
 	}
 	if opts.Search != "" {
 		p := arg("%" + escapeLike(opts.Search) + "%")
@@ -482,12 +536,10 @@ func (s *Store) AllTenants(ctx context.Context, statuses ...tenancy.Status) ([]*
 	query := `SELECT ` + tenantColumns + ` FROM tenants t`
 	var args []any
 	if len(statuses) > 0 {
-		sts := make([]string, len(statuses))
-		for i, st := range statuses {
-			sts[i] = string(st)
-		}
-		query += ` WHERE t.status = ANY($1)`
-		args = append(args, sts)
+		query += ` WHERE ` + statusFilter(statuses, func(v any) string {
+			args = append(args, v)
+			return fmt.Sprintf("$%d", len(args))
+		})
 	}
 	rows, err := s.pool.Query(ctx, query+` ORDER BY t.id`, args...)
 	if err != nil {
@@ -511,11 +563,14 @@ func (s *Store) UpdateTenant(ctx context.Context, t *tenancy.Tenant) error {
 		return fmt.Errorf("encode data: %w", err)
 	}
 	at := now()
-	tag, err := s.pool.Exec(ctx, `UPDATE tenants SET name = $1, status = $2, status_reason = $3, notes = $4,
-		settings = $5, data = $6, maintenance = $7, maintenance_message = $8, maintenance_secret = $9, updated_at = $10
-		WHERE id = $11`,
-		t.Name, string(t.Status), t.StatusReason, t.Notes, settings, data, t.Maintenance, t.MaintenanceMessage,
-		t.MaintenanceSecret, at, t.ID)
+	// A lifecycle state is not the caller's to set: the status column
+	// keeps its value then, and lifecycle is never written here.
+	tag, err := s.pool.Exec(ctx, `UPDATE tenants SET name = $1,
+		status = CASE WHEN $2::text = '' THEN status ELSE $2::text END, status_reason = $3, visitor_message = $4, notes = $5,
+		settings = $6, data = $7, maintenance = $8, maintenance_message = $9, maintenance_secret = $10, updated_at = $11
+		WHERE id = $12`,
+		t.Name, settableOrEmpty(t.Status), t.StatusReason, t.VisitorMessage, t.Notes, settings, data, t.Maintenance,
+		t.MaintenanceMessage, t.MaintenanceSecret, at, t.ID)
 	if err != nil {
 		return err
 	}
@@ -524,6 +579,46 @@ func (s *Store) UpdateTenant(ctx context.Context, t *tenancy.Tenant) error {
 	}
 	t.UpdatedAt = at
 	return nil
+}
+
+// CommitTenant implements tenancy.Store.
+func (s *Store) CommitTenant(ctx context.Context, id int64, status tenancy.Status) error {
+	if !status.Valid() {
+		return fmt.Errorf("pgstore: commit tenant %d: %q is not a settable status", id, status)
+	}
+	return s.transition(ctx, id, `UPDATE tenants SET lifecycle = '', status = $1, updated_at = $2
+		WHERE id = $3 AND lifecycle = 'provisioning'`, string(status), now(), id)
+}
+
+// MarkDeleting implements tenancy.Store.
+func (s *Store) MarkDeleting(ctx context.Context, id int64) error {
+	return s.transition(ctx, id, `UPDATE tenants SET lifecycle = 'deleting', updated_at = $1
+		WHERE id = $2 AND lifecycle IN ('', 'deleting')`, now(), id)
+}
+
+// transition runs a conditional update of one tenant's lifecycle; when it
+// changes nothing, the tenant is missing (ErrNotFound) or in a state the
+// update does not start from (*tenancy.StateError).
+func (s *Store) transition(ctx context.Context, id int64, query string, args ...any) error {
+	tag, err := s.pool.Exec(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 1 {
+		return nil
+	}
+	var uuid, status, life string
+	err = s.pool.QueryRow(ctx, `SELECT uuid, status, lifecycle FROM tenants WHERE id = $1`, id).Scan(&uuid, &status, &life)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return tenancy.ErrNotFound
+	}
+	if err != nil {
+		return err
+	}
+	if life != "" {
+		status = life
+	}
+	return &tenancy.StateError{Tenant: uuid, Status: tenancy.Status(status)}
 }
 
 // DeleteTenant implements tenancy.Store.
@@ -576,16 +671,35 @@ func (s *Store) AddDomain(ctx context.Context, d *tenancy.Domain) error {
 	})
 }
 
-// RemoveDomain implements tenancy.Store.
+// RemoveDomain implements tenancy.Store. The tenant's row is locked first,
+// so concurrent removals of its domains take turns and each one counts the
+// domains the others left.
 func (s *Store) RemoveDomain(ctx context.Context, tenantID int64, domain string) error {
 	return s.inTx(ctx, func(tx pgx.Tx) error {
-		if err := lockTenant(ctx, tx, tenantID, now()); errors.Is(err, tenancy.ErrNotFound) {
+		var id int64
+		err := tx.QueryRow(ctx, `SELECT id FROM tenants WHERE id = $1 FOR UPDATE`, tenantID).Scan(&id)
+		if errors.Is(err, pgx.ErrNoRows) {
 			return tenancy.ErrDomainNotFound
-		} else if err != nil {
+		}
+		if err != nil {
+			return err
+		}
+		var n, mine int
+		if err := tx.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE domain = $2) FROM domains WHERE tenant_id = $1`,
+			tenantID, domain).Scan(&n, &mine); err != nil {
+			return err
+		}
+		if mine == 0 {
+			return tenancy.ErrDomainNotFound
+		}
+		if n <= 1 {
+			return tenancy.ErrLastDomain
+		}
+		if _, err := tx.Exec(ctx, `UPDATE tenants SET updated_at = $1 WHERE id = $2`, now(), tenantID); err != nil {
 			return err
 		}
 		var wasPrimary bool
-		err := tx.QueryRow(ctx, `DELETE FROM domains WHERE tenant_id = $1 AND domain = $2 RETURNING is_primary`,
+		err = tx.QueryRow(ctx, `DELETE FROM domains WHERE tenant_id = $1 AND domain = $2 RETURNING is_primary`,
 			tenantID, domain).Scan(&wasPrimary)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return tenancy.ErrDomainNotFound
@@ -650,19 +764,50 @@ func (s *Store) RecordOperation(ctx context.Context, rec tenancy.OperationRecord
 		finished = time.Now()
 	}
 	_, err := s.pool.Exec(ctx, `INSERT INTO tenant_operations
-		(tenant_id, operation, state, version, error, duration_ns, finished_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
-		ON CONFLICT (tenant_id, operation) DO UPDATE SET state = excluded.state, version = excluded.version,
-		error = excluded.error, duration_ns = excluded.duration_ns, finished_at = excluded.finished_at`,
-		rec.TenantID, rec.Operation, rec.State, rec.Version, rec.Error, int64(rec.Duration), ts(finished))
+		(tenant_id, operation, state, run_id, version, error, duration_ns, finished_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`+onOperationConflict,
+		rec.TenantID, rec.Operation, rec.State, rec.RunID, rec.Version, rec.Error, int64(rec.Duration), ts(finished))
 	if _, ok := pgError(err, foreignKeyViolation); ok {
 		return tenancy.ErrNotFound
 	}
 	return err
 }
 
+// onOperationConflict replaces the previous record of the same operation;
+// a pending or running record keeps the version of the last outcome.
+const onOperationConflict = `
+	ON CONFLICT (tenant_id, operation) DO UPDATE SET state = excluded.state, run_id = excluded.run_id,
+	version = CASE WHEN excluded.state IN ('pending', 'running') THEN tenant_operations.version ELSE excluded.version END,
+	error = excluded.error, duration_ns = excluded.duration_ns, finished_at = excluded.finished_at`
+
+// RecordOperations implements tenancy.Store.
+func (s *Store) RecordOperations(ctx context.Context, recs []tenancy.OperationRecord) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	at := now()
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		// Records of tenants deleted meanwhile are left out rather than
+		// failing the batch on the foreign key.
+		b := &pgx.Batch{}
+		for _, r := range recs {
+			finished := at
+			if !r.FinishedAt.IsZero() {
+				finished = ts(r.FinishedAt)
+			}
+			b.Queue(`INSERT INTO tenant_operations
+				(tenant_id, operation, state, run_id, version, error, duration_ns, finished_at)
+				SELECT $1::bigint, $2::text, $3::text, $4::text, $5::bigint, $6::text, $7::bigint, $8::timestamptz
+				WHERE EXISTS (SELECT 1 FROM tenants WHERE id = $1)`+onOperationConflict,
+				r.TenantID, r.Operation, r.State, r.RunID, r.Version, r.Error, int64(r.Duration), finished)
+		}
+		return tx.SendBatch(ctx, b).Close()
+	})
+}
+
 // Operations implements tenancy.Store.
 func (s *Store) Operations(ctx context.Context, operation, state string) ([]tenancy.OperationRecord, error) {
-	rows, err := s.pool.Query(ctx, `SELECT o.tenant_id, t.uuid, o.operation, o.state, o.version, o.error,
+	rows, err := s.pool.Query(ctx, `SELECT o.tenant_id, t.uuid, o.operation, o.state, o.run_id, o.version, o.error,
 		o.duration_ns, o.finished_at FROM tenant_operations o JOIN tenants t ON t.id = o.tenant_id
 		WHERE o.operation = $1 AND ($2 = '' OR o.state = $2) ORDER BY o.tenant_id`, operation, state)
 	if err != nil {
@@ -673,7 +818,7 @@ func (s *Store) Operations(ctx context.Context, operation, state string) ([]tena
 	for rows.Next() {
 		var r tenancy.OperationRecord
 		var dur int64
-		if err := rows.Scan(&r.TenantID, &r.TenantUUID, &r.Operation, &r.State, &r.Version, &r.Error, &dur, &r.FinishedAt); err != nil {
+		if err := rows.Scan(&r.TenantID, &r.TenantUUID, &r.Operation, &r.State, &r.RunID, &r.Version, &r.Error, &dur, &r.FinishedAt); err != nil {
 			return nil, err
 		}
 		r.Duration, r.FinishedAt = time.Duration(dur), r.FinishedAt.UTC()
@@ -704,7 +849,8 @@ func (s *Store) TouchTenants(ctx context.Context, accessed map[int64]time.Time) 
 
 // CountByStatus implements tenancy.Store.
 func (s *Store) CountByStatus(ctx context.Context) (map[tenancy.Status]int, error) {
-	rows, err := s.pool.Query(ctx, `SELECT status, count(*) FROM tenants GROUP BY status`)
+	rows, err := s.pool.Query(ctx, `SELECT CASE WHEN lifecycle <> '' THEN lifecycle ELSE status END, count(*)
+		FROM tenants GROUP BY 1`)
 	if err != nil {
 		return nil, err
 	}
