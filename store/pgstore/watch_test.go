@@ -254,3 +254,49 @@ func TestWatchRejectsBadArguments(t *testing.T) {
 		t.Error("Watch without onChange succeeded")
 	}
 }
+
+func TestWatchNotifiesLifecycleChanges(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := testenv.NewPostgresDatabase(t, testenv.PostgresURL(t))
+	s := openStore(t, url)
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, `LISTEN `+pgstore.Channel); err != nil {
+		t.Fatal(err)
+	}
+	tn := storetest.NewTenant("A", "a.test")
+	tn.Status = tenancy.StatusProvisioning
+	// Each change commits on its own and sends one notification with the
+	// tenant's uuid.
+	steps := []struct {
+		what   string
+		change func() error
+	}{
+		{"create", func() error { return s.CreateTenant(ctx, tn) }},
+		{"commit", func() error { return s.CommitTenant(ctx, tn.ID, tenancy.StatusActive) }},
+		{"visitor message", func() error {
+			tn.Status, tn.VisitorMessage = tenancy.StatusActive, "back soon"
+			return s.UpdateTenant(ctx, tn)
+		}},
+		{"generation", func() error {
+			_, err := s.Pool().Exec(ctx, `UPDATE tenants SET generation = generation + 1 WHERE id = $1`, tn.ID)
+			return err
+		}},
+		{"mark deleting", func() error { return s.MarkDeleting(ctx, tn.ID) }},
+	}
+	for _, step := range steps {
+		if err := step.change(); err != nil {
+			t.Fatalf("%s: %v", step.what, err)
+		}
+		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		n, err := conn.WaitForNotification(wctx)
+		cancel()
+		if err != nil || n.Payload != tn.UUID {
+			t.Fatalf("%s: notification %+v, %v; want one for %s", step.what, n, err, tn.UUID)
+		}
+	}
+}
