@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
@@ -37,17 +36,21 @@ type heldLock struct {
 // lockHeld names a held lock in Store.locks.
 func lockHeld(tenantUUID, holder string) string { return tenantUUID + "\x00" + holder }
 
-// appName returns holder cut to what application_name keeps, at a
-// character boundary.
+// appName returns holder as application_name keeps it: printable ASCII
+// (the server would replace other characters) of at most maxAppName bytes.
+// A conflicting TryLockTenant names the holder so.
 func appName(holder string) string {
-	if len(holder) <= maxAppName {
-		return holder
+	b := make([]byte, 0, min(len(holder), maxAppName))
+	for _, r := range holder {
+		if len(b) == maxAppName {
+			break
+		}
+		if r < ' ' || r > '~' {
+			r = '?'
+		}
+		b = append(b, byte(r))
 	}
-	cut := maxAppName
-	for cut > 0 && !utf8.RuneStart(holder[cut]) {
-		cut--
-	}
-	return holder[:cut]
+	return string(b)
 }
 
 // TryLockTenant implements tenancy.Store with a session advisory lock on a

@@ -36,7 +36,8 @@ type Config struct {
 	URL string
 	// MaxConns bounds the connection pool; default DefaultMaxConns. It
 	// replaces a pool_max_conns given in URL. Watch uses one more
-	// connection of its own while it runs.
+	// connection of its own while it runs, and each tenant lock the store
+	// holds one more (taken from the pool, which then opens another).
 	MaxConns int32
 }
 

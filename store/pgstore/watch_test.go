@@ -83,8 +83,8 @@ func TestWatchSeesOtherNodes(t *testing.T) {
 	}
 	waitFor(t, "a domain added by the same store", time.Second, func() bool { return calls.Load() > before })
 
-	// Routine writes (last access, operation records, audit) do not
-	// notify: only the domain removed after them is reported, once.
+	// Routine writes (last access, operation records, API keys, audit) do
+	// not notify: only the domain removed after them is reported, once.
 	time.Sleep(50 * time.Millisecond)
 	before = calls.Load()
 	if err := other.TouchTenants(ctx, map[int64]time.Time{tn.ID: time.Now()}); err != nil {
@@ -255,29 +255,48 @@ func TestWatchRejectsBadArguments(t *testing.T) {
 	}
 }
 
-// TestWatchSeesAPIKeyChanges checks that creating and revoking an API key
-// notify, so every node forgets the key verifications it remembers.
-func TestWatchSeesAPIKeyChanges(t *testing.T) {
+func TestWatchNotifiesLifecycleChanges(t *testing.T) {
 	t.Parallel()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	ctx := context.Background()
 	url := testenv.NewPostgresDatabase(t, testenv.PostgresURL(t))
-	watched := openStore(t, url)
-	other := openStore(t, url)
-	var calls atomic.Int64
-	done := watch(ctx, watched, 20*time.Millisecond, &calls)
-	waitFor(t, "the initial call", 5*time.Second, func() bool { return calls.Load() == 1 })
-	if err := other.CreateAPIKey(ctx, &tenancy.APIKey{Name: "deploy", Prefix: "abcdefgh", Hash: []byte{1}, Scopes: []tenancy.Scope{tenancy.ScopeRead}}); err != nil {
+	s := openStore(t, url)
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "a key created by another node", time.Second, func() bool { return calls.Load() > 1 })
-	before := calls.Load()
-	if err := other.RevokeAPIKey(ctx, "deploy"); err != nil {
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, `LISTEN `+pgstore.Channel); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "a key revoked by another node", time.Second, func() bool { return calls.Load() > before })
-	cancel()
-	if err := result(t, done); err != nil {
-		t.Fatalf("Watch returned %v after cancel, want nil", err)
+	tn := storetest.NewTenant("A", "a.test")
+	tn.Status = tenancy.StatusProvisioning
+	// Each change commits on its own and sends one notification with the
+	// tenant's uuid.
+	steps := []struct {
+		what   string
+		change func() error
+	}{
+		{"create", func() error { return s.CreateTenant(ctx, tn) }},
+		{"commit", func() error { return s.CommitTenant(ctx, tn.ID, tenancy.StatusActive) }},
+		{"visitor message", func() error {
+			tn.Status, tn.VisitorMessage = tenancy.StatusActive, "back soon"
+			return s.UpdateTenant(ctx, tn)
+		}},
+		{"generation", func() error {
+			_, err := s.Pool().Exec(ctx, `UPDATE tenants SET generation = generation + 1 WHERE id = $1`, tn.ID)
+			return err
+		}},
+		{"mark deleting", func() error { return s.MarkDeleting(ctx, tn.ID) }},
+	}
+	for _, step := range steps {
+		if err := step.change(); err != nil {
+			t.Fatalf("%s: %v", step.what, err)
+		}
+		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		n, err := conn.WaitForNotification(wctx)
+		cancel()
+		if err != nil || n.Payload != tn.UUID {
+			t.Fatalf("%s: notification %+v, %v; want one for %s", step.what, n, err, tn.UUID)
+		}
 	}
 }

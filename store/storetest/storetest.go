@@ -41,10 +41,12 @@ func Run(t *testing.T, newStore func(t *testing.T) tenancy.Store) {
 		{"Audit", testAudit},
 		{"Admin", testAdmin},
 		{"Lifecycle", testLifecycle},
+		{"LifecycleStates", testLifecycleStates},
 		{"RemoveDomainRace", testRemoveDomainRace},
 		{"Locks", testLocks},
 		{"LockRace", testLockRace},
 		{"RecordOperations", testRecordOperations},
+		{"OperationRuns", testOperationRuns},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -590,5 +592,133 @@ func testAudit(t *testing.T, s tenancy.Store) {
 		if err != nil || len(got) != c.want {
 			t.Errorf("ListAudit(%+v) = %d entries, %v; want %d", c.f, len(got), err, c.want)
 		}
+	}
+}
+
+func testLifecycleStates(t *testing.T, s tenancy.Store) {
+	ctx := context.Background()
+	tn := NewTenant("New", "new.life.test")
+	tn.Status = tenancy.StatusProvisioning
+	tn.VisitorMessage = "soon"
+	mustCreate(t, s, tn)
+	other := mustCreate(t, s, NewTenant("Old", "old.life.test"))
+	if tn.Generation != 1 {
+		t.Fatalf("zero generation stored as %d, want 1", tn.Generation)
+	}
+	moved := NewTenant("Moved", "moved.life.test")
+	moved.Generation = 3
+	mustCreate(t, s, moved)
+	status := func(id *tenancy.Tenant, want tenancy.Status) *tenancy.Tenant {
+		t.Helper()
+		got, err := s.TenantByUUID(ctx, id.UUID)
+		if err != nil || got.Status != want {
+			t.Fatalf("tenant %s: %+v, %v; want status %s", id.Name, got, err, want)
+		}
+		return got
+	}
+	if got := status(tn, tenancy.StatusProvisioning); got.Generation != 1 || got.VisitorMessage != "soon" {
+		t.Fatalf("created tenant: %+v", got)
+	}
+	if got := status(moved, tenancy.StatusActive); got.Generation != 3 {
+		t.Fatalf("generation %d, want 3", got.Generation)
+	}
+	count := func(st ...tenancy.Status) int {
+		t.Helper()
+		all, err := s.AllTenants(ctx, st...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, n, err := s.ListTenants(ctx, tenancy.ListOptions{Status: st[0]})
+		if err != nil || n != len(all) && len(st) == 1 {
+			t.Fatalf("ListTenants(%s): %d, %v; AllTenants: %d", st[0], n, err, len(all))
+		}
+		return len(all)
+	}
+	if count(tenancy.StatusProvisioning) != 1 || count(tenancy.StatusInactive) != 0 || count(tenancy.StatusActive) != 2 ||
+		count(tenancy.StatusActive, tenancy.StatusProvisioning) != 3 {
+		t.Fatal("status filters do not see lifecycle states")
+	}
+	if c, err := s.CountByStatus(ctx); err != nil || c[tenancy.StatusProvisioning] != 1 || c[tenancy.StatusInactive] != 0 {
+		t.Fatalf("CountByStatus = %v, %v", c, err)
+	}
+	// Updates keep the lifecycle state and save the visitor message.
+	tn.Status, tn.VisitorMessage = tenancy.StatusActive, "almost"
+	if err := s.UpdateTenant(ctx, tn); err != nil {
+		t.Fatal(err)
+	}
+	if got := status(tn, tenancy.StatusProvisioning); got.VisitorMessage != "almost" {
+		t.Fatalf("visitor message %q after update", got.VisitorMessage)
+	}
+	var se *tenancy.StateError
+	if err := s.MarkDeleting(ctx, tn.ID); !errors.As(err, &se) || se.Status != tenancy.StatusProvisioning || se.Tenant != tn.UUID {
+		t.Fatalf("MarkDeleting of a provisioning tenant: %v", err)
+	}
+	if err := s.CommitTenant(ctx, tn.ID, tenancy.StatusSuspended); err != nil {
+		t.Fatal(err)
+	}
+	status(tn, tenancy.StatusSuspended)
+	if err := s.CommitTenant(ctx, tn.ID, tenancy.StatusActive); !errors.As(err, &se) || se.Status != tenancy.StatusSuspended {
+		t.Fatalf("second CommitTenant: %v", err)
+	}
+	for range 2 {
+		if err := s.MarkDeleting(ctx, other.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	other.Status = tenancy.StatusBlocked
+	if err := s.UpdateTenant(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	status(other, tenancy.StatusDeleting)
+	if err := s.CommitTenant(ctx, other.ID, tenancy.StatusActive); !errors.As(err, &se) || se.Status != tenancy.StatusDeleting {
+		t.Fatalf("CommitTenant of a deleting tenant: %v", err)
+	}
+	if c, err := s.CountByStatus(ctx); err != nil || c[tenancy.StatusDeleting] != 1 || c[tenancy.StatusBlocked] != 0 {
+		t.Fatalf("CountByStatus = %v, %v", c, err)
+	}
+	if err := s.CommitTenant(ctx, 1<<40, tenancy.StatusActive); !errors.Is(err, tenancy.ErrNotFound) {
+		t.Fatalf("CommitTenant of a missing tenant: %v", err)
+	}
+	if err := s.MarkDeleting(ctx, 1<<40); !errors.Is(err, tenancy.ErrNotFound) {
+		t.Fatalf("MarkDeleting of a missing tenant: %v", err)
+	}
+}
+
+func testOperationRuns(t *testing.T, s tenancy.Store) {
+	ctx := context.Background()
+	a := mustCreate(t, s, NewTenant("A", "a.runs.test"))
+	b := mustCreate(t, s, NewTenant("B", "b.runs.test"))
+	if err := s.RecordOperation(ctx, tenancy.OperationRecord{TenantID: a.ID, Operation: tenancy.OpMigrate, State: tenancy.StateSucceeded, Version: 4}); err != nil {
+		t.Fatal(err)
+	}
+	// A batch of pending records: a's keeps its last version, the
+	// missing tenant's record is left out.
+	pending := []tenancy.OperationRecord{
+		{TenantID: a.ID, Operation: tenancy.OpMigrate, State: tenancy.StatePending, RunID: "r1"},
+		{TenantID: 1 << 40, Operation: tenancy.OpMigrate, State: tenancy.StatePending, RunID: "r1"},
+		{TenantID: b.ID, Operation: tenancy.OpMigrate, State: tenancy.StatePending, RunID: "r1"},
+	}
+	if err := s.RecordOperations(ctx, pending); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Operations(ctx, tenancy.OpMigrate, tenancy.StatePending)
+	if err != nil || len(got) != 2 || got[0].TenantID != a.ID || got[0].Version != 4 || got[0].RunID != "r1" ||
+		got[1].TenantID != b.ID || got[0].FinishedAt.IsZero() {
+		t.Fatalf("pending records: %+v, %v", got, err)
+	}
+	if err := s.RecordOperation(ctx, tenancy.OperationRecord{TenantID: a.ID, Operation: tenancy.OpMigrate, State: tenancy.StateRunning, RunID: "r1", Version: 9}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Operations(ctx, tenancy.OpMigrate, tenancy.StateRunning); err != nil || len(got) != 1 || got[0].Version != 4 {
+		t.Fatalf("running record: %+v, %v", got, err)
+	}
+	if err := s.RecordOperation(ctx, tenancy.OperationRecord{TenantID: a.ID, Operation: tenancy.OpMigrate, State: tenancy.StateSucceeded, RunID: "r1", Version: 5}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Operations(ctx, tenancy.OpMigrate, tenancy.StateSucceeded); err != nil || len(got) != 1 || got[0].Version != 5 || got[0].RunID != "r1" {
+		t.Fatalf("outcome: %+v, %v", got, err)
+	}
+	if err := s.RecordOperations(ctx, nil); err != nil {
+		t.Fatal(err)
 	}
 }
