@@ -69,7 +69,9 @@ func createTestTenants(ctx context.Context, e *env, count int, prefix string, wi
 			req.Seeders = []string{demo.SampleSeeder, demo.ProfileSeeder}
 		}
 		t, err := e.mgr.Create(ctx, req)
-		if errors.Is(err, tenancy.ErrDomainTaken) {
+		// Taken, or being created right now by another node: either way
+		// the tenant is someone else's to make.
+		if errors.Is(err, tenancy.ErrDomainTaken) || errors.Is(err, tenancy.ErrTenantState) {
 			continue
 		}
 		if err != nil {
