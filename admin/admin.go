@@ -51,9 +51,11 @@ type Config struct {
 	// email address, may make per SignInWindow; default 5 per 15 minutes.
 	// An attempt counts from the moment it is made until it succeeds, so
 	// attempts sent in parallel are limited too. The client address is
-	// the connection's peer, with IPv6 addresses grouped by /64: behind a
-	// reverse proxy every client shares the proxy's address, and the
-	// per-address limit then applies to all of them together. The limiter
+	// the request's RemoteAddr, with IPv6 addresses grouped by /64: behind
+	// a reverse proxy it is the proxy's unless something in front of the
+	// dashboard puts the client's there (serve does, for its
+	// --trusted-proxies), and the per-address limit otherwise applies to
+	// all clients of the proxy together. The limiter
 	// tracks at most 10,000 addresses and emails; while it is full of
 	// unexpired counts, attempts from addresses or for emails it does not
 	// track are refused (429).

@@ -327,8 +327,10 @@ func (a *API) noRoute(w http.ResponseWriter, r *http.Request) {
 	a.writeError(w, r, &apiError{Status: http.StatusNotFound, Message: fmt.Sprintf("No endpoint at %s.", r.URL.Path)})
 }
 
-// clientIP is the host of the connection's remote address. Forwarding
-// headers are not trusted.
+// clientIP is the host of the request's RemoteAddr. Forwarding headers
+// are not read here: a server behind trusted proxies puts the client's
+// address into RemoteAddr before the API sees the request (serve
+// --trusted-proxies).
 func clientIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
