@@ -124,6 +124,7 @@ func (m *Manager) runOne(ctx context.Context, t *Tenant, op, action string, fn f
 		err = context.Cause(lctx) // the lock was lost
 		o.Error = err.Error()
 	}
+	lock.stopRenewing() // no heartbeat may follow the outcome
 	if rerr := m.recordRun(ctx, op, runID, o); rerr != nil {
 		err = errors.Join(err, rerr)
 	}
@@ -433,6 +434,7 @@ func (m *Manager) fleetOne(ctx context.Context, op, runID string, lockWait time.
 		err = context.Cause(lctx) // the lock was lost
 		o.Error = err.Error()
 	}
+	lock.stopRenewing() // no heartbeat may follow the outcome
 	if rerr := m.recordRun(ctx, op, runID, o); rerr != nil {
 		return errors.Join(err, fmt.Errorf("%w: %w", errRecord, rerr))
 	}

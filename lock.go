@@ -66,13 +66,14 @@ func holderDead(holder string) bool {
 // released. When a renewal finds the lock lost, the context it returned is
 // cancelled, so the operation under it stops.
 type tenantLock struct {
-	m      *Manager
-	uuid   string
-	holder string
-	cancel context.CancelCauseFunc
-	stop   chan struct{}
-	done   chan struct{}
-	once   sync.Once
+	m        *Manager
+	uuid     string
+	holder   string
+	cancel   context.CancelCauseFunc
+	stop     chan struct{}
+	done     chan struct{}
+	once     sync.Once
+	stopOnce sync.Once
 }
 
 // lockTenant takes the lock of the tenant with uuid for one operation,
@@ -155,6 +156,16 @@ func (l *tenantLock) renew(ctx context.Context, heartbeat func(context.Context))
 	}
 }
 
+// stopRenewing ends the renewals (and their heartbeats) while the lock is
+// still held, so that nothing overwrites the outcome recorded before the
+// release. The lease stays valid for its TTL.
+func (l *tenantLock) stopRenewing() {
+	l.stopOnce.Do(func() {
+		close(l.stop)
+		<-l.done
+	})
+}
+
 // release stops the renewals and releases the lock. It is safe to call
 // more than once.
 func (l *tenantLock) release() {
@@ -162,8 +173,7 @@ func (l *tenantLock) release() {
 		return
 	}
 	l.once.Do(func() {
-		close(l.stop)
-		<-l.done
+		l.stopRenewing()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if err := l.m.store.UnlockTenant(ctx, l.uuid, l.holder); err != nil {
