@@ -35,10 +35,13 @@ func (s *server) api(t *testing.T, key, method, path string) (int, map[string]an
 }
 
 // Three POST /tenancy/migrate-all-tenants at once apply every migration
-// exactly once.
+// exactly once: each tenant is migrated by the job that locked it first,
+// and the others wait for it or skip it.
 func TestConcurrentMigrateAllThroughTheAPI(t *testing.T) {
 	t.Parallel()
-	d := newDataDir(t, 20_000)
+	d := newDataDir(t, 5_000)
+	// The test polls the jobs faster than the API's default rate limit.
+	d.env = append(d.env, "TENANCY_API_RATE_LIMIT=false")
 	names := createFleet(d, 6)
 	var created struct {
 		Secret string `json:"secret"`
@@ -67,10 +70,15 @@ func TestConcurrentMigrateAllThroughTheAPI(t *testing.T) {
 		}
 		var data map[string]any
 		until(t, "fleet job "+id, func() bool {
-			_, data = s.api(t, created.Secret, "GET", "/tenancy/jobs/"+id)
-			return data["state"] != "running"
+			var code int
+			code, data = s.api(t, created.Secret, "GET", "/tenancy/jobs/"+id)
+			return code == http.StatusOK && data["state"] != "running"
 		})
-		if data["state"] != "succeeded" && data["state"] != "completed" {
+		// A job may skip a tenant another job held longer than the lock
+		// wait (it then ends failed, with only skipped tenants); no job
+		// may fail a tenant.
+		summary, _ := data["summary"].(map[string]any)
+		if data["state"] != "succeeded" && (data["state"] != "failed" || summary["failed"] != float64(0)) {
 			t.Errorf("job %d ended %v: %v", i, data["state"], data)
 		}
 	}
