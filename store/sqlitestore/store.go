@@ -64,11 +64,23 @@ func Open(ctx context.Context, cfg *Config) (*Store, error) {
 	}
 	db.SetMaxOpenConns(8)
 	db.SetMaxIdleConns(8)
-	if err := migrateSchema(ctx, db); err != nil {
+	if err := migrateLocked(ctx, db, cfg.Path+".lock"); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("sqlitestore: catalog schema at %s: %w", cfg.Path, err)
 	}
 	return &Store{db: db, path: cfg.Path}, nil
+}
+
+// migrateLocked applies the migrations while holding an exclusive lock on
+// the file lockPath, so that processes opening a new catalog together take
+// turns: the first migrates, the others find the schema current.
+func migrateLocked(ctx context.Context, db *sql.DB, lockPath string) error {
+	unlock, err := lockFile(lockPath)
+	if err != nil {
+		return fmt.Errorf("lock %s: %w", lockPath, err)
+	}
+	defer unlock()
+	return migrateSchema(ctx, db)
 }
 
 func migrateSchema(ctx context.Context, db *sql.DB) error {
