@@ -16,6 +16,7 @@ import (
 	"github.com/pressly/goose/v3"
 
 	"github.com/gotenancy/tenancy"
+	"github.com/gotenancy/tenancy/store"
 )
 
 //go:embed migrations/*.sql
@@ -282,7 +283,7 @@ func (s *Store) CreateTenant(ctx context.Context, t *tenancy.Tenant) error {
 		id      int64
 		domains []tenancy.Domain
 	)
-	status, lifecycle := storage(t.Status)
+	status, lifecycle := store.StatusColumns(t.Status)
 	generation := t.Generation
 	if generation == 0 {
 		generation = 1
@@ -337,45 +338,6 @@ func insertDomain(ctx context.Context, tx *sql.Tx, d *tenancy.Domain) (int64, er
 const tenantColumns = `t.id, t.uuid, t.name, t.status, t.lifecycle, t.status_reason, t.visitor_message,
 	t.database_name, t.shard, t.notes, t.settings, t.data, t.maintenance, t.maintenance_message,
 	t.maintenance_secret, t.generation, t.created_at, t.updated_at, t.last_accessed_at`
-
-// storage splits a tenant's status into its columns: a lifecycle state
-// goes to lifecycle (status keeps a settable value, as its CHECK wants).
-func storage(st tenancy.Status) (status, lifecycle string) {
-	if st.Lifecycle() {
-		return string(tenancy.StatusInactive), string(st)
-	}
-	return string(st), ""
-}
-
-// settableOrEmpty returns a settable status as text, "" for a lifecycle
-// state.
-func settableOrEmpty(st tenancy.Status) string {
-	if st.Lifecycle() {
-		return ""
-	}
-	return string(st)
-}
-
-// statusFilter is the condition matching tenants in any of statuses
-// (lifecycle states or settable statuses), with its arguments.
-func statusFilter(statuses []tenancy.Status) (string, []any) {
-	var settable, lifecycle []any
-	for _, st := range statuses {
-		if st.Lifecycle() {
-			lifecycle = append(lifecycle, string(st))
-		} else {
-			settable = append(settable, string(st))
-		}
-	}
-	var conds []string
-	if len(settable) > 0 {
-		conds = append(conds, `(t.lifecycle = '' AND t.status IN (?`+strings.Repeat(",?", len(settable)-1)+`))`)
-	}
-	if len(lifecycle) > 0 {
-		conds = append(conds, `t.lifecycle IN (?`+strings.Repeat(",?", len(lifecycle)-1)+`)`)
-	}
-	return `(` + strings.Join(conds, ` OR `) + `)`, append(settable, lifecycle...)
-}
 
 // tenantRow receives the columns of tenantColumns.
 type tenantRow struct {
@@ -537,7 +499,7 @@ func (s *Store) ListTenants(ctx context.Context, opts tenancy.ListOptions) ([]*t
 	var where []string
 	var args []any
 	if opts.Status != "" {
-		cond, cargs := statusFilter([]tenancy.Status{opts.Status})
+		cond, cargs := store.StatusFilter([]tenancy.Status{opts.Status})
 		where = append(where, cond)
 		args = append(args, cargs...)
 	}
@@ -605,7 +567,7 @@ func (s *Store) AllTenants(ctx context.Context, statuses ...tenancy.Status) ([]*
 	query := `SELECT ` + tenantColumns + ` FROM tenants t`
 	var args []any
 	if len(statuses) > 0 {
-		cond, cargs := statusFilter(statuses)
+		cond, cargs := store.StatusFilter(statuses)
 		query += ` WHERE ` + cond
 		args = cargs
 	}
@@ -633,7 +595,7 @@ func (s *Store) UpdateTenant(ctx context.Context, t *tenancy.Tenant) error {
 	at := now()
 	// A lifecycle state is not the caller's to set: the status column
 	// keeps its value then, and lifecycle is never written here.
-	st := settableOrEmpty(t.Status)
+	st := store.SettableOrEmpty(t.Status)
 	res, err := s.db.ExecContext(ctx, `UPDATE tenants SET name = ?,
 		status = CASE WHEN ? = '' THEN status ELSE ? END, status_reason = ?, visitor_message = ?, notes = ?,
 		settings = ?, data = ?, maintenance = ?, maintenance_message = ?, maintenance_secret = ?, updated_at = ?

@@ -21,6 +21,7 @@ import (
 	"github.com/pressly/goose/v3/lock"
 
 	"github.com/gotenancy/tenancy"
+	"github.com/gotenancy/tenancy/store"
 )
 
 //go:embed migrations/*.sql
@@ -236,7 +237,7 @@ func (s *Store) CreateTenant(ctx context.Context, t *tenancy.Tenant) error {
 	at := now()
 	domains := primaryFirst(t.Domains)
 	var id int64
-	status, lifecycle := storage(t.Status)
+	status, lifecycle := store.StatusColumns(t.Status)
 	if t.Generation == 0 {
 		t.Generation = 1
 	}
@@ -279,36 +280,11 @@ const tenantColumns = `t.id, t.uuid, t.name, t.status, t.lifecycle, t.status_rea
 	t.database_name, t.shard, t.notes, t.settings, t.data, t.maintenance, t.maintenance_message,
 	t.maintenance_secret, t.generation, t.created_at, t.updated_at, t.last_accessed_at`
 
-// storage splits a tenant's status into its columns: a lifecycle state
-// goes to lifecycle (status keeps a settable value, as its CHECK wants).
-func storage(st tenancy.Status) (status, lifecycle string) {
-	if st.Lifecycle() {
-		return string(tenancy.StatusInactive), string(st)
-	}
-	return string(st), ""
-}
-
-// settableOrEmpty returns a settable status as text, "" for a lifecycle
-// state.
-func settableOrEmpty(st tenancy.Status) string {
-	if st.Lifecycle() {
-		return ""
-	}
-	return string(st)
-}
-
 // statusFilter is the condition matching tenants in any of statuses
 // (lifecycle states or settable statuses); arg adds a query argument and
 // returns its placeholder.
 func statusFilter(statuses []tenancy.Status, arg func(any) string) string {
-	var settable, lifecycle []string
-	for _, st := range statuses {
-		if st.Lifecycle() {
-			lifecycle = append(lifecycle, string(st))
-		} else {
-			settable = append(settable, string(st))
-		}
-	}
+	settable, lifecycle := store.SplitStatuses(statuses)
 	var conds []string
 	if len(settable) > 0 {
 		conds = append(conds, `(t.lifecycle = '' AND t.status = ANY(`+arg(settable)+`))`)
@@ -570,7 +546,7 @@ func (s *Store) UpdateTenant(ctx context.Context, t *tenancy.Tenant) error {
 		status = CASE WHEN $2::text = '' THEN status ELSE $2::text END, status_reason = $3, visitor_message = $4, notes = $5,
 		settings = $6, data = $7, maintenance = $8, maintenance_message = $9, maintenance_secret = $10, updated_at = $11
 		WHERE id = $12`,
-		t.Name, settableOrEmpty(t.Status), t.StatusReason, t.VisitorMessage, t.Notes, settings, data, t.Maintenance,
+		t.Name, store.SettableOrEmpty(t.Status), t.StatusReason, t.VisitorMessage, t.Notes, settings, data, t.Maintenance,
 		t.MaintenanceMessage, t.MaintenanceSecret, at, t.ID)
 	if err != nil {
 		return err

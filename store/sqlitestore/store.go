@@ -17,6 +17,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/gotenancy/tenancy"
+	"github.com/gotenancy/tenancy/store"
 )
 
 //go:embed migrations/*.sql
@@ -190,7 +191,7 @@ func (s *Store) CreateTenant(ctx context.Context, t *tenancy.Tenant) error {
 		domains[primary].IsPrimary = true
 	}
 	var id int64
-	status, lifecycle := storage(t.Status)
+	status, lifecycle := store.StatusColumns(t.Status)
 	if t.Generation == 0 {
 		t.Generation = 1
 	}
@@ -233,36 +234,6 @@ func (s *Store) CreateTenant(ctx context.Context, t *tenancy.Tenant) error {
 const tenantColumns = `t.id, t.uuid, t.name, t.status, t.lifecycle, t.status_reason, t.visitor_message,
 	t.database_name, t.shard, t.notes, t.settings, t.data, t.maintenance, t.maintenance_message,
 	t.maintenance_secret, t.generation, t.created_at, t.updated_at, t.last_accessed_at`
-
-// storage splits a tenant's status into its columns: a lifecycle state
-// goes to lifecycle (status keeps a settable value, as its CHECK wants).
-func storage(st tenancy.Status) (status, lifecycle string) {
-	if st.Lifecycle() {
-		return string(tenancy.StatusInactive), string(st)
-	}
-	return string(st), ""
-}
-
-// statusFilter is the condition matching tenants in any of statuses
-// (lifecycle states or settable statuses), with its arguments.
-func statusFilter(statuses []tenancy.Status) (string, []any) {
-	var settable, lifecycle []any
-	for _, st := range statuses {
-		if st.Lifecycle() {
-			lifecycle = append(lifecycle, string(st))
-		} else {
-			settable = append(settable, string(st))
-		}
-	}
-	var conds []string
-	if len(settable) > 0 {
-		conds = append(conds, `(t.lifecycle = '' AND t.status IN (?`+strings.Repeat(",?", len(settable)-1)+`))`)
-	}
-	if len(lifecycle) > 0 {
-		conds = append(conds, `t.lifecycle IN (?`+strings.Repeat(",?", len(lifecycle)-1)+`)`)
-	}
-	return `(` + strings.Join(conds, ` OR `) + `)`, append(settable, lifecycle...)
-}
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -378,7 +349,7 @@ func (s *Store) ListTenants(ctx context.Context, opts tenancy.ListOptions) ([]*t
 	var where []string
 	var args []any
 	if opts.Status != "" {
-		cond, cargs := statusFilter([]tenancy.Status{opts.Status})
+		cond, cargs := store.StatusFilter([]tenancy.Status{opts.Status})
 		where = append(where, cond)
 		args = append(args, cargs...)
 	}
@@ -465,7 +436,7 @@ func (s *Store) AllTenants(ctx context.Context, statuses ...tenancy.Status) ([]*
 	query := `SELECT ` + tenantColumns + ` FROM tenants t`
 	var args []any
 	if len(statuses) > 0 {
-		cond, cargs := statusFilter(statuses)
+		cond, cargs := store.StatusFilter(statuses)
 		query += ` WHERE ` + cond
 		args = cargs
 	}
@@ -497,7 +468,7 @@ func (s *Store) UpdateTenant(ctx context.Context, t *tenancy.Tenant) error {
 		status = CASE WHEN ? = '' THEN status ELSE ? END, status_reason = ?, visitor_message = ?, notes = ?,
 		settings = ?, data = ?, maintenance = ?, maintenance_message = ?, maintenance_secret = ?, updated_at = ?
 		WHERE id = ?`,
-		t.Name, settableOrEmpty(t.Status), settableOrEmpty(t.Status), t.StatusReason, t.VisitorMessage, t.Notes, settings, data,
+		t.Name, store.SettableOrEmpty(t.Status), store.SettableOrEmpty(t.Status), t.StatusReason, t.VisitorMessage, t.Notes, settings, data,
 		t.Maintenance, t.MaintenanceMessage, t.MaintenanceSecret, micros(ts), t.ID)
 	if err != nil {
 		return err
@@ -507,15 +478,6 @@ func (s *Store) UpdateTenant(ctx context.Context, t *tenancy.Tenant) error {
 	}
 	t.UpdatedAt = ts
 	return nil
-}
-
-// settableOrEmpty returns a settable status as text, "" for a lifecycle
-// state.
-func settableOrEmpty(st tenancy.Status) string {
-	if st.Lifecycle() {
-		return ""
-	}
-	return string(st)
 }
 
 // CommitTenant implements tenancy.Store.
