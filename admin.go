@@ -13,23 +13,6 @@ import (
 	"golang.org/x/crypto/bcrypt"
 )
 
-// AdminUser is a person who may sign in to the admin dashboard.
-type AdminUser struct {
-	ID           int64      `json:"id"`
-	Email        string     `json:"email"`
-	CreatedAt    time.Time  `json:"created_at"`
-	LastSignInAt *time.Time `json:"last_sign_in_at,omitempty"`
-}
-
-// Sentinel errors of admin users and their sessions.
-var (
-	// ErrBadCredentials means an email and password do not sign anyone in:
-	// the email is unknown or the password is wrong (which one is not said).
-	ErrBadCredentials = errors.New("wrong email or password")
-	// ErrAdminExists means an admin user with the email exists already.
-	ErrAdminExists = errors.New("admin user already exists")
-)
-
 // Limits on admin passwords: bcrypt reads at most 72 bytes.
 const (
 	MinAdminPasswordLen   = 10

@@ -10,45 +10,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"time"
 )
-
-// Scope is what an API key may do.
-type Scope string
-
-// The API key scopes: read sees, write changes tenants, admin also runs
-// fleet and system operations.
-const (
-	ScopeRead  Scope = "read"
-	ScopeWrite Scope = "write"
-	ScopeAdmin Scope = "admin"
-)
-
-// ErrInvalidKey means an API key is unknown, malformed or revoked.
-var ErrInvalidKey = errors.New("invalid API key")
-
-// APIKey is a stored API key: never the key itself, only its hash.
-type APIKey struct {
-	ID         int64      `json:"id"`
-	Name       string     `json:"name"`
-	Prefix     string     `json:"prefix"`
-	Hash       []byte     `json:"-"`
-	Scopes     []Scope    `json:"scopes"`
-	CreatedAt  time.Time  `json:"created_at"`
-	LastUsedAt *time.Time `json:"last_used_at"`
-	RevokedAt  *time.Time `json:"revoked_at"`
-}
-
-// Allows reports whether the key grants scope: admin grants everything,
-// write grants read.
-func (k *APIKey) Allows(s Scope) bool {
-	for _, have := range k.Scopes {
-		if have == s || have == ScopeAdmin || (have == ScopeWrite && s == ScopeRead) {
-			return true
-		}
-	}
-	return false
-}
 
 // keyPrefix starts every API key, so keys are easy to recognise in logs
 // and secret scanners.

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"time"
 )
 
 // Actor is who makes a change: an API key's name, "cli", an admin user.
@@ -30,34 +29,6 @@ func ActorFrom(ctx context.Context) Actor {
 	}
 	return Actor{Name: "system"}
 }
-
-// AuditEntry is one recorded change.
-type AuditEntry struct {
-	ID         int64           `json:"id"`
-	At         time.Time       `json:"at"`
-	Actor      string          `json:"actor"`
-	Action     string          `json:"action"`
-	TenantUUID string          `json:"tenant_uuid,omitempty"`
-	Before     json.RawMessage `json:"before,omitempty"`
-	After      json.RawMessage `json:"after,omitempty"`
-	ClientIP   string          `json:"client_ip,omitempty"`
-	RequestID  string          `json:"request_id,omitempty"`
-	Outcome    string          `json:"outcome"` // succeeded or failed
-	Error      string          `json:"error,omitempty"`
-}
-
-// AuditFilter selects audit entries; zero fields match everything.
-type AuditFilter struct {
-	TenantUUID string
-	Actor      string
-	Action     string
-	Since      time.Time
-	// Limit is at most MaxAuditLimit; default 100. Newest entries first.
-	Limit int
-}
-
-// MaxAuditLimit bounds AuditFilter.Limit.
-const MaxAuditLimit = 1000
 
 // audit records a change to a tenant made through the Manager.
 func (m *Manager) audit(ctx context.Context, action string, before, after *Tenant, opErr error) {

@@ -2,8 +2,6 @@ package tenancy
 
 import (
 	"context"
-	"maps"
-	"slices"
 )
 
 // EventKind names a point in a tenant's lifecycle.
@@ -40,16 +38,3 @@ type Hook func(ctx context.Context, e Event) error
 
 // vetoable reports whether hooks on kind run before the change and can stop it.
 func (k EventKind) vetoable() bool { return k == EventCreating || k == EventDeleting }
-
-// Clone returns a deep copy of the tenant.
-func (t *Tenant) Clone() *Tenant {
-	c := *t
-	c.Settings = maps.Clone(t.Settings)
-	c.Data = maps.Clone(t.Data)
-	c.Domains = slices.Clone(t.Domains)
-	if t.LastAccessedAt != nil {
-		at := *t.LastAccessedAt
-		c.LastAccessedAt = &at
-	}
-	return &c
-}

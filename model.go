@@ -1,104 +1,115 @@
 package tenancy
 
-import "time"
+import "github.com/gotenancy/tenancy/model"
 
-// Tenant is one customer of the application, with its own database, cache
-// namespace, storage root and job context.
-type Tenant struct {
-	ID   int64  `json:"id"`
-	UUID string `json:"uuid"`
-	Name string `json:"name"`
-	// Status is the tenant's status, or its lifecycle state
-	// (StatusProvisioning, StatusDeleting) while it is being created or
-	// deleted.
-	Status Status `json:"status"`
-	// StatusReason is the operator's internal reason for the status; it
-	// is never shown to visitors.
-	StatusReason string `json:"status_reason"`
-	// VisitorMessage is shown to visitors on the status page of a tenant
-	// that is not served (optional).
-	VisitorMessage string `json:"visitor_message"`
-	// Generation counts the databases the tenant has had: 1 when created,
-	// bumped each time its database is replaced (restore, move), so that
-	// no handle opened on an older database is ever served.
-	Generation         int64          `json:"database_generation"`
-	DatabaseName       string         `json:"database_name"`
-	Shard              string         `json:"shard"`
-	Notes              string         `json:"notes"`
-	Settings           map[string]any `json:"settings"`
-	Data               map[string]any `json:"data"`
-	Maintenance        bool           `json:"maintenance"`
-	MaintenanceMessage string         `json:"maintenance_message"`
-	// MaintenanceSecret lets a visitor past maintenance mode: visiting
-	// /__maintenance/<secret> on the tenant's host sets a bypass cookie.
-	// It is never part of the tenant's JSON.
-	MaintenanceSecret string     `json:"-"`
-	CreatedAt         time.Time  `json:"created_at"`
-	UpdatedAt         time.Time  `json:"updated_at"`
-	LastAccessedAt    *time.Time `json:"last_accessed_at"`
-	Domains           []Domain   `json:"domains"`
-}
+// The model's types, constants and errors, re-exported so that an
+// application needs only this package. See package model for their docs.
 
-// Domain is a host name that identifies a tenant. Domains are unique across
-// all tenants and stored normalised (see NormalizeDomain).
-type Domain struct {
-	ID         int64     `json:"id"`
-	TenantID   int64     `json:"tenant_id"`
-	Domain     string    `json:"domain"`
-	IsPrimary  bool      `json:"is_primary"`
-	SSLEnabled bool      `json:"ssl_enabled"`
-	CreatedAt  time.Time `json:"created_at"`
-}
-
-// PrimaryDomain returns the tenant's primary domain, or its first domain when
-// none is marked primary, or "" when it has none.
-func (t *Tenant) PrimaryDomain() string {
-	for _, d := range t.Domains {
-		if d.IsPrimary {
-			return d.Domain
-		}
-	}
-	if len(t.Domains) > 0 {
-		return t.Domains[0].Domain
-	}
-	return ""
-}
-
-// Served reports whether requests for the tenant reach the application: it is
-// active and not in maintenance.
-func (t *Tenant) Served() bool { return t.Status.Served() && !t.Maintenance }
-
-// OperationRecord is the last outcome of a fleet operation (such as "migrate"
-// or "seed") on one tenant, as kept in the central catalog.
-type OperationRecord struct {
-	TenantID   int64  `json:"tenant_id"`
-	TenantUUID string `json:"tenant_uuid"`
-	Operation  string `json:"operation"`
-	State      string `json:"state"`
-	// RunID identifies the run that wrote the record ("" for one-off
-	// operations).
-	RunID    string        `json:"run_id,omitempty"`
-	Version  int64         `json:"version"`
-	Error    string        `json:"error,omitempty"`
-	Duration time.Duration `json:"duration_ns"`
-	// FinishedAt is when the record was written: for StateRunning the
-	// last heartbeat, for StatePending when the run started.
-	FinishedAt time.Time `json:"finished_at"`
-}
-
-// Operation states recorded in OperationRecord.State. A run records every
-// selected tenant as pending when it starts, running (with heartbeats)
-// while it works on it, and then its outcome; a record left pending or
-// running belongs to a run that was interrupted or is still going.
-const (
-	StateSucceeded = "succeeded"
-	StateFailed    = "failed"
-	StatePending   = "pending"
-	StateRunning   = "running"
+type (
+	// APIKey is model.APIKey.
+	APIKey = model.APIKey
+	// AdminUser is model.AdminUser.
+	AdminUser = model.AdminUser
+	// AuditEntry is model.AuditEntry.
+	AuditEntry = model.AuditEntry
+	// AuditFilter is model.AuditFilter.
+	AuditFilter = model.AuditFilter
+	// Domain is model.Domain.
+	Domain = model.Domain
+	// ListOptions is model.ListOptions.
+	ListOptions = model.ListOptions
+	// LockedError is model.LockedError.
+	LockedError = model.LockedError
+	// OperationRecord is model.OperationRecord.
+	OperationRecord = model.OperationRecord
+	// Scope is model.Scope.
+	Scope = model.Scope
+	// StateError is model.StateError.
+	StateError = model.StateError
+	// Status is model.Status.
+	Status = model.Status
+	// Store is model.Store.
+	Store = model.Store
+	// Tenant is model.Tenant.
+	Tenant = model.Tenant
+	// ValidationError is model.ValidationError.
+	ValidationError = model.ValidationError
 )
 
-// Operation names recorded in OperationRecord.Operation.
 const (
-	OpMigrate = "migrate"
-	OpSeed    = "seed"
+	// DefaultPerPage is model.DefaultPerPage.
+	DefaultPerPage = model.DefaultPerPage
+	// MaxAuditLimit is model.MaxAuditLimit.
+	MaxAuditLimit = model.MaxAuditLimit
+	// MaxPerPage is model.MaxPerPage.
+	MaxPerPage = model.MaxPerPage
+	// OpMigrate is model.OpMigrate.
+	OpMigrate = model.OpMigrate
+	// OpSeed is model.OpSeed.
+	OpSeed = model.OpSeed
+	// ScopeAdmin is model.ScopeAdmin.
+	ScopeAdmin = model.ScopeAdmin
+	// ScopeRead is model.ScopeRead.
+	ScopeRead = model.ScopeRead
+	// ScopeWrite is model.ScopeWrite.
+	ScopeWrite = model.ScopeWrite
+	// StateFailed is model.StateFailed.
+	StateFailed = model.StateFailed
+	// StatePending is model.StatePending.
+	StatePending = model.StatePending
+	// StateRunning is model.StateRunning.
+	StateRunning = model.StateRunning
+	// StateSucceeded is model.StateSucceeded.
+	StateSucceeded = model.StateSucceeded
+	// StatusActive is model.StatusActive.
+	StatusActive = model.StatusActive
+	// StatusBlocked is model.StatusBlocked.
+	StatusBlocked = model.StatusBlocked
+	// StatusDeleting is model.StatusDeleting.
+	StatusDeleting = model.StatusDeleting
+	// StatusInactive is model.StatusInactive.
+	StatusInactive = model.StatusInactive
+	// StatusProvisioning is model.StatusProvisioning.
+	StatusProvisioning = model.StatusProvisioning
+	// StatusSuspended is model.StatusSuspended.
+	StatusSuspended = model.StatusSuspended
 )
+
+var (
+	// ErrAdminExists is model.ErrAdminExists.
+	ErrAdminExists = model.ErrAdminExists
+	// ErrBadCredentials is model.ErrBadCredentials.
+	ErrBadCredentials = model.ErrBadCredentials
+	// ErrDatabaseTaken is model.ErrDatabaseTaken.
+	ErrDatabaseTaken = model.ErrDatabaseTaken
+	// ErrDomainNotFound is model.ErrDomainNotFound.
+	ErrDomainNotFound = model.ErrDomainNotFound
+	// ErrDomainTaken is model.ErrDomainTaken.
+	ErrDomainTaken = model.ErrDomainTaken
+	// ErrInvalidKey is model.ErrInvalidKey.
+	ErrInvalidKey = model.ErrInvalidKey
+	// ErrLastDomain is model.ErrLastDomain.
+	ErrLastDomain = model.ErrLastDomain
+	// ErrLockLost is model.ErrLockLost.
+	ErrLockLost = model.ErrLockLost
+	// ErrLocked is model.ErrLocked.
+	ErrLocked = model.ErrLocked
+	// ErrNoTenant is model.ErrNoTenant.
+	ErrNoTenant = model.ErrNoTenant
+	// ErrNotFound is model.ErrNotFound.
+	ErrNotFound = model.ErrNotFound
+	// ErrTenantState is model.ErrTenantState.
+	ErrTenantState = model.ErrTenantState
+	// LifecycleStatuses is model.LifecycleStatuses.
+	LifecycleStatuses = model.LifecycleStatuses
+	// SortFields is model.SortFields.
+	SortFields = model.SortFields
+	// Statuses is model.Statuses.
+	Statuses = model.Statuses
+)
+
+// ParseStatus is model.ParseStatus.
+func ParseStatus(s string) (Status, error) { return model.ParseStatus(s) }
+
+// IsValidation is model.IsValidation.
+func IsValidation(err error) bool { return model.IsValidation(err) }

@@ -3,22 +3,22 @@ package store
 import (
 	"strings"
 
-	"github.com/gotenancy/tenancy"
+	"github.com/gotenancy/tenancy/model"
 )
 
 // StatusColumns splits a tenant's status into the catalog's two columns:
 // a lifecycle state goes to lifecycle, and status keeps a settable value
 // (inactive), as its CHECK constraint wants.
-func StatusColumns(st tenancy.Status) (status, lifecycle string) {
+func StatusColumns(st model.Status) (status, lifecycle string) {
 	if st.Lifecycle() {
-		return string(tenancy.StatusInactive), string(st)
+		return string(model.StatusInactive), string(st)
 	}
 	return string(st), ""
 }
 
 // SettableOrEmpty returns a settable status as text, "" for a lifecycle
 // state (which an update must not write to the status column).
-func SettableOrEmpty(st tenancy.Status) string {
+func SettableOrEmpty(st model.Status) string {
 	if st.Lifecycle() {
 		return ""
 	}
@@ -26,7 +26,7 @@ func SettableOrEmpty(st tenancy.Status) string {
 }
 
 // SplitStatuses separates settable statuses from lifecycle states.
-func SplitStatuses(statuses []tenancy.Status) (settable, lifecycle []string) {
+func SplitStatuses(statuses []model.Status) (settable, lifecycle []string) {
 	for _, st := range statuses {
 		if st.Lifecycle() {
 			lifecycle = append(lifecycle, string(st))
@@ -40,7 +40,7 @@ func SplitStatuses(statuses []tenancy.Status) (settable, lifecycle []string) {
 // StatusFilter is the condition, with ? placeholders, matching tenants
 // (aliased t) in any of statuses, lifecycle states or settable statuses,
 // and its arguments.
-func StatusFilter(statuses []tenancy.Status) (string, []any) {
+func StatusFilter(statuses []model.Status) (string, []any) {
 	settable, lifecycle := SplitStatuses(statuses)
 	var conds []string
 	var args []any

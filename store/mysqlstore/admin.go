@@ -7,16 +7,16 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/gotenancy/tenancy"
+	"github.com/gotenancy/tenancy/model"
 )
 
-// CreateAdminUser implements tenancy.Store.
-func (s *Store) CreateAdminUser(ctx context.Context, email, passwordHash string) (*tenancy.AdminUser, error) {
-	u := &tenancy.AdminUser{Email: email, CreatedAt: now()}
+// CreateAdminUser implements model.Store.
+func (s *Store) CreateAdminUser(ctx context.Context, email, passwordHash string) (*model.AdminUser, error) {
+	u := &model.AdminUser{Email: email, CreatedAt: now()}
 	res, err := s.db.ExecContext(ctx, `INSERT INTO admin_users (email, password_hash, created_at) VALUES (?, ?, ?)`,
 		email, passwordHash, u.CreatedAt)
 	if key, dup := duplicateKey(err); dup && key == "admin_users_email" {
-		return nil, fmt.Errorf("%w: %s", tenancy.ErrAdminExists, email)
+		return nil, fmt.Errorf("%w: %s", model.ErrAdminExists, email)
 	}
 	if err != nil {
 		return nil, err
@@ -30,9 +30,9 @@ func (s *Store) CreateAdminUser(ctx context.Context, email, passwordHash string)
 const adminUserColumns = `u.id, u.email, u.created_at, u.last_sign_in_at`
 
 // scanAdminUser reads a row of adminUserColumns, then any extra columns into extra.
-func scanAdminUser(row scanner, extra ...any) (*tenancy.AdminUser, error) {
+func scanAdminUser(row scanner, extra ...any) (*model.AdminUser, error) {
 	var (
-		u        tenancy.AdminUser
+		u        model.AdminUser
 		signedIn sql.NullTime
 	)
 	if err := row.Scan(append([]any{&u.ID, &u.Email, &u.CreatedAt, &signedIn}, extra...)...); err != nil {
@@ -46,12 +46,12 @@ func scanAdminUser(row scanner, extra ...any) (*tenancy.AdminUser, error) {
 	return &u, nil
 }
 
-// AdminUserByEmail implements tenancy.Store.
-func (s *Store) AdminUserByEmail(ctx context.Context, email string) (*tenancy.AdminUser, string, error) {
+// AdminUserByEmail implements model.Store.
+func (s *Store) AdminUserByEmail(ctx context.Context, email string) (*model.AdminUser, string, error) {
 	var hash string
 	u, err := scanAdminUser(s.db.QueryRowContext(ctx, `SELECT `+adminUserColumns+`, u.password_hash FROM admin_users u WHERE u.email = ?`, email), &hash)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, "", tenancy.ErrNotFound
+		return nil, "", model.ErrNotFound
 	}
 	if err != nil {
 		return nil, "", err
@@ -59,14 +59,14 @@ func (s *Store) AdminUserByEmail(ctx context.Context, email string) (*tenancy.Ad
 	return u, hash, nil
 }
 
-// ListAdminUsers implements tenancy.Store.
-func (s *Store) ListAdminUsers(ctx context.Context) ([]tenancy.AdminUser, error) {
+// ListAdminUsers implements model.Store.
+func (s *Store) ListAdminUsers(ctx context.Context) ([]model.AdminUser, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT `+adminUserColumns+` FROM admin_users u ORDER BY u.id`)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	users := []tenancy.AdminUser{}
+	users := []model.AdminUser{}
 	for rows.Next() {
 		u, err := scanAdminUser(rows)
 		if err != nil {
@@ -84,12 +84,12 @@ func adminRowMatched(res sql.Result) error {
 		return err
 	}
 	if n == 0 {
-		return tenancy.ErrNotFound
+		return model.ErrNotFound
 	}
 	return nil
 }
 
-// DeleteAdminUser implements tenancy.Store. The user's sessions go with it
+// DeleteAdminUser implements model.Store. The user's sessions go with it
 // (ON DELETE CASCADE).
 func (s *Store) DeleteAdminUser(ctx context.Context, email string) error {
 	res, err := s.db.ExecContext(ctx, `DELETE FROM admin_users WHERE email = ?`, email)
@@ -99,7 +99,7 @@ func (s *Store) DeleteAdminUser(ctx context.Context, email string) error {
 	return adminRowMatched(res)
 }
 
-// TouchAdminSignIn implements tenancy.Store.
+// TouchAdminSignIn implements model.Store.
 func (s *Store) TouchAdminSignIn(ctx context.Context, id int64, at time.Time) error {
 	res, err := s.db.ExecContext(ctx, `UPDATE admin_users SET last_sign_in_at = ? WHERE id = ?`, ts(at), id)
 	if err != nil {
@@ -108,12 +108,12 @@ func (s *Store) TouchAdminSignIn(ctx context.Context, id int64, at time.Time) er
 	return adminRowMatched(res)
 }
 
-// CreateAdminSession implements tenancy.Store.
+// CreateAdminSession implements model.Store.
 func (s *Store) CreateAdminSession(ctx context.Context, tokenHash []byte, userID int64, expires, at time.Time) error {
 	_, err := s.db.ExecContext(ctx, `INSERT INTO admin_sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)`,
 		tokenHash, userID, ts(at), ts(expires))
 	if _, ok := mysqlError(err, errNoParentRow); ok {
-		return tenancy.ErrNotFound
+		return model.ErrNotFound
 	}
 	if err != nil {
 		return err
@@ -122,17 +122,17 @@ func (s *Store) CreateAdminSession(ctx context.Context, tokenHash []byte, userID
 	return err
 }
 
-// AdminSessionUser implements tenancy.Store.
-func (s *Store) AdminSessionUser(ctx context.Context, tokenHash []byte, at time.Time) (*tenancy.AdminUser, error) {
+// AdminSessionUser implements model.Store.
+func (s *Store) AdminSessionUser(ctx context.Context, tokenHash []byte, at time.Time) (*model.AdminUser, error) {
 	u, err := scanAdminUser(s.db.QueryRowContext(ctx, `SELECT `+adminUserColumns+` FROM admin_sessions x
 		JOIN admin_users u ON u.id = x.user_id WHERE x.token_hash = ? AND x.expires_at > ?`, tokenHash, ts(at)))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, tenancy.ErrNotFound
+		return nil, model.ErrNotFound
 	}
 	return u, err
 }
 
-// DeleteAdminSession implements tenancy.Store.
+// DeleteAdminSession implements model.Store.
 func (s *Store) DeleteAdminSession(ctx context.Context, tokenHash []byte) error {
 	_, err := s.db.ExecContext(ctx, `DELETE FROM admin_sessions WHERE token_hash = ?`, tokenHash)
 	return err

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gotenancy/tenancy"
 	"github.com/gotenancy/tenancy/internal/testenv"
+	"github.com/gotenancy/tenancy/model"
 	"github.com/gotenancy/tenancy/store/mysqlstore"
 	"github.com/gotenancy/tenancy/store/storetest"
 )
@@ -24,10 +24,10 @@ func catalogVersion(t *testing.T, s *mysqlstore.Store) int64 {
 	return v
 }
 
-func wantState(t *testing.T, err error, status tenancy.Status) {
+func wantState(t *testing.T, err error, status model.Status) {
 	t.Helper()
-	var se *tenancy.StateError
-	if !errors.As(err, &se) || se.Status != status || !errors.Is(err, tenancy.ErrTenantState) {
+	var se *model.StateError
+	if !errors.As(err, &se) || se.Status != status || !errors.Is(err, model.ErrTenantState) {
 		t.Fatalf("err = %v, want a StateError with status %s", err, status)
 	}
 }
@@ -41,7 +41,7 @@ func TestLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	tn := storetest.NewTenant("New", "new.test")
-	tn.Status = tenancy.StatusProvisioning
+	tn.Status = model.StatusProvisioning
 	tn.VisitorMessage = "Back soon"
 	if err := s.CreateTenant(ctx, tn); err != nil {
 		t.Fatal(err)
@@ -50,24 +50,24 @@ func TestLifecycle(t *testing.T) {
 		t.Fatalf("Generation after create = %d, want 1", tn.Generation)
 	}
 	got, err := s.TenantByUUID(ctx, tn.UUID)
-	if err != nil || got.Status != tenancy.StatusProvisioning || got.Generation != 1 || got.VisitorMessage != "Back soon" {
+	if err != nil || got.Status != model.StatusProvisioning || got.Generation != 1 || got.VisitorMessage != "Back soon" {
 		t.Fatalf("TenantByUUID: %+v, %v", got, err)
 	}
-	for st, want := range map[tenancy.Status]int{tenancy.StatusProvisioning: 1, tenancy.StatusInactive: 0, tenancy.StatusActive: 1} {
+	for st, want := range map[model.Status]int{model.StatusProvisioning: 1, model.StatusInactive: 0, model.StatusActive: 1} {
 		all, err := s.AllTenants(ctx, st)
 		if err != nil || len(all) != want {
 			t.Fatalf("AllTenants(%s): %d tenants, %v; want %d", st, len(all), err, want)
 		}
-		_, total, err := s.ListTenants(ctx, tenancy.ListOptions{Status: st})
+		_, total, err := s.ListTenants(ctx, model.ListOptions{Status: st})
 		if err != nil || total != want {
 			t.Fatalf("ListTenants(%s): %d tenants, %v; want %d", st, total, err, want)
 		}
 	}
-	if all, err := s.AllTenants(ctx, tenancy.StatusActive, tenancy.StatusProvisioning); err != nil || len(all) != 2 {
+	if all, err := s.AllTenants(ctx, model.StatusActive, model.StatusProvisioning); err != nil || len(all) != 2 {
 		t.Fatalf("AllTenants(active, provisioning): %d tenants, %v", len(all), err)
 	}
 	counts, err := s.CountByStatus(ctx)
-	if err != nil || counts[tenancy.StatusProvisioning] != 1 || counts[tenancy.StatusActive] != 1 || counts[tenancy.StatusInactive] != 0 {
+	if err != nil || counts[model.StatusProvisioning] != 1 || counts[model.StatusActive] != 1 || counts[model.StatusInactive] != 0 {
 		t.Fatalf("CountByStatus: %v, %v", counts, err)
 	}
 
@@ -76,30 +76,30 @@ func TestLifecycle(t *testing.T) {
 	if err := s.UpdateTenant(ctx, got); err != nil {
 		t.Fatal(err)
 	}
-	got.Status = tenancy.StatusSuspended
+	got.Status = model.StatusSuspended
 	if err := s.UpdateTenant(ctx, got); err != nil {
 		t.Fatal(err)
 	}
-	if got, err = s.TenantByUUID(ctx, tn.UUID); err != nil || got.Status != tenancy.StatusProvisioning || got.VisitorMessage != "Soon" {
+	if got, err = s.TenantByUUID(ctx, tn.UUID); err != nil || got.Status != model.StatusProvisioning || got.VisitorMessage != "Soon" {
 		t.Fatalf("after updates: %+v, %v", got, err)
 	}
 
-	wantState(t, s.MarkDeleting(ctx, tn.ID), tenancy.StatusProvisioning)
-	if err := s.CommitTenant(ctx, tn.ID, tenancy.StatusProvisioning); err == nil {
+	wantState(t, s.MarkDeleting(ctx, tn.ID), model.StatusProvisioning)
+	if err := s.CommitTenant(ctx, tn.ID, model.StatusProvisioning); err == nil {
 		t.Fatal("CommitTenant to a lifecycle state succeeded")
 	}
 	v := catalogVersion(t, s)
-	if err := s.CommitTenant(ctx, tn.ID, tenancy.StatusActive); err != nil {
+	if err := s.CommitTenant(ctx, tn.ID, model.StatusActive); err != nil {
 		t.Fatal(err)
 	}
 	if catalogVersion(t, s) == v {
 		t.Fatal("CommitTenant left the catalog version alone")
 	}
 	// The status saved by the update while provisioning shows now.
-	if got, err = s.TenantByDomain(ctx, "new.test"); err != nil || got.Status != tenancy.StatusActive {
+	if got, err = s.TenantByDomain(ctx, "new.test"); err != nil || got.Status != model.StatusActive {
 		t.Fatalf("after commit: %+v, %v", got, err)
 	}
-	wantState(t, s.CommitTenant(ctx, tn.ID, tenancy.StatusActive), tenancy.StatusActive)
+	wantState(t, s.CommitTenant(ctx, tn.ID, model.StatusActive), model.StatusActive)
 
 	v = catalogVersion(t, s)
 	if err := s.MarkDeleting(ctx, tn.ID); err != nil {
@@ -111,11 +111,11 @@ func TestLifecycle(t *testing.T) {
 	if err := s.MarkDeleting(ctx, tn.ID); err != nil {
 		t.Fatalf("MarkDeleting again: %v", err)
 	}
-	wantState(t, s.CommitTenant(ctx, tn.ID, tenancy.StatusActive), tenancy.StatusDeleting)
-	if got, err = s.TenantByUUID(ctx, tn.UUID); err != nil || got.Status != tenancy.StatusDeleting {
+	wantState(t, s.CommitTenant(ctx, tn.ID, model.StatusActive), model.StatusDeleting)
+	if got, err = s.TenantByUUID(ctx, tn.UUID); err != nil || got.Status != model.StatusDeleting {
 		t.Fatalf("after MarkDeleting: %+v, %v", got, err)
 	}
-	if all, err := s.AllTenants(ctx, tenancy.StatusDeleting); err != nil || len(all) != 1 || all[0].ID != tn.ID {
+	if all, err := s.AllTenants(ctx, model.StatusDeleting); err != nil || len(all) != 1 || all[0].ID != tn.ID {
 		t.Fatalf("AllTenants(deleting): %v, %v", all, err)
 	}
 
@@ -142,10 +142,10 @@ func TestLifecycle(t *testing.T) {
 	if err := s.DeleteTenant(ctx, tn.ID); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.CommitTenant(ctx, tn.ID, tenancy.StatusActive); !errors.Is(err, tenancy.ErrNotFound) {
+	if err := s.CommitTenant(ctx, tn.ID, model.StatusActive); !errors.Is(err, model.ErrNotFound) {
 		t.Fatalf("CommitTenant of a deleted tenant: %v", err)
 	}
-	if err := s.MarkDeleting(ctx, tn.ID); !errors.Is(err, tenancy.ErrNotFound) {
+	if err := s.MarkDeleting(ctx, tn.ID); !errors.Is(err, model.ErrNotFound) {
 		t.Fatalf("MarkDeleting of a deleted tenant: %v", err)
 	}
 }
@@ -156,20 +156,20 @@ func TestRecordOperations(t *testing.T) {
 	s := openStore(t, testenv.NewMySQLDatabase(t))
 	a := storetest.NewTenant("A", "a.test")
 	b := storetest.NewTenant("B", "b.test")
-	for _, tn := range []*tenancy.Tenant{a, b} {
+	for _, tn := range []*model.Tenant{a, b} {
 		if err := s.CreateTenant(ctx, tn); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := s.RecordOperation(ctx, tenancy.OperationRecord{TenantID: a.ID, Operation: tenancy.OpMigrate,
-		State: tenancy.StateSucceeded, Version: 7}); err != nil {
+	if err := s.RecordOperation(ctx, model.OperationRecord{TenantID: a.ID, Operation: model.OpMigrate,
+		State: model.StateSucceeded, Version: 7}); err != nil {
 		t.Fatal(err)
 	}
 	v := catalogVersion(t, s)
-	recs := []tenancy.OperationRecord{
-		{TenantID: a.ID, Operation: tenancy.OpMigrate, State: tenancy.StatePending, RunID: "run-1", Version: 0},
-		{TenantID: b.ID + 1000, Operation: tenancy.OpMigrate, State: tenancy.StatePending, RunID: "run-1"},
-		{TenantID: b.ID, Operation: tenancy.OpMigrate, State: tenancy.StatePending, RunID: "run-1"},
+	recs := []model.OperationRecord{
+		{TenantID: a.ID, Operation: model.OpMigrate, State: model.StatePending, RunID: "run-1", Version: 0},
+		{TenantID: b.ID + 1000, Operation: model.OpMigrate, State: model.StatePending, RunID: "run-1"},
+		{TenantID: b.ID, Operation: model.OpMigrate, State: model.StatePending, RunID: "run-1"},
 	}
 	if err := s.RecordOperations(ctx, recs); err != nil {
 		t.Fatal(err)
@@ -177,7 +177,7 @@ func TestRecordOperations(t *testing.T) {
 	if err := s.RecordOperations(ctx, nil); err != nil {
 		t.Fatal(err)
 	}
-	got, err := s.Operations(ctx, tenancy.OpMigrate, tenancy.StatePending)
+	got, err := s.Operations(ctx, model.OpMigrate, model.StatePending)
 	if err != nil || len(got) != 2 {
 		t.Fatalf("Operations: %+v, %v", got, err)
 	}
@@ -188,16 +188,16 @@ func TestRecordOperations(t *testing.T) {
 	if got[1].TenantID != b.ID || got[1].RunID != "run-1" {
 		t.Fatalf("record of B: %+v", got[1])
 	}
-	if err := s.RecordOperation(ctx, tenancy.OperationRecord{TenantID: a.ID, Operation: tenancy.OpMigrate,
-		State: tenancy.StateRunning, RunID: "run-1", Version: 1}); err != nil {
+	if err := s.RecordOperation(ctx, model.OperationRecord{TenantID: a.ID, Operation: model.OpMigrate,
+		State: model.StateRunning, RunID: "run-1", Version: 1}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.RecordOperation(ctx, tenancy.OperationRecord{TenantID: b.ID, Operation: tenancy.OpMigrate,
-		State: tenancy.StateSucceeded, RunID: "run-1", Version: 9}); err != nil {
+	if err := s.RecordOperation(ctx, model.OperationRecord{TenantID: b.ID, Operation: model.OpMigrate,
+		State: model.StateSucceeded, RunID: "run-1", Version: 9}); err != nil {
 		t.Fatal(err)
 	}
-	if got, err = s.Operations(ctx, tenancy.OpMigrate, ""); err != nil || len(got) != 2 ||
-		got[0].State != tenancy.StateRunning || got[0].Version != 7 || got[1].Version != 9 {
+	if got, err = s.Operations(ctx, model.OpMigrate, ""); err != nil || len(got) != 2 ||
+		got[0].State != model.StateRunning || got[0].Version != 7 || got[1].Version != 9 {
 		t.Fatalf("Operations after running and succeeded: %+v, %v", got, err)
 	}
 	if catalogVersion(t, s) != v {
@@ -218,11 +218,11 @@ func TestTenantLocks(t *testing.T) {
 	// compare exactly.
 	for _, other := range []string{"host-b/2/run", "HOST-A/1/RUN", "host-a/1/run "} {
 		err := s.TryLockTenant(ctx, id, other, time.Minute)
-		var le *tenancy.LockedError
-		if !errors.As(err, &le) || le.Holder != "host-a/1/run" || !errors.Is(err, tenancy.ErrLocked) {
+		var le *model.LockedError
+		if !errors.As(err, &le) || le.Holder != "host-a/1/run" || !errors.Is(err, model.ErrLocked) {
 			t.Fatalf("TryLockTenant by %q: %v", other, err)
 		}
-		if err := s.RenewTenantLock(ctx, id, other, time.Minute); !errors.Is(err, tenancy.ErrLockLost) {
+		if err := s.RenewTenantLock(ctx, id, other, time.Minute); !errors.Is(err, model.ErrLockLost) {
 			t.Fatalf("RenewTenantLock by %q: %v", other, err)
 		}
 		if err := s.UnlockTenant(ctx, id, other); err != nil {
@@ -244,7 +244,7 @@ func TestTenantLocks(t *testing.T) {
 	if err := s.UnlockTenant(ctx, id, "host-a/1/run"); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.RenewTenantLock(ctx, id, "host-a/1/run", time.Minute); !errors.Is(err, tenancy.ErrLockLost) {
+	if err := s.RenewTenantLock(ctx, id, "host-a/1/run", time.Minute); !errors.Is(err, model.ErrLockLost) {
 		t.Fatalf("RenewTenantLock after unlock: %v", err)
 	}
 	if err := s.UnlockTenant(ctx, id, "host-a/1/run"); err != nil {
@@ -261,10 +261,10 @@ func TestTenantLocks(t *testing.T) {
 	if err := s.TryLockTenant(ctx, "expiring", "host-b/2/run", time.Minute); err != nil {
 		t.Fatalf("taking an expired lease: %v", err)
 	}
-	if err := s.RenewTenantLock(ctx, "expiring", "host-a/1/run", time.Minute); !errors.Is(err, tenancy.ErrLockLost) {
+	if err := s.RenewTenantLock(ctx, "expiring", "host-a/1/run", time.Minute); !errors.Is(err, model.ErrLockLost) {
 		t.Fatalf("RenewTenantLock by the old holder: %v", err)
 	}
-	var le *tenancy.LockedError
+	var le *model.LockedError
 	if err := s.TryLockTenant(ctx, "expiring", "host-a/1/run", time.Minute); !errors.As(err, &le) || le.Holder != "host-b/2/run" {
 		t.Fatalf("TryLockTenant by the old holder: %v", err)
 	}
@@ -293,7 +293,7 @@ func TestConcurrentTryLock(t *testing.T) {
 		for i, err := range errs {
 			if err == nil {
 				won++
-			} else if !errors.Is(err, tenancy.ErrLocked) {
+			} else if !errors.Is(err, model.ErrLocked) {
 				t.Fatalf("round %d, %s: %v", round, holders[i], err)
 			}
 		}
@@ -308,11 +308,11 @@ func TestConcurrentRemoveDomainKeepsOne(t *testing.T) {
 	ctx := context.Background()
 	s := openStore(t, testenv.NewMySQLDatabase(t))
 	tn := storetest.NewTenant("Two", "one.test")
-	tn.Domains = append(tn.Domains, tenancy.Domain{Domain: "two.test"})
+	tn.Domains = append(tn.Domains, model.Domain{Domain: "two.test"})
 	if err := s.CreateTenant(ctx, tn); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.RemoveDomain(ctx, tn.ID, "missing.test"); !errors.Is(err, tenancy.ErrDomainNotFound) {
+	if err := s.RemoveDomain(ctx, tn.ID, "missing.test"); !errors.Is(err, model.ErrDomainNotFound) {
 		t.Fatalf("RemoveDomain of a missing domain: %v", err)
 	}
 	domains := []string{"one.test", "two.test"}
@@ -328,7 +328,7 @@ func TestConcurrentRemoveDomainKeepsOne(t *testing.T) {
 			switch {
 			case err == nil:
 				ok++
-			case errors.Is(err, tenancy.ErrLastDomain):
+			case errors.Is(err, model.ErrLastDomain):
 				kept = domains[i]
 			default:
 				t.Fatalf("round %d, remove %s: %v", round, domains[i], err)
@@ -341,14 +341,14 @@ func TestConcurrentRemoveDomainKeepsOne(t *testing.T) {
 		if err != nil || len(got.Domains) != 1 || got.Domains[0].Domain != kept || !got.Domains[0].IsPrimary {
 			t.Fatalf("round %d: domains %+v, %v", round, got.Domains, err)
 		}
-		if err := s.RemoveDomain(ctx, tn.ID, kept); !errors.Is(err, tenancy.ErrLastDomain) {
+		if err := s.RemoveDomain(ctx, tn.ID, kept); !errors.Is(err, model.ErrLastDomain) {
 			t.Fatalf("round %d: removing the last domain: %v", round, err)
 		}
 		removed := domains[0]
 		if removed == kept {
 			removed = domains[1]
 		}
-		if err := s.AddDomain(ctx, &tenancy.Domain{TenantID: tn.ID, Domain: removed}); err != nil {
+		if err := s.AddDomain(ctx, &model.Domain{TenantID: tn.ID, Domain: removed}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -15,7 +15,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 	"github.com/pressly/goose/v3"
 
-	"github.com/gotenancy/tenancy"
+	"github.com/gotenancy/tenancy/model"
 	"github.com/gotenancy/tenancy/store"
 )
 
@@ -37,7 +37,7 @@ type Config struct {
 	DSN string
 }
 
-// Store is the MySQL/MariaDB implementation of tenancy.Store.
+// Store is the MySQL/MariaDB implementation of model.Store.
 type Store struct {
 	db *sql.DB
 	// byDomain and byUUID are the lookups a resolver's misses make,
@@ -45,7 +45,7 @@ type Store struct {
 	byDomain, byUUID *sql.Stmt
 }
 
-var _ tenancy.Store = (*Store)(nil)
+var _ model.Store = (*Store)(nil)
 
 // Open connects to the catalog that cfg.DSN selects and brings its schema up
 // to date.
@@ -218,9 +218,9 @@ func duplicateKey(err error) (string, bool) {
 func mapConstraint(err error) error {
 	switch key, _ := duplicateKey(err); key {
 	case "domains_domain":
-		return fmt.Errorf("%w: %v", tenancy.ErrDomainTaken, err)
+		return fmt.Errorf("%w: %v", model.ErrDomainTaken, err)
 	case "tenants_database_name":
-		return fmt.Errorf("%w: %v", tenancy.ErrDatabaseTaken, err)
+		return fmt.Errorf("%w: %v", model.ErrDatabaseTaken, err)
 	}
 	return err
 }
@@ -250,8 +250,8 @@ func (s *Store) tryTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 
 // primaryFirst returns a copy of domains where exactly one domain (the first
 // one marked primary, else the first one) is primary.
-func primaryFirst(domains []tenancy.Domain) []tenancy.Domain {
-	out := append([]tenancy.Domain(nil), domains...)
+func primaryFirst(domains []model.Domain) []model.Domain {
+	out := append([]model.Domain(nil), domains...)
 	primary := -1
 	for i := range out {
 		if out[i].IsPrimary && primary < 0 {
@@ -268,8 +268,8 @@ func primaryFirst(domains []tenancy.Domain) []tenancy.Domain {
 	return out
 }
 
-// CreateTenant implements tenancy.Store.
-func (s *Store) CreateTenant(ctx context.Context, t *tenancy.Tenant) error {
+// CreateTenant implements model.Store.
+func (s *Store) CreateTenant(ctx context.Context, t *model.Tenant) error {
 	settings, err := encodeObject(t.Settings)
 	if err != nil {
 		return fmt.Errorf("encode settings: %w", err)
@@ -281,7 +281,7 @@ func (s *Store) CreateTenant(ctx context.Context, t *tenancy.Tenant) error {
 	at := now()
 	var (
 		id      int64
-		domains []tenancy.Domain
+		domains []model.Domain
 	)
 	status, lifecycle := store.StatusColumns(t.Status)
 	generation := t.Generation
@@ -326,7 +326,7 @@ func (s *Store) CreateTenant(ctx context.Context, t *tenancy.Tenant) error {
 	return nil
 }
 
-func insertDomain(ctx context.Context, tx *sql.Tx, d *tenancy.Domain) (int64, error) {
+func insertDomain(ctx context.Context, tx *sql.Tx, d *model.Domain) (int64, error) {
 	res, err := tx.ExecContext(ctx, `INSERT INTO domains (tenant_id, domain, is_primary, ssl_enabled, created_at)
 		VALUES (?, ?, ?, ?, ?)`, d.TenantID, d.Domain, d.IsPrimary, d.SSLEnabled, d.CreatedAt)
 	if err != nil {
@@ -341,7 +341,7 @@ const tenantColumns = `t.id, t.uuid, t.name, t.status, t.lifecycle, t.status_rea
 
 // tenantRow receives the columns of tenantColumns.
 type tenantRow struct {
-	t                 tenancy.Tenant
+	t                 model.Tenant
 	status, lifecycle string
 	settings, data    string
 	accessed          sql.NullTime
@@ -355,11 +355,11 @@ func (r *tenantRow) dest() []any {
 }
 
 // tenant returns a copy of the scanned tenant with decoded fields.
-func (r *tenantRow) tenant() (*tenancy.Tenant, error) {
+func (r *tenantRow) tenant() (*model.Tenant, error) {
 	t := r.t
-	t.Status = tenancy.Status(r.status)
+	t.Status = model.Status(r.status)
 	if r.lifecycle != "" {
-		t.Status = tenancy.Status(r.lifecycle)
+		t.Status = model.Status(r.lifecycle)
 	}
 	var err error
 	if t.Settings, err = decodeObject(r.settings); err != nil {
@@ -373,7 +373,7 @@ func (r *tenantRow) tenant() (*tenancy.Tenant, error) {
 		at := r.accessed.Time.UTC()
 		t.LastAccessedAt = &at
 	}
-	t.Domains = []tenancy.Domain{}
+	t.Domains = []model.Domain{}
 	return &t, nil
 }
 
@@ -384,14 +384,14 @@ func oneTenantQuery(where string) string {
 		ORDER BY d.is_primary DESC, d.id`
 }
 
-func oneTenant(ctx context.Context, stmt *sql.Stmt, arg any) (*tenancy.Tenant, error) {
+func oneTenant(ctx context.Context, stmt *sql.Stmt, arg any) (*model.Tenant, error) {
 	rows, err := stmt.QueryContext(ctx, arg)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var (
-		t          *tenancy.Tenant
+		t          *model.Tenant
 		r          tenantRow
 		dID        sql.NullInt64
 		dDomain    sql.NullString
@@ -410,7 +410,7 @@ func oneTenant(ctx context.Context, stmt *sql.Stmt, arg any) (*tenancy.Tenant, e
 			}
 		}
 		if dID.Valid {
-			t.Domains = append(t.Domains, tenancy.Domain{ID: dID.Int64, TenantID: t.ID, Domain: dDomain.String,
+			t.Domains = append(t.Domains, model.Domain{ID: dID.Int64, TenantID: t.ID, Domain: dDomain.String,
 				IsPrimary: dPrimary.Bool, SSLEnabled: dSSL.Bool, CreatedAt: dCreatedAt.Time.UTC()})
 		}
 	}
@@ -418,18 +418,18 @@ func oneTenant(ctx context.Context, stmt *sql.Stmt, arg any) (*tenancy.Tenant, e
 		return nil, err
 	}
 	if t == nil {
-		return nil, tenancy.ErrNotFound
+		return nil, model.ErrNotFound
 	}
 	return t, nil
 }
 
-// TenantByUUID implements tenancy.Store.
-func (s *Store) TenantByUUID(ctx context.Context, uuid string) (*tenancy.Tenant, error) {
+// TenantByUUID implements model.Store.
+func (s *Store) TenantByUUID(ctx context.Context, uuid string) (*model.Tenant, error) {
 	return oneTenant(ctx, s.byUUID, uuid)
 }
 
-// TenantByDomain implements tenancy.Store.
-func (s *Store) TenantByDomain(ctx context.Context, domain string) (*tenancy.Tenant, error) {
+// TenantByDomain implements model.Store.
+func (s *Store) TenantByDomain(ctx context.Context, domain string) (*model.Tenant, error) {
 	return oneTenant(ctx, s.byDomain, domain)
 }
 
@@ -438,8 +438,8 @@ const inChunk = 500
 
 // loadDomains fills the Domains of each tenant, with one query per inChunk
 // tenants.
-func (s *Store) loadDomains(ctx context.Context, ts []*tenancy.Tenant) error {
-	byID := make(map[int64]*tenancy.Tenant, len(ts))
+func (s *Store) loadDomains(ctx context.Context, ts []*model.Tenant) error {
+	byID := make(map[int64]*model.Tenant, len(ts))
 	for _, t := range ts {
 		byID[t.ID] = t
 	}
@@ -455,7 +455,7 @@ func (s *Store) loadDomains(ctx context.Context, ts []*tenancy.Tenant) error {
 	return nil
 }
 
-func (s *Store) loadDomainChunk(ctx context.Context, byID map[int64]*tenancy.Tenant, ids []any) error {
+func (s *Store) loadDomainChunk(ctx context.Context, byID map[int64]*model.Tenant, ids []any) error {
 	rows, err := s.db.QueryContext(ctx, `SELECT id, tenant_id, domain, is_primary, ssl_enabled, created_at FROM domains
 		WHERE tenant_id IN (?`+strings.Repeat(",?", len(ids)-1)+`) ORDER BY tenant_id, is_primary DESC, id`, ids...)
 	if err != nil {
@@ -463,7 +463,7 @@ func (s *Store) loadDomainChunk(ctx context.Context, byID map[int64]*tenancy.Ten
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var d tenancy.Domain
+		var d model.Domain
 		if err := rows.Scan(&d.ID, &d.TenantID, &d.Domain, &d.IsPrimary, &d.SSLEnabled, &d.CreatedAt); err != nil {
 			return err
 		}
@@ -475,7 +475,7 @@ func (s *Store) loadDomainChunk(ctx context.Context, byID map[int64]*tenancy.Ten
 	return rows.Err()
 }
 
-// sortColumns maps tenancy.SortFields to columns; text compares without
+// sortColumns maps model.SortFields to columns; text compares without
 // regard to case (the tables' collation), and NULLs sort first ascending,
 // as in SQLite.
 var sortColumns = map[string]string{
@@ -494,12 +494,12 @@ func escapeLike(s string) string {
 	return strings.NewReplacer(likeEscape, likeEscape+likeEscape, `%`, likeEscape+`%`, `_`, likeEscape+`_`).Replace(s)
 }
 
-// ListTenants implements tenancy.Store.
-func (s *Store) ListTenants(ctx context.Context, opts tenancy.ListOptions) ([]*tenancy.Tenant, int, error) {
+// ListTenants implements model.Store.
+func (s *Store) ListTenants(ctx context.Context, opts model.ListOptions) ([]*model.Tenant, int, error) {
 	var where []string
 	var args []any
 	if opts.Status != "" {
-		cond, cargs := store.StatusFilter([]tenancy.Status{opts.Status})
+		cond, cargs := store.StatusFilter([]model.Status{opts.Status})
 		where = append(where, cond)
 		args = append(args, cargs...)
 	}
@@ -528,7 +528,7 @@ func (s *Store) ListTenants(ctx context.Context, opts tenancy.ListOptions) ([]*t
 	}
 	perPage := opts.PerPage
 	if perPage <= 0 {
-		perPage = tenancy.DefaultPerPage
+		perPage = model.DefaultPerPage
 	}
 	page := max(opts.Page, 1)
 	rows, err := s.db.QueryContext(ctx, `SELECT `+tenantColumns+` FROM tenants t`+cond+
@@ -544,9 +544,9 @@ func (s *Store) ListTenants(ctx context.Context, opts tenancy.ListOptions) ([]*t
 	return ts, total, s.loadDomains(ctx, ts)
 }
 
-func collectTenants(rows *sql.Rows) ([]*tenancy.Tenant, error) {
+func collectTenants(rows *sql.Rows) ([]*model.Tenant, error) {
 	defer rows.Close()
-	ts := []*tenancy.Tenant{}
+	ts := []*model.Tenant{}
 	var r tenantRow
 	dst := r.dest()
 	for rows.Next() {
@@ -562,8 +562,8 @@ func collectTenants(rows *sql.Rows) ([]*tenancy.Tenant, error) {
 	return ts, rows.Err()
 }
 
-// AllTenants implements tenancy.Store.
-func (s *Store) AllTenants(ctx context.Context, statuses ...tenancy.Status) ([]*tenancy.Tenant, error) {
+// AllTenants implements model.Store.
+func (s *Store) AllTenants(ctx context.Context, statuses ...model.Status) ([]*model.Tenant, error) {
 	query := `SELECT ` + tenantColumns + ` FROM tenants t`
 	var args []any
 	if len(statuses) > 0 {
@@ -582,8 +582,8 @@ func (s *Store) AllTenants(ctx context.Context, statuses ...tenancy.Status) ([]*
 	return ts, s.loadDomains(ctx, ts)
 }
 
-// UpdateTenant implements tenancy.Store.
-func (s *Store) UpdateTenant(ctx context.Context, t *tenancy.Tenant) error {
+// UpdateTenant implements model.Store.
+func (s *Store) UpdateTenant(ctx context.Context, t *model.Tenant) error {
 	settings, err := encodeObject(t.Settings)
 	if err != nil {
 		return fmt.Errorf("encode settings: %w", err)
@@ -608,14 +608,14 @@ func (s *Store) UpdateTenant(ctx context.Context, t *tenancy.Tenant) error {
 	if n, err := res.RowsAffected(); err != nil {
 		return err
 	} else if n == 0 {
-		return tenancy.ErrNotFound
+		return model.ErrNotFound
 	}
 	t.UpdatedAt = at
 	return nil
 }
 
-// CommitTenant implements tenancy.Store.
-func (s *Store) CommitTenant(ctx context.Context, id int64, status tenancy.Status) error {
+// CommitTenant implements model.Store.
+func (s *Store) CommitTenant(ctx context.Context, id int64, status model.Status) error {
 	if !status.Valid() {
 		return fmt.Errorf("mysqlstore: commit tenant %d: %q is not a settable status", id, status)
 	}
@@ -623,7 +623,7 @@ func (s *Store) CommitTenant(ctx context.Context, id int64, status tenancy.Statu
 		WHERE id = ? AND lifecycle = 'provisioning'`, string(status), now(), id)
 }
 
-// MarkDeleting implements tenancy.Store.
+// MarkDeleting implements model.Store.
 func (s *Store) MarkDeleting(ctx context.Context, id int64) error {
 	return s.transition(ctx, id, `UPDATE tenants SET lifecycle = 'deleting', updated_at = ?
 		WHERE id = ? AND lifecycle IN ('', 'deleting')`, now(), id)
@@ -631,7 +631,7 @@ func (s *Store) MarkDeleting(ctx context.Context, id int64) error {
 
 // transition runs a conditional update of one tenant's lifecycle; when it
 // matches no row, the tenant is missing (ErrNotFound) or in a state the
-// update does not start from (*tenancy.StateError). The connections set
+// update does not start from (*model.StateError). The connections set
 // clientFoundRows, so a matched row counts even when nothing changed.
 func (s *Store) transition(ctx context.Context, id int64, query string, args ...any) error {
 	res, err := s.db.ExecContext(ctx, query, args...)
@@ -646,7 +646,7 @@ func (s *Store) transition(ctx context.Context, id int64, query string, args ...
 	var uuid, status, life string
 	err = s.db.QueryRowContext(ctx, `SELECT uuid, status, lifecycle FROM tenants WHERE id = ?`, id).Scan(&uuid, &status, &life)
 	if errors.Is(err, sql.ErrNoRows) {
-		return tenancy.ErrNotFound
+		return model.ErrNotFound
 	}
 	if err != nil {
 		return err
@@ -654,10 +654,10 @@ func (s *Store) transition(ctx context.Context, id int64, query string, args ...
 	if life != "" {
 		status = life
 	}
-	return &tenancy.StateError{Tenant: uuid, Status: tenancy.Status(status)}
+	return &model.StateError{Tenant: uuid, Status: model.Status(status)}
 }
 
-// DeleteTenant implements tenancy.Store.
+// DeleteTenant implements model.Store.
 func (s *Store) DeleteTenant(ctx context.Context, id int64) error {
 	res, err := s.db.ExecContext(ctx, `DELETE FROM tenants WHERE id = ?`, id)
 	if err != nil {
@@ -666,7 +666,7 @@ func (s *Store) DeleteTenant(ctx context.Context, id int64) error {
 	if n, err := res.RowsAffected(); err != nil {
 		return err
 	} else if n == 0 {
-		return tenancy.ErrNotFound
+		return model.ErrNotFound
 	}
 	return nil
 }
@@ -683,13 +683,13 @@ func lockTenant(ctx context.Context, tx *sql.Tx, id int64, at time.Time) error {
 	if n, err := res.RowsAffected(); err != nil {
 		return err
 	} else if n == 0 {
-		return tenancy.ErrNotFound
+		return model.ErrNotFound
 	}
 	return nil
 }
 
-// AddDomain implements tenancy.Store.
-func (s *Store) AddDomain(ctx context.Context, d *tenancy.Domain) error {
+// AddDomain implements model.Store.
+func (s *Store) AddDomain(ctx context.Context, d *model.Domain) error {
 	at := now()
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		if err := lockTenant(ctx, tx, d.TenantID, at); err != nil {
@@ -714,11 +714,11 @@ func (s *Store) AddDomain(ctx context.Context, d *tenancy.Domain) error {
 	})
 }
 
-// RemoveDomain implements tenancy.Store.
+// RemoveDomain implements model.Store.
 func (s *Store) RemoveDomain(ctx context.Context, tenantID int64, domain string) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		if err := lockTenant(ctx, tx, tenantID, now()); errors.Is(err, tenancy.ErrNotFound) {
-			return tenancy.ErrDomainNotFound
+		if err := lockTenant(ctx, tx, tenantID, now()); errors.Is(err, model.ErrNotFound) {
+			return model.ErrDomainNotFound
 		} else if err != nil {
 			return err
 		}
@@ -730,7 +730,7 @@ func (s *Store) RemoveDomain(ctx context.Context, tenantID int64, domain string)
 		err := tx.QueryRowContext(ctx, `SELECT id, is_primary FROM domains WHERE tenant_id = ? AND domain = ? FOR UPDATE`,
 			tenantID, domain).Scan(&id, &wasPrimary)
 		if errors.Is(err, sql.ErrNoRows) {
-			return tenancy.ErrDomainNotFound
+			return model.ErrDomainNotFound
 		}
 		if err != nil {
 			return err
@@ -740,7 +740,7 @@ func (s *Store) RemoveDomain(ctx context.Context, tenantID int64, domain string)
 			return err
 		}
 		if n <= 1 {
-			return tenancy.ErrLastDomain
+			return model.ErrLastDomain
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM domains WHERE id = ?`, id); err != nil {
 			return err
@@ -752,11 +752,11 @@ func (s *Store) RemoveDomain(ctx context.Context, tenantID int64, domain string)
 	})
 }
 
-// UpdateDomain implements tenancy.Store.
+// UpdateDomain implements model.Store.
 func (s *Store) UpdateDomain(ctx context.Context, tenantID, domainID int64, domain string, sslEnabled bool) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		if err := lockTenant(ctx, tx, tenantID, now()); errors.Is(err, tenancy.ErrNotFound) {
-			return tenancy.ErrDomainNotFound
+		if err := lockTenant(ctx, tx, tenantID, now()); errors.Is(err, model.ErrNotFound) {
+			return model.ErrDomainNotFound
 		} else if err != nil {
 			return err
 		}
@@ -768,24 +768,24 @@ func (s *Store) UpdateDomain(ctx context.Context, tenantID, domainID int64, doma
 		if n, err := res.RowsAffected(); err != nil {
 			return err
 		} else if n == 0 {
-			return tenancy.ErrDomainNotFound
+			return model.ErrDomainNotFound
 		}
 		return nil
 	})
 }
 
-// SetPrimaryDomain implements tenancy.Store.
+// SetPrimaryDomain implements model.Store.
 func (s *Store) SetPrimaryDomain(ctx context.Context, tenantID int64, domain string) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		if err := lockTenant(ctx, tx, tenantID, now()); errors.Is(err, tenancy.ErrNotFound) {
-			return tenancy.ErrDomainNotFound
+		if err := lockTenant(ctx, tx, tenantID, now()); errors.Is(err, model.ErrNotFound) {
+			return model.ErrDomainNotFound
 		} else if err != nil {
 			return err
 		}
 		var id int64
 		err := tx.QueryRowContext(ctx, `SELECT id FROM domains WHERE tenant_id = ? AND domain = ?`, tenantID, domain).Scan(&id)
 		if errors.Is(err, sql.ErrNoRows) {
-			return tenancy.ErrDomainNotFound
+			return model.ErrDomainNotFound
 		}
 		if err != nil {
 			return err
@@ -795,8 +795,8 @@ func (s *Store) SetPrimaryDomain(ctx context.Context, tenantID int64, domain str
 	})
 }
 
-// RecordOperation implements tenancy.Store.
-func (s *Store) RecordOperation(ctx context.Context, rec tenancy.OperationRecord) error {
+// RecordOperation implements model.Store.
+func (s *Store) RecordOperation(ctx context.Context, rec model.OperationRecord) error {
 	finished := rec.FinishedAt
 	if finished.IsZero() {
 		finished = time.Now()
@@ -806,7 +806,7 @@ func (s *Store) RecordOperation(ctx context.Context, rec tenancy.OperationRecord
 		`+onDuplicateOperation,
 		rec.TenantID, rec.Operation, rec.State, rec.RunID, rec.Version, rec.Error, int64(rec.Duration), ts(finished))
 	if _, ok := mysqlError(err, errNoParentRow); ok {
-		return tenancy.ErrNotFound
+		return model.ErrNotFound
 	}
 	return err
 }
@@ -821,8 +821,8 @@ const onDuplicateOperation = `ON DUPLICATE KEY UPDATE
 	state = VALUES(state), run_id = VALUES(run_id), error = VALUES(error),
 	duration_ns = VALUES(duration_ns), finished_at = VALUES(finished_at)`
 
-// RecordOperations implements tenancy.Store.
-func (s *Store) RecordOperations(ctx context.Context, recs []tenancy.OperationRecord) error {
+// RecordOperations implements model.Store.
+func (s *Store) RecordOperations(ctx context.Context, recs []model.OperationRecord) error {
 	if len(recs) == 0 {
 		return nil
 	}
@@ -852,7 +852,7 @@ func (s *Store) RecordOperations(ctx context.Context, recs []tenancy.OperationRe
 	})
 }
 
-// TryLockTenant implements tenancy.Store with a lease row: it is taken
+// TryLockTenant implements model.Store with a lease row: it is taken
 // when there is none, when it has expired, or when holder already holds
 // it.
 func (s *Store) TryLockTenant(ctx context.Context, tenantUUID, holder string, ttl time.Duration) error {
@@ -883,7 +883,7 @@ func (s *Store) TryLockTenant(ctx context.Context, tenantUUID, holder string, tt
 		return err
 	}
 	if cur != holder {
-		return &tenancy.LockedError{Tenant: tenantUUID, Holder: cur}
+		return &model.LockedError{Tenant: tenantUUID, Holder: cur}
 	}
 	return nil
 }
@@ -892,7 +892,7 @@ func (s *Store) TryLockTenant(ctx context.Context, tenantUUID, holder string, tt
 // server not in strict mode would truncate silently.
 const maxLockName = 255
 
-// RenewTenantLock implements tenancy.Store.
+// RenewTenantLock implements model.Store.
 func (s *Store) RenewTenantLock(ctx context.Context, tenantUUID, holder string, ttl time.Duration) error {
 	res, err := s.db.ExecContext(ctx, `UPDATE tenant_locks SET expires_at = ? WHERE tenant_uuid = ? AND holder = ?`,
 		ts(time.Now().Add(ttl)), tenantUUID, holder)
@@ -902,19 +902,19 @@ func (s *Store) RenewTenantLock(ctx context.Context, tenantUUID, holder string, 
 	if n, err := res.RowsAffected(); err != nil {
 		return err
 	} else if n == 0 {
-		return tenancy.ErrLockLost
+		return model.ErrLockLost
 	}
 	return nil
 }
 
-// UnlockTenant implements tenancy.Store.
+// UnlockTenant implements model.Store.
 func (s *Store) UnlockTenant(ctx context.Context, tenantUUID, holder string) error {
 	_, err := s.db.ExecContext(ctx, `DELETE FROM tenant_locks WHERE tenant_uuid = ? AND holder = ?`, tenantUUID, holder)
 	return err
 }
 
-// Operations implements tenancy.Store.
-func (s *Store) Operations(ctx context.Context, operation, state string) ([]tenancy.OperationRecord, error) {
+// Operations implements model.Store.
+func (s *Store) Operations(ctx context.Context, operation, state string) ([]model.OperationRecord, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT o.tenant_id, t.uuid, o.operation, o.state, o.run_id, o.version, o.error,
 		o.duration_ns, o.finished_at FROM tenant_operations o JOIN tenants t ON t.id = o.tenant_id
 		WHERE o.operation = ? AND (? = '' OR o.state = ?) ORDER BY o.tenant_id`, operation, state, state)
@@ -922,9 +922,9 @@ func (s *Store) Operations(ctx context.Context, operation, state string) ([]tena
 		return nil, err
 	}
 	defer rows.Close()
-	recs := []tenancy.OperationRecord{}
+	recs := []model.OperationRecord{}
 	for rows.Next() {
-		var r tenancy.OperationRecord
+		var r model.OperationRecord
 		var dur int64
 		if err := rows.Scan(&r.TenantID, &r.TenantUUID, &r.Operation, &r.State, &r.RunID, &r.Version, &r.Error, &dur, &r.FinishedAt); err != nil {
 			return nil, err
@@ -935,7 +935,7 @@ func (s *Store) Operations(ctx context.Context, operation, state string) ([]tena
 	return recs, rows.Err()
 }
 
-// TouchTenants implements tenancy.Store. The rows are updated in id order,
+// TouchTenants implements model.Store. The rows are updated in id order,
 // so concurrent flushes from several nodes cannot deadlock.
 func (s *Store) TouchTenants(ctx context.Context, accessed map[int64]time.Time) error {
 	if len(accessed) == 0 {
@@ -962,16 +962,16 @@ func (s *Store) TouchTenants(ctx context.Context, accessed map[int64]time.Time) 
 	})
 }
 
-// CountByStatus implements tenancy.Store.
-func (s *Store) CountByStatus(ctx context.Context) (map[tenancy.Status]int, error) {
+// CountByStatus implements model.Store.
+func (s *Store) CountByStatus(ctx context.Context) (map[model.Status]int, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT IF(lifecycle <> '', lifecycle, status) AS effective, count(*)
 		FROM tenants GROUP BY effective`)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	out := map[tenancy.Status]int{}
-	for _, st := range tenancy.Statuses {
+	out := map[model.Status]int{}
+	for _, st := range model.Statuses {
 		out[st] = 0
 	}
 	for rows.Next() {
@@ -980,12 +980,12 @@ func (s *Store) CountByStatus(ctx context.Context) (map[tenancy.Status]int, erro
 		if err := rows.Scan(&st, &n); err != nil {
 			return nil, err
 		}
-		out[tenancy.Status(st)] = n
+		out[model.Status(st)] = n
 	}
 	return out, rows.Err()
 }
 
-func joinScopes(scopes []tenancy.Scope) string {
+func joinScopes(scopes []model.Scope) string {
 	parts := make([]string, len(scopes))
 	for i, s := range scopes {
 		parts[i] = string(s)
@@ -993,24 +993,24 @@ func joinScopes(scopes []tenancy.Scope) string {
 	return strings.Join(parts, ",")
 }
 
-func splitScopes(s string) []tenancy.Scope {
-	var out []tenancy.Scope
+func splitScopes(s string) []model.Scope {
+	var out []model.Scope
 	for part := range strings.SplitSeq(s, ",") {
 		if part != "" {
-			out = append(out, tenancy.Scope(part))
+			out = append(out, model.Scope(part))
 		}
 	}
 	return out
 }
 
-// CreateAPIKey implements tenancy.Store.
-func (s *Store) CreateAPIKey(ctx context.Context, k *tenancy.APIKey) error {
+// CreateAPIKey implements model.Store.
+func (s *Store) CreateAPIKey(ctx context.Context, k *model.APIKey) error {
 	at := now()
 	res, err := s.db.ExecContext(ctx, `INSERT INTO api_keys (name, prefix, hash, scopes, created_at) VALUES (?, ?, ?, ?, ?)`,
 		k.Name, k.Prefix, k.Hash, joinScopes(k.Scopes), at)
 	if key, dup := duplicateKey(err); dup {
 		if key == "api_keys_name" {
-			return &tenancy.ValidationError{Field: "name", Reason: fmt.Sprintf("an API key named %q exists already", k.Name)}
+			return &model.ValidationError{Field: "name", Reason: fmt.Sprintf("an API key named %q exists already", k.Name)}
 		}
 		return fmt.Errorf("api key prefix collision, try again: %w", err)
 	}
@@ -1028,9 +1028,9 @@ const apiKeyColumns = `id, name, prefix, hash, scopes, created_at, last_used_at,
 
 type scanner interface{ Scan(dest ...any) error }
 
-func scanAPIKey(row scanner) (*tenancy.APIKey, error) {
+func scanAPIKey(row scanner) (*model.APIKey, error) {
 	var (
-		k             tenancy.APIKey
+		k             model.APIKey
 		scopes        string
 		used, revoked sql.NullTime
 	)
@@ -1050,23 +1050,23 @@ func scanAPIKey(row scanner) (*tenancy.APIKey, error) {
 	return &k, nil
 }
 
-// APIKeyByPrefix implements tenancy.Store.
-func (s *Store) APIKeyByPrefix(ctx context.Context, prefix string) (*tenancy.APIKey, error) {
+// APIKeyByPrefix implements model.Store.
+func (s *Store) APIKeyByPrefix(ctx context.Context, prefix string) (*model.APIKey, error) {
 	k, err := scanAPIKey(s.db.QueryRowContext(ctx, `SELECT `+apiKeyColumns+` FROM api_keys WHERE prefix = ?`, prefix))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, tenancy.ErrNotFound
+		return nil, model.ErrNotFound
 	}
 	return k, err
 }
 
-// ListAPIKeys implements tenancy.Store.
-func (s *Store) ListAPIKeys(ctx context.Context) ([]tenancy.APIKey, error) {
+// ListAPIKeys implements model.Store.
+func (s *Store) ListAPIKeys(ctx context.Context) ([]model.APIKey, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT `+apiKeyColumns+` FROM api_keys ORDER BY id`)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	keys := []tenancy.APIKey{}
+	keys := []model.APIKey{}
 	for rows.Next() {
 		k, err := scanAPIKey(rows)
 		if err != nil {
@@ -1077,7 +1077,7 @@ func (s *Store) ListAPIKeys(ctx context.Context) ([]tenancy.APIKey, error) {
 	return keys, rows.Err()
 }
 
-// RevokeAPIKey implements tenancy.Store.
+// RevokeAPIKey implements model.Store.
 func (s *Store) RevokeAPIKey(ctx context.Context, nameOrPrefix string) error {
 	res, err := s.db.ExecContext(ctx, `UPDATE api_keys SET revoked_at = ? WHERE (name = ? OR prefix = ?) AND revoked_at IS NULL`,
 		now(), nameOrPrefix, nameOrPrefix)
@@ -1087,7 +1087,7 @@ func (s *Store) RevokeAPIKey(ctx context.Context, nameOrPrefix string) error {
 	if n, err := res.RowsAffected(); err != nil {
 		return err
 	} else if n == 0 {
-		return tenancy.ErrNotFound
+		return model.ErrNotFound
 	}
 	return nil
 }
@@ -1099,8 +1099,8 @@ func nullJSON(b json.RawMessage) any {
 	return string(b)
 }
 
-// RecordAudit implements tenancy.Store.
-func (s *Store) RecordAudit(ctx context.Context, e *tenancy.AuditEntry) error {
+// RecordAudit implements model.Store.
+func (s *Store) RecordAudit(ctx context.Context, e *model.AuditEntry) error {
 	at := now()
 	res, err := s.db.ExecContext(ctx, "INSERT INTO audit_log (at, actor, action, tenant_uuid, `before`, `after`, client_ip, request_id, outcome, error)"+`
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -1115,8 +1115,8 @@ func (s *Store) RecordAudit(ctx context.Context, e *tenancy.AuditEntry) error {
 	return nil
 }
 
-// ListAudit implements tenancy.Store.
-func (s *Store) ListAudit(ctx context.Context, f tenancy.AuditFilter) ([]tenancy.AuditEntry, error) {
+// ListAudit implements model.Store.
+func (s *Store) ListAudit(ctx context.Context, f model.AuditFilter) ([]model.AuditEntry, error) {
 	var where []string
 	var args []any
 	for _, c := range []struct{ col, val string }{{"tenant_uuid", f.TenantUUID}, {"actor", f.Actor}, {"action", f.Action}} {
@@ -1142,10 +1142,10 @@ func (s *Store) ListAudit(ctx context.Context, f tenancy.AuditFilter) ([]tenancy
 		return nil, err
 	}
 	defer rows.Close()
-	out := []tenancy.AuditEntry{}
+	out := []model.AuditEntry{}
 	for rows.Next() {
 		var (
-			e             tenancy.AuditEntry
+			e             model.AuditEntry
 			before, after sql.NullString
 		)
 		if err := rows.Scan(&e.ID, &e.At, &e.Actor, &e.Action, &e.TenantUUID, &before, &after, &e.ClientIP, &e.RequestID, &e.Outcome, &e.Error); err != nil {

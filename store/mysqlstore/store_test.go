@@ -9,8 +9,8 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
-	"github.com/gotenancy/tenancy"
 	"github.com/gotenancy/tenancy/internal/testenv"
+	"github.com/gotenancy/tenancy/model"
 	"github.com/gotenancy/tenancy/store/mysqlstore"
 	"github.com/gotenancy/tenancy/store/storetest"
 )
@@ -28,7 +28,7 @@ func openStore(t testing.TB, dsn string) *mysqlstore.Store {
 
 func TestConformance(t *testing.T) {
 	t.Parallel()
-	storetest.Run(t, func(t *testing.T) tenancy.Store {
+	storetest.Run(t, func(t *testing.T) model.Store {
 		s, err := mysqlstore.Open(context.Background(), &mysqlstore.Config{DSN: testenv.NewMySQLDatabase(t)})
 		if err != nil {
 			t.Fatal(err)
@@ -130,7 +130,7 @@ func TestSearchTakesEveryCharacterLiterally(t *testing.T) {
 		"nïc":   "Ünïcode",
 		"PLAIN": "plain",
 	} {
-		got, total, err := s.ListTenants(ctx, tenancy.ListOptions{Search: search})
+		got, total, err := s.ListTenants(ctx, model.ListOptions{Search: search})
 		if err != nil {
 			t.Fatalf("search %q: %v", search, err)
 		}
@@ -158,7 +158,7 @@ func TestTenantWithoutDomains(t *testing.T) {
 		t.Fatalf("TenantByUUID: %+v, %v", got, err)
 	}
 	// Its first domain becomes primary.
-	d := &tenancy.Domain{TenantID: tn.ID, Domain: "first.test"}
+	d := &model.Domain{TenantID: tn.ID, Domain: "first.test"}
 	if err := s.AddDomain(ctx, d); err != nil || !d.IsPrimary {
 		t.Fatalf("AddDomain: %+v, %v", d, err)
 	}

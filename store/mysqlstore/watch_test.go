@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gotenancy/tenancy"
 	"github.com/gotenancy/tenancy/internal/testenv"
+	"github.com/gotenancy/tenancy/model"
 	"github.com/gotenancy/tenancy/store/mysqlstore"
 	"github.com/gotenancy/tenancy/store/storetest"
 )
@@ -44,7 +44,7 @@ func TestWatchSeesOtherNodes(t *testing.T) {
 	waitFor(t, "a tenant created by another node", time.Second, func() bool { return calls.Load() > 1 })
 
 	before := calls.Load()
-	tn.Status = tenancy.StatusBlocked
+	tn.Status = model.StatusBlocked
 	if err := other.UpdateTenant(ctx, tn); err != nil {
 		t.Fatal(err)
 	}
@@ -66,16 +66,16 @@ func TestWatchSeesOtherNodes(t *testing.T) {
 	if err := other.TouchTenants(ctx, map[int64]time.Time{tn.ID: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
-	if err := other.RecordOperation(ctx, tenancy.OperationRecord{TenantID: tn.ID, Operation: tenancy.OpMigrate, State: tenancy.StateSucceeded}); err != nil {
+	if err := other.RecordOperation(ctx, model.OperationRecord{TenantID: tn.ID, Operation: model.OpMigrate, State: model.StateSucceeded}); err != nil {
 		t.Fatal(err)
 	}
-	if err := other.RecordAudit(ctx, &tenancy.AuditEntry{Actor: "cli", Action: "tenant.touch", Outcome: tenancy.StateSucceeded}); err != nil {
+	if err := other.RecordAudit(ctx, &model.AuditEntry{Actor: "cli", Action: "tenant.touch", Outcome: model.StateSucceeded}); err != nil {
 		t.Fatal(err)
 	}
 	if err := other.UpdateTenant(ctx, tn); err != nil {
 		t.Fatal(err)
 	}
-	if err := other.AddDomain(ctx, &tenancy.Domain{TenantID: tn.ID, Domain: "second.other.test"}); err != nil {
+	if err := other.AddDomain(ctx, &model.Domain{TenantID: tn.ID, Domain: "second.other.test"}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the domain", time.Second, func() bool { return calls.Load() > before })
@@ -149,7 +149,7 @@ func TestWatchSeesAPIKeyChanges(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- watched.Watch(ctx, 10*time.Millisecond, func() { calls.Add(1) }) }()
 	waitFor(t, "the initial call", 5*time.Second, func() bool { return calls.Load() == 1 })
-	if err := other.CreateAPIKey(ctx, &tenancy.APIKey{Name: "deploy", Prefix: "abcdefgh", Hash: []byte{1}, Scopes: []tenancy.Scope{tenancy.ScopeRead}}); err != nil {
+	if err := other.CreateAPIKey(ctx, &model.APIKey{Name: "deploy", Prefix: "abcdefgh", Hash: []byte{1}, Scopes: []model.Scope{model.ScopeRead}}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "a key created by another node", time.Second, func() bool { return calls.Load() > 1 })

@@ -9,7 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/gotenancy/tenancy"
+	"github.com/gotenancy/tenancy/model"
 )
 
 // Tenant locks are session advisory locks, each held on a connection of
@@ -20,7 +20,7 @@ import (
 // a conflicting TryLockTenant names the holder.
 
 // lockKeyPrefix namespaces the advisory lock keys of tenant locks.
-const lockKeyPrefix = "tenancy.tenant:"
+const lockKeyPrefix = "model.tenant:"
 
 // maxAppName is the longest application_name the server keeps
 // (NAMEDATALEN - 1 bytes).
@@ -53,7 +53,7 @@ func appName(holder string) string {
 	return string(b)
 }
 
-// TryLockTenant implements tenancy.Store with a session advisory lock on a
+// TryLockTenant implements model.Store with a session advisory lock on a
 // dedicated connection. ttl is not used: the lock lasts as long as the
 // session. A holder that holds the lock already keeps it.
 func (s *Store) TryLockTenant(ctx context.Context, tenantUUID, holder string, _ time.Duration) error {
@@ -76,10 +76,10 @@ func (s *Store) TryLockTenant(ctx context.Context, tenantUUID, holder string, _ 
 			return err
 		}
 		if cur != "" {
-			return &tenancy.LockedError{Tenant: tenantUUID, Holder: cur}
+			return &model.LockedError{Tenant: tenantUUID, Holder: cur}
 		}
 	}
-	return &tenancy.LockedError{Tenant: tenantUUID, Holder: "unknown"}
+	return &model.LockedError{Tenant: tenantUUID, Holder: "unknown"}
 }
 
 // tryLock makes one attempt at the lock on a connection of the pool, which
@@ -150,24 +150,24 @@ func (s *Store) lockHolder(ctx context.Context, tenantUUID string) (string, erro
 	return names[0], nil
 }
 
-// RenewTenantLock implements tenancy.Store: the lock holds while its
+// RenewTenantLock implements model.Store: the lock holds while its
 // session lives, so renewing checks that the session still answers.
 func (s *Store) RenewTenantLock(ctx context.Context, tenantUUID, holder string, _ time.Duration) error {
 	name := lockHeld(tenantUUID, holder)
 	l := s.heldLock(name)
 	if l == nil {
-		return tenancy.ErrLockLost
+		return model.ErrLockLost
 	}
 	if err := l.alive(ctx); err != nil {
 		// A session that does not answer is given up: closing it makes
 		// sure the server releases the lock.
 		s.dropLock(name, l)
-		return fmt.Errorf("%w: %v", tenancy.ErrLockLost, err)
+		return fmt.Errorf("%w: %v", model.ErrLockLost, err)
 	}
 	return nil
 }
 
-// UnlockTenant implements tenancy.Store. It releases the lock and closes its
+// UnlockTenant implements model.Store. It releases the lock and closes its
 // connection; a lock this store does not hold for holder is left alone.
 func (s *Store) UnlockTenant(ctx context.Context, tenantUUID, holder string) error {
 	name := lockHeld(tenantUUID, holder)

@@ -11,8 +11,8 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/gotenancy/tenancy"
 	"github.com/gotenancy/tenancy/internal/testenv"
+	"github.com/gotenancy/tenancy/model"
 	"github.com/gotenancy/tenancy/store/pgstore"
 	"github.com/gotenancy/tenancy/store/storetest"
 )
@@ -20,8 +20,8 @@ import (
 // lockedBy asserts that err is a *LockedError naming holder.
 func lockedBy(t *testing.T, err error, tenantUUID, holder string) {
 	t.Helper()
-	var le *tenancy.LockedError
-	if !errors.As(err, &le) || !errors.Is(err, tenancy.ErrLocked) || le.Holder != holder || le.Tenant != tenantUUID {
+	var le *model.LockedError
+	if !errors.As(err, &le) || !errors.Is(err, model.ErrLocked) || le.Holder != holder || le.Tenant != tenantUUID {
 		t.Fatalf("got %v, want the lock of %s held by %s", err, tenantUUID, holder)
 	}
 }
@@ -49,7 +49,7 @@ func TestTenantLocks(t *testing.T) {
 	if err := a.RenewTenantLock(ctx, tenant, "host-a:1:migrate-x", time.Second); err != nil {
 		t.Fatalf("renew: %v", err)
 	}
-	if err := b.RenewTenantLock(ctx, tenant, "host-b:2:seed-y", time.Second); !errors.Is(err, tenancy.ErrLockLost) {
+	if err := b.RenewTenantLock(ctx, tenant, "host-b:2:seed-y", time.Second); !errors.Is(err, model.ErrLockLost) {
 		t.Fatalf("renew by a non-holder: %v", err)
 	}
 	// Releasing a lock one does not hold changes nothing.
@@ -64,7 +64,7 @@ func TestTenantLocks(t *testing.T) {
 	if err := a.UnlockTenant(ctx, tenant, "host-a:1:migrate-x"); err != nil {
 		t.Fatal(err)
 	}
-	if err := a.RenewTenantLock(ctx, tenant, "host-a:1:migrate-x", time.Second); !errors.Is(err, tenancy.ErrLockLost) {
+	if err := a.RenewTenantLock(ctx, tenant, "host-a:1:migrate-x", time.Second); !errors.Is(err, model.ErrLockLost) {
 		t.Fatalf("renew after unlock: %v", err)
 	}
 	if err := b.TryLockTenant(ctx, tenant, "host-b:2:seed-y", time.Second); err != nil {
@@ -127,7 +127,7 @@ func TestTenantLockOfDeadHolderIsFree(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if err := a.RenewTenantLock(ctx, tenant, holder, time.Second); !errors.Is(err, tenancy.ErrLockLost) {
+	if err := a.RenewTenantLock(ctx, tenant, holder, time.Second); !errors.Is(err, model.ErrLockLost) {
 		t.Fatalf("renew by the terminated holder: %v", err)
 	}
 	lockedBy(t, a.TryLockTenant(ctx, tenant, holder, time.Second), tenant, "host-b:2:migrate")
@@ -140,7 +140,7 @@ func TestConcurrentRemoveDomainKeepsOne(t *testing.T) {
 	a, b := openStore(t, url), openStore(t, url)
 	for round := range 30 {
 		tn := storetest.NewTenant(fmt.Sprint("R", round), fmt.Sprintf("one.r%d.test", round))
-		tn.Domains = append(tn.Domains, tenancy.Domain{Domain: fmt.Sprintf("two.r%d.test", round)})
+		tn.Domains = append(tn.Domains, model.Domain{Domain: fmt.Sprintf("two.r%d.test", round)})
 		if err := a.CreateTenant(ctx, tn); err != nil {
 			t.Fatal(err)
 		}
@@ -162,7 +162,7 @@ func TestConcurrentRemoveDomainKeepsOne(t *testing.T) {
 			switch {
 			case err == nil:
 				ok++
-			case errors.Is(err, tenancy.ErrLastDomain):
+			case errors.Is(err, model.ErrLastDomain):
 				last++
 			default:
 				t.Fatalf("round %d: %v", round, err)
@@ -176,7 +176,7 @@ func TestConcurrentRemoveDomainKeepsOne(t *testing.T) {
 			t.Fatalf("round %d: %+v, %v", round, got, err)
 		}
 	}
-	if err := a.RemoveDomain(ctx, 1<<40, "x.test"); !errors.Is(err, tenancy.ErrDomainNotFound) {
+	if err := a.RemoveDomain(ctx, 1<<40, "x.test"); !errors.Is(err, model.ErrDomainNotFound) {
 		t.Fatalf("remove a domain of a missing tenant: %v", err)
 	}
 }

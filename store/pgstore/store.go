@@ -20,7 +20,7 @@ import (
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
 
-	"github.com/gotenancy/tenancy"
+	"github.com/gotenancy/tenancy/model"
 	"github.com/gotenancy/tenancy/store"
 )
 
@@ -42,7 +42,7 @@ type Config struct {
 	MaxConns int32
 }
 
-// Store is the PostgreSQL implementation of tenancy.Store.
+// Store is the PostgreSQL implementation of model.Store.
 type Store struct {
 	pool *pgxpool.Pool
 	db   *sql.DB
@@ -56,7 +56,7 @@ type Store struct {
 	locks   map[string]*heldLock
 }
 
-var _ tenancy.Store = (*Store)(nil)
+var _ model.Store = (*Store)(nil)
 
 // Open connects to the catalog at cfg.URL and brings its schema up to date.
 func Open(ctx context.Context, cfg *Config) (*Store, error) {
@@ -192,9 +192,9 @@ func mapConstraint(err error) error {
 	}
 	switch pe.ConstraintName {
 	case "domains_domain_key":
-		return fmt.Errorf("%w: %v", tenancy.ErrDomainTaken, err)
+		return fmt.Errorf("%w: %v", model.ErrDomainTaken, err)
 	case "tenants_database_name_key":
-		return fmt.Errorf("%w: %v", tenancy.ErrDatabaseTaken, err)
+		return fmt.Errorf("%w: %v", model.ErrDatabaseTaken, err)
 	}
 	return err
 }
@@ -206,8 +206,8 @@ func (s *Store) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 
 // primaryFirst returns a copy of domains where exactly one domain (the first
 // one marked primary, else the first one) is primary.
-func primaryFirst(domains []tenancy.Domain) []tenancy.Domain {
-	out := append([]tenancy.Domain(nil), domains...)
+func primaryFirst(domains []model.Domain) []model.Domain {
+	out := append([]model.Domain(nil), domains...)
 	primary := -1
 	for i := range out {
 		if out[i].IsPrimary && primary < 0 {
@@ -224,8 +224,8 @@ func primaryFirst(domains []tenancy.Domain) []tenancy.Domain {
 	return out
 }
 
-// CreateTenant implements tenancy.Store.
-func (s *Store) CreateTenant(ctx context.Context, t *tenancy.Tenant) error {
+// CreateTenant implements model.Store.
+func (s *Store) CreateTenant(ctx context.Context, t *model.Tenant) error {
 	settings, err := encodeObject(t.Settings)
 	if err != nil {
 		return fmt.Errorf("encode settings: %w", err)
@@ -283,7 +283,7 @@ const tenantColumns = `t.id, t.uuid, t.name, t.status, t.lifecycle, t.status_rea
 // statusFilter is the condition matching tenants in any of statuses
 // (lifecycle states or settable statuses); arg adds a query argument and
 // returns its placeholder.
-func statusFilter(statuses []tenancy.Status, arg func(any) string) string {
+func statusFilter(statuses []model.Status, arg func(any) string) string {
 	settable, lifecycle := store.SplitStatuses(statuses)
 	var conds []string
 	if len(settable) > 0 {
@@ -297,7 +297,7 @@ func statusFilter(statuses []tenancy.Status, arg func(any) string) string {
 
 // tenantRow receives the columns of tenantColumns.
 type tenantRow struct {
-	t              tenancy.Tenant
+	t              model.Tenant
 	status, life   string
 	settings, data []byte
 	accessed       *time.Time
@@ -311,11 +311,11 @@ func (r *tenantRow) dest() []any {
 }
 
 // tenant returns a copy of the scanned tenant with decoded fields.
-func (r *tenantRow) tenant() (*tenancy.Tenant, error) {
+func (r *tenantRow) tenant() (*model.Tenant, error) {
 	t := r.t
-	t.Status = tenancy.Status(r.status)
+	t.Status = model.Status(r.status)
 	if r.life != "" {
-		t.Status = tenancy.Status(r.life)
+		t.Status = model.Status(r.life)
 	}
 	var err error
 	if t.Settings, err = decodeObject(r.settings); err != nil {
@@ -329,12 +329,12 @@ func (r *tenantRow) tenant() (*tenancy.Tenant, error) {
 		at := r.accessed.UTC()
 		t.LastAccessedAt = &at
 	}
-	t.Domains = []tenancy.Domain{}
+	t.Domains = []model.Domain{}
 	return &t, nil
 }
 
 // oneTenant reads one tenant and its domains in a single query.
-func (s *Store) oneTenant(ctx context.Context, where string, arg any) (*tenancy.Tenant, error) {
+func (s *Store) oneTenant(ctx context.Context, where string, arg any) (*model.Tenant, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+tenantColumns+`,
 		d.id, d.domain, d.is_primary, d.ssl_enabled, d.created_at
 		FROM tenants t LEFT JOIN domains d ON d.tenant_id = t.id `+where+`
@@ -344,7 +344,7 @@ func (s *Store) oneTenant(ctx context.Context, where string, arg any) (*tenancy.
 	}
 	defer rows.Close()
 	var (
-		t *tenancy.Tenant
+		t *model.Tenant
 		r tenantRow
 		// The domain's columns are NULL for a tenant without domains.
 		dID            *int64
@@ -363,7 +363,7 @@ func (s *Store) oneTenant(ctx context.Context, where string, arg any) (*tenancy.
 			}
 		}
 		if dID != nil {
-			t.Domains = append(t.Domains, tenancy.Domain{ID: *dID, TenantID: t.ID, Domain: *dDomain,
+			t.Domains = append(t.Domains, model.Domain{ID: *dID, TenantID: t.ID, Domain: *dDomain,
 				IsPrimary: *dPrimary, SSLEnabled: *dSSL, CreatedAt: dCreatedAt.UTC()})
 		}
 	}
@@ -371,27 +371,27 @@ func (s *Store) oneTenant(ctx context.Context, where string, arg any) (*tenancy.
 		return nil, err
 	}
 	if t == nil {
-		return nil, tenancy.ErrNotFound
+		return nil, model.ErrNotFound
 	}
 	return t, nil
 }
 
-// TenantByUUID implements tenancy.Store.
-func (s *Store) TenantByUUID(ctx context.Context, uuid string) (*tenancy.Tenant, error) {
+// TenantByUUID implements model.Store.
+func (s *Store) TenantByUUID(ctx context.Context, uuid string) (*model.Tenant, error) {
 	return s.oneTenant(ctx, `WHERE t.uuid = $1`, uuid)
 }
 
-// TenantByDomain implements tenancy.Store.
-func (s *Store) TenantByDomain(ctx context.Context, domain string) (*tenancy.Tenant, error) {
+// TenantByDomain implements model.Store.
+func (s *Store) TenantByDomain(ctx context.Context, domain string) (*model.Tenant, error) {
 	return s.oneTenant(ctx, `WHERE t.id = (SELECT tenant_id FROM domains WHERE domain = $1)`, domain)
 }
 
 // loadDomains fills the Domains of each tenant with one query.
-func (s *Store) loadDomains(ctx context.Context, ts []*tenancy.Tenant) error {
+func (s *Store) loadDomains(ctx context.Context, ts []*model.Tenant) error {
 	if len(ts) == 0 {
 		return nil
 	}
-	byID := make(map[int64]*tenancy.Tenant, len(ts))
+	byID := make(map[int64]*model.Tenant, len(ts))
 	ids := make([]int64, 0, len(ts))
 	for _, t := range ts {
 		byID[t.ID] = t
@@ -403,7 +403,7 @@ func (s *Store) loadDomains(ctx context.Context, ts []*tenancy.Tenant) error {
 		return err
 	}
 	defer rows.Close()
-	var d tenancy.Domain
+	var d model.Domain
 	for rows.Next() {
 		if err := rows.Scan(&d.ID, &d.TenantID, &d.Domain, &d.IsPrimary, &d.SSLEnabled, &d.CreatedAt); err != nil {
 			return err
@@ -416,7 +416,7 @@ func (s *Store) loadDomains(ctx context.Context, ts []*tenancy.Tenant) error {
 	return rows.Err()
 }
 
-// sortColumns maps tenancy.SortFields to expressions. Names sort without
+// sortColumns maps model.SortFields to expressions. Names sort without
 // regard to case and byte-wise otherwise (as SQLite's NOCASE does), whatever
 // the database's collation.
 var sortColumns = map[string]string{
@@ -435,8 +435,8 @@ func escapeLike(s string) string {
 	return strings.NewReplacer(likeEscape, likeEscape+likeEscape, `%`, likeEscape+`%`, `_`, likeEscape+`_`).Replace(s)
 }
 
-// ListTenants implements tenancy.Store.
-func (s *Store) ListTenants(ctx context.Context, opts tenancy.ListOptions) ([]*tenancy.Tenant, int, error) {
+// ListTenants implements model.Store.
+func (s *Store) ListTenants(ctx context.Context, opts model.ListOptions) ([]*model.Tenant, int, error) {
 	var where []string
 	var args []any
 	arg := func(v any) string {
@@ -444,7 +444,7 @@ func (s *Store) ListTenants(ctx context.Context, opts tenancy.ListOptions) ([]*t
 		return fmt.Sprintf("$%d", len(args))
 	}
 	if opts.Status != "" {
-		where = append(where, statusFilter([]tenancy.Status{opts.Status}, arg))
+		where = append(where, statusFilter([]model.Status{opts.Status}, arg))
 	}
 	if opts.Search != "" {
 		p := arg("%" + escapeLike(opts.Search) + "%")
@@ -473,7 +473,7 @@ func (s *Store) ListTenants(ctx context.Context, opts tenancy.ListOptions) ([]*t
 	}
 	perPage := opts.PerPage
 	if perPage <= 0 {
-		perPage = tenancy.DefaultPerPage
+		perPage = model.DefaultPerPage
 	}
 	page := max(opts.Page, 1)
 	limit, offset := arg(perPage), arg((page-1)*perPage)
@@ -489,9 +489,9 @@ func (s *Store) ListTenants(ctx context.Context, opts tenancy.ListOptions) ([]*t
 	return ts, total, s.loadDomains(ctx, ts)
 }
 
-func collectTenants(rows pgx.Rows) ([]*tenancy.Tenant, error) {
+func collectTenants(rows pgx.Rows) ([]*model.Tenant, error) {
 	defer rows.Close()
-	ts := []*tenancy.Tenant{}
+	ts := []*model.Tenant{}
 	var r tenantRow
 	dst := r.dest()
 	for rows.Next() {
@@ -508,8 +508,8 @@ func collectTenants(rows pgx.Rows) ([]*tenancy.Tenant, error) {
 	return ts, rows.Err()
 }
 
-// AllTenants implements tenancy.Store.
-func (s *Store) AllTenants(ctx context.Context, statuses ...tenancy.Status) ([]*tenancy.Tenant, error) {
+// AllTenants implements model.Store.
+func (s *Store) AllTenants(ctx context.Context, statuses ...model.Status) ([]*model.Tenant, error) {
 	query := `SELECT ` + tenantColumns + ` FROM tenants t`
 	var args []any
 	if len(statuses) > 0 {
@@ -529,8 +529,8 @@ func (s *Store) AllTenants(ctx context.Context, statuses ...tenancy.Status) ([]*
 	return ts, s.loadDomains(ctx, ts)
 }
 
-// UpdateTenant implements tenancy.Store.
-func (s *Store) UpdateTenant(ctx context.Context, t *tenancy.Tenant) error {
+// UpdateTenant implements model.Store.
+func (s *Store) UpdateTenant(ctx context.Context, t *model.Tenant) error {
 	settings, err := encodeObject(t.Settings)
 	if err != nil {
 		return fmt.Errorf("encode settings: %w", err)
@@ -552,14 +552,14 @@ func (s *Store) UpdateTenant(ctx context.Context, t *tenancy.Tenant) error {
 		return err
 	}
 	if tag.RowsAffected() == 0 {
-		return tenancy.ErrNotFound
+		return model.ErrNotFound
 	}
 	t.UpdatedAt = at
 	return nil
 }
 
-// CommitTenant implements tenancy.Store.
-func (s *Store) CommitTenant(ctx context.Context, id int64, status tenancy.Status) error {
+// CommitTenant implements model.Store.
+func (s *Store) CommitTenant(ctx context.Context, id int64, status model.Status) error {
 	if !status.Valid() {
 		return fmt.Errorf("pgstore: commit tenant %d: %q is not a settable status", id, status)
 	}
@@ -567,7 +567,7 @@ func (s *Store) CommitTenant(ctx context.Context, id int64, status tenancy.Statu
 		WHERE id = $3 AND lifecycle = 'provisioning'`, string(status), now(), id)
 }
 
-// MarkDeleting implements tenancy.Store.
+// MarkDeleting implements model.Store.
 func (s *Store) MarkDeleting(ctx context.Context, id int64) error {
 	return s.transition(ctx, id, `UPDATE tenants SET lifecycle = 'deleting', updated_at = $1
 		WHERE id = $2 AND lifecycle IN ('', 'deleting')`, now(), id)
@@ -575,7 +575,7 @@ func (s *Store) MarkDeleting(ctx context.Context, id int64) error {
 
 // transition runs a conditional update of one tenant's lifecycle; when it
 // changes nothing, the tenant is missing (ErrNotFound) or in a state the
-// update does not start from (*tenancy.StateError).
+// update does not start from (*model.StateError).
 func (s *Store) transition(ctx context.Context, id int64, query string, args ...any) error {
 	tag, err := s.pool.Exec(ctx, query, args...)
 	if err != nil {
@@ -587,7 +587,7 @@ func (s *Store) transition(ctx context.Context, id int64, query string, args ...
 	var uuid, status, life string
 	err = s.pool.QueryRow(ctx, `SELECT uuid, status, lifecycle FROM tenants WHERE id = $1`, id).Scan(&uuid, &status, &life)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return tenancy.ErrNotFound
+		return model.ErrNotFound
 	}
 	if err != nil {
 		return err
@@ -595,17 +595,17 @@ func (s *Store) transition(ctx context.Context, id int64, query string, args ...
 	if life != "" {
 		status = life
 	}
-	return &tenancy.StateError{Tenant: uuid, Status: tenancy.Status(status)}
+	return &model.StateError{Tenant: uuid, Status: model.Status(status)}
 }
 
-// DeleteTenant implements tenancy.Store.
+// DeleteTenant implements model.Store.
 func (s *Store) DeleteTenant(ctx context.Context, id int64) error {
 	tag, err := s.pool.Exec(ctx, `DELETE FROM tenants WHERE id = $1`, id)
 	if err != nil {
 		return err
 	}
 	if tag.RowsAffected() == 0 {
-		return tenancy.ErrNotFound
+		return model.ErrNotFound
 	}
 	return nil
 }
@@ -619,13 +619,13 @@ func lockTenant(ctx context.Context, tx pgx.Tx, id int64, at time.Time) error {
 		return err
 	}
 	if tag.RowsAffected() == 0 {
-		return tenancy.ErrNotFound
+		return model.ErrNotFound
 	}
 	return nil
 }
 
-// AddDomain implements tenancy.Store.
-func (s *Store) AddDomain(ctx context.Context, d *tenancy.Domain) error {
+// AddDomain implements model.Store.
+func (s *Store) AddDomain(ctx context.Context, d *model.Domain) error {
 	at := now()
 	return s.inTx(ctx, func(tx pgx.Tx) error {
 		if err := lockTenant(ctx, tx, d.TenantID, at); err != nil {
@@ -648,7 +648,7 @@ func (s *Store) AddDomain(ctx context.Context, d *tenancy.Domain) error {
 	})
 }
 
-// RemoveDomain implements tenancy.Store. The tenant's row is locked first,
+// RemoveDomain implements model.Store. The tenant's row is locked first,
 // so concurrent removals of its domains take turns and each one counts the
 // domains the others left.
 func (s *Store) RemoveDomain(ctx context.Context, tenantID int64, domain string) error {
@@ -656,7 +656,7 @@ func (s *Store) RemoveDomain(ctx context.Context, tenantID int64, domain string)
 		var id int64
 		err := tx.QueryRow(ctx, `SELECT id FROM tenants WHERE id = $1 FOR UPDATE`, tenantID).Scan(&id)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return tenancy.ErrDomainNotFound
+			return model.ErrDomainNotFound
 		}
 		if err != nil {
 			return err
@@ -667,10 +667,10 @@ func (s *Store) RemoveDomain(ctx context.Context, tenantID int64, domain string)
 			return err
 		}
 		if mine == 0 {
-			return tenancy.ErrDomainNotFound
+			return model.ErrDomainNotFound
 		}
 		if n <= 1 {
-			return tenancy.ErrLastDomain
+			return model.ErrLastDomain
 		}
 		if _, err := tx.Exec(ctx, `UPDATE tenants SET updated_at = $1 WHERE id = $2`, now(), tenantID); err != nil {
 			return err
@@ -679,7 +679,7 @@ func (s *Store) RemoveDomain(ctx context.Context, tenantID int64, domain string)
 		err = tx.QueryRow(ctx, `DELETE FROM domains WHERE tenant_id = $1 AND domain = $2 RETURNING is_primary`,
 			tenantID, domain).Scan(&wasPrimary)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return tenancy.ErrDomainNotFound
+			return model.ErrDomainNotFound
 		}
 		if err != nil {
 			return err
@@ -692,11 +692,11 @@ func (s *Store) RemoveDomain(ctx context.Context, tenantID int64, domain string)
 	})
 }
 
-// UpdateDomain implements tenancy.Store.
+// UpdateDomain implements model.Store.
 func (s *Store) UpdateDomain(ctx context.Context, tenantID, domainID int64, domain string, sslEnabled bool) error {
 	return s.inTx(ctx, func(tx pgx.Tx) error {
-		if err := lockTenant(ctx, tx, tenantID, now()); errors.Is(err, tenancy.ErrNotFound) {
-			return tenancy.ErrDomainNotFound
+		if err := lockTenant(ctx, tx, tenantID, now()); errors.Is(err, model.ErrNotFound) {
+			return model.ErrDomainNotFound
 		} else if err != nil {
 			return err
 		}
@@ -706,17 +706,17 @@ func (s *Store) UpdateDomain(ctx context.Context, tenantID, domainID int64, doma
 			return mapConstraint(err)
 		}
 		if tag.RowsAffected() == 0 {
-			return tenancy.ErrDomainNotFound
+			return model.ErrDomainNotFound
 		}
 		return nil
 	})
 }
 
-// SetPrimaryDomain implements tenancy.Store.
+// SetPrimaryDomain implements model.Store.
 func (s *Store) SetPrimaryDomain(ctx context.Context, tenantID int64, domain string) error {
 	return s.inTx(ctx, func(tx pgx.Tx) error {
-		if err := lockTenant(ctx, tx, tenantID, now()); errors.Is(err, tenancy.ErrNotFound) {
-			return tenancy.ErrDomainNotFound
+		if err := lockTenant(ctx, tx, tenantID, now()); errors.Is(err, model.ErrNotFound) {
+			return model.ErrDomainNotFound
 		} else if err != nil {
 			return err
 		}
@@ -727,15 +727,15 @@ func (s *Store) SetPrimaryDomain(ctx context.Context, tenantID int64, domain str
 			return err
 		}
 		if !found {
-			return tenancy.ErrDomainNotFound
+			return model.ErrDomainNotFound
 		}
 		_, err = tx.Exec(ctx, `UPDATE domains SET is_primary = (domain = $2) WHERE tenant_id = $1`, tenantID, domain)
 		return err
 	})
 }
 
-// RecordOperation implements tenancy.Store.
-func (s *Store) RecordOperation(ctx context.Context, rec tenancy.OperationRecord) error {
+// RecordOperation implements model.Store.
+func (s *Store) RecordOperation(ctx context.Context, rec model.OperationRecord) error {
 	finished := rec.FinishedAt
 	if finished.IsZero() {
 		finished = time.Now()
@@ -745,7 +745,7 @@ func (s *Store) RecordOperation(ctx context.Context, rec tenancy.OperationRecord
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`+onOperationConflict,
 		rec.TenantID, rec.Operation, rec.State, rec.RunID, rec.Version, rec.Error, int64(rec.Duration), ts(finished))
 	if _, ok := pgError(err, foreignKeyViolation); ok {
-		return tenancy.ErrNotFound
+		return model.ErrNotFound
 	}
 	return err
 }
@@ -757,8 +757,8 @@ const onOperationConflict = `
 	version = CASE WHEN excluded.state IN ('pending', 'running') THEN tenant_operations.version ELSE excluded.version END,
 	error = excluded.error, duration_ns = excluded.duration_ns, finished_at = excluded.finished_at`
 
-// RecordOperations implements tenancy.Store.
-func (s *Store) RecordOperations(ctx context.Context, recs []tenancy.OperationRecord) error {
+// RecordOperations implements model.Store.
+func (s *Store) RecordOperations(ctx context.Context, recs []model.OperationRecord) error {
 	if len(recs) == 0 {
 		return nil
 	}
@@ -782,8 +782,8 @@ func (s *Store) RecordOperations(ctx context.Context, recs []tenancy.OperationRe
 	})
 }
 
-// Operations implements tenancy.Store.
-func (s *Store) Operations(ctx context.Context, operation, state string) ([]tenancy.OperationRecord, error) {
+// Operations implements model.Store.
+func (s *Store) Operations(ctx context.Context, operation, state string) ([]model.OperationRecord, error) {
 	rows, err := s.pool.Query(ctx, `SELECT o.tenant_id, t.uuid, o.operation, o.state, o.run_id, o.version, o.error,
 		o.duration_ns, o.finished_at FROM tenant_operations o JOIN tenants t ON t.id = o.tenant_id
 		WHERE o.operation = $1 AND ($2 = '' OR o.state = $2) ORDER BY o.tenant_id`, operation, state)
@@ -791,9 +791,9 @@ func (s *Store) Operations(ctx context.Context, operation, state string) ([]tena
 		return nil, err
 	}
 	defer rows.Close()
-	recs := []tenancy.OperationRecord{}
+	recs := []model.OperationRecord{}
 	for rows.Next() {
-		var r tenancy.OperationRecord
+		var r model.OperationRecord
 		var dur int64
 		if err := rows.Scan(&r.TenantID, &r.TenantUUID, &r.Operation, &r.State, &r.RunID, &r.Version, &r.Error, &dur, &r.FinishedAt); err != nil {
 			return nil, err
@@ -804,7 +804,7 @@ func (s *Store) Operations(ctx context.Context, operation, state string) ([]tena
 	return recs, rows.Err()
 }
 
-// TouchTenants implements tenancy.Store. The rows are updated in id order,
+// TouchTenants implements model.Store. The rows are updated in id order,
 // so concurrent flushes from several nodes cannot deadlock.
 func (s *Store) TouchTenants(ctx context.Context, accessed map[int64]time.Time) error {
 	if len(accessed) == 0 {
@@ -824,16 +824,16 @@ func (s *Store) TouchTenants(ctx context.Context, accessed map[int64]time.Time) 
 	})
 }
 
-// CountByStatus implements tenancy.Store.
-func (s *Store) CountByStatus(ctx context.Context) (map[tenancy.Status]int, error) {
+// CountByStatus implements model.Store.
+func (s *Store) CountByStatus(ctx context.Context) (map[model.Status]int, error) {
 	rows, err := s.pool.Query(ctx, `SELECT CASE WHEN lifecycle <> '' THEN lifecycle ELSE status END, count(*)
 		FROM tenants GROUP BY 1`)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	out := map[tenancy.Status]int{}
-	for _, st := range tenancy.Statuses {
+	out := map[model.Status]int{}
+	for _, st := range model.Statuses {
 		out[st] = 0
 	}
 	for rows.Next() {
@@ -842,13 +842,13 @@ func (s *Store) CountByStatus(ctx context.Context) (map[tenancy.Status]int, erro
 		if err := rows.Scan(&st, &n); err != nil {
 			return nil, err
 		}
-		out[tenancy.Status(st)] = n
+		out[model.Status(st)] = n
 	}
 	return out, rows.Err()
 }
 
-// CreateAPIKey implements tenancy.Store.
-func (s *Store) CreateAPIKey(ctx context.Context, k *tenancy.APIKey) error {
+// CreateAPIKey implements model.Store.
+func (s *Store) CreateAPIKey(ctx context.Context, k *model.APIKey) error {
 	at := now()
 	scopes := make([]string, len(k.Scopes))
 	for i, sc := range k.Scopes {
@@ -858,7 +858,7 @@ func (s *Store) CreateAPIKey(ctx context.Context, k *tenancy.APIKey) error {
 		k.Name, k.Prefix, k.Hash, scopes, at).Scan(&k.ID)
 	if pe, ok := pgError(err, uniqueViolation); ok {
 		if pe.ConstraintName == "api_keys_name_key" {
-			return &tenancy.ValidationError{Field: "name", Reason: fmt.Sprintf("an API key named %q exists already", k.Name)}
+			return &model.ValidationError{Field: "name", Reason: fmt.Sprintf("an API key named %q exists already", k.Name)}
 		}
 		return fmt.Errorf("api key prefix collision, try again: %w", err)
 	}
@@ -871,16 +871,16 @@ func (s *Store) CreateAPIKey(ctx context.Context, k *tenancy.APIKey) error {
 
 const apiKeyColumns = `id, name, prefix, hash, scopes, created_at, last_used_at, revoked_at`
 
-func scanAPIKey(row pgx.Row) (*tenancy.APIKey, error) {
+func scanAPIKey(row pgx.Row) (*model.APIKey, error) {
 	var (
-		k      tenancy.APIKey
+		k      model.APIKey
 		scopes []string
 	)
 	if err := row.Scan(&k.ID, &k.Name, &k.Prefix, &k.Hash, &scopes, &k.CreatedAt, &k.LastUsedAt, &k.RevokedAt); err != nil {
 		return nil, err
 	}
 	for _, sc := range scopes {
-		k.Scopes = append(k.Scopes, tenancy.Scope(sc))
+		k.Scopes = append(k.Scopes, model.Scope(sc))
 	}
 	k.CreatedAt = k.CreatedAt.UTC()
 	for _, p := range []**time.Time{&k.LastUsedAt, &k.RevokedAt} {
@@ -892,23 +892,23 @@ func scanAPIKey(row pgx.Row) (*tenancy.APIKey, error) {
 	return &k, nil
 }
 
-// APIKeyByPrefix implements tenancy.Store.
-func (s *Store) APIKeyByPrefix(ctx context.Context, prefix string) (*tenancy.APIKey, error) {
+// APIKeyByPrefix implements model.Store.
+func (s *Store) APIKeyByPrefix(ctx context.Context, prefix string) (*model.APIKey, error) {
 	k, err := scanAPIKey(s.pool.QueryRow(ctx, `SELECT `+apiKeyColumns+` FROM api_keys WHERE prefix = $1`, prefix))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, tenancy.ErrNotFound
+		return nil, model.ErrNotFound
 	}
 	return k, err
 }
 
-// ListAPIKeys implements tenancy.Store.
-func (s *Store) ListAPIKeys(ctx context.Context) ([]tenancy.APIKey, error) {
+// ListAPIKeys implements model.Store.
+func (s *Store) ListAPIKeys(ctx context.Context) ([]model.APIKey, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+apiKeyColumns+` FROM api_keys ORDER BY id`)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	keys := []tenancy.APIKey{}
+	keys := []model.APIKey{}
 	for rows.Next() {
 		k, err := scanAPIKey(rows)
 		if err != nil {
@@ -919,7 +919,7 @@ func (s *Store) ListAPIKeys(ctx context.Context) ([]tenancy.APIKey, error) {
 	return keys, rows.Err()
 }
 
-// RevokeAPIKey implements tenancy.Store.
+// RevokeAPIKey implements model.Store.
 func (s *Store) RevokeAPIKey(ctx context.Context, nameOrPrefix string) error {
 	tag, err := s.pool.Exec(ctx, `UPDATE api_keys SET revoked_at = $1 WHERE (name = $2 OR prefix = $2) AND revoked_at IS NULL`,
 		now(), nameOrPrefix)
@@ -927,7 +927,7 @@ func (s *Store) RevokeAPIKey(ctx context.Context, nameOrPrefix string) error {
 		return err
 	}
 	if tag.RowsAffected() == 0 {
-		return tenancy.ErrNotFound
+		return model.ErrNotFound
 	}
 	return nil
 }
@@ -941,8 +941,8 @@ func nullJSON(b json.RawMessage) *string {
 	return &s
 }
 
-// RecordAudit implements tenancy.Store.
-func (s *Store) RecordAudit(ctx context.Context, e *tenancy.AuditEntry) error {
+// RecordAudit implements model.Store.
+func (s *Store) RecordAudit(ctx context.Context, e *model.AuditEntry) error {
 	at := now()
 	err := s.pool.QueryRow(ctx, `INSERT INTO audit_log (at, actor, action, tenant_uuid, before, after, client_ip, request_id, outcome, error)
 		VALUES ($1, $2, $3, $4, $5::json, $6::json, $7, $8, $9, $10) RETURNING id`,
@@ -954,8 +954,8 @@ func (s *Store) RecordAudit(ctx context.Context, e *tenancy.AuditEntry) error {
 	return nil
 }
 
-// ListAudit implements tenancy.Store.
-func (s *Store) ListAudit(ctx context.Context, f tenancy.AuditFilter) ([]tenancy.AuditEntry, error) {
+// ListAudit implements model.Store.
+func (s *Store) ListAudit(ctx context.Context, f model.AuditFilter) ([]model.AuditEntry, error) {
 	var where []string
 	var args []any
 	arg := func(v any) string {
@@ -983,10 +983,10 @@ func (s *Store) ListAudit(ctx context.Context, f tenancy.AuditFilter) ([]tenancy
 		return nil, err
 	}
 	defer rows.Close()
-	out := []tenancy.AuditEntry{}
+	out := []model.AuditEntry{}
 	for rows.Next() {
 		var (
-			e             tenancy.AuditEntry
+			e             model.AuditEntry
 			before, after *string
 		)
 		if err := rows.Scan(&e.ID, &e.At, &e.Actor, &e.Action, &e.TenantUUID, &before, &after, &e.ClientIP, &e.RequestID, &e.Outcome, &e.Error); err != nil {

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gotenancy/tenancy"
 	"github.com/gotenancy/tenancy/internal/testenv"
+	"github.com/gotenancy/tenancy/model"
 	"github.com/gotenancy/tenancy/store/pgstore"
 	"github.com/gotenancy/tenancy/store/storetest"
 )
@@ -27,7 +27,7 @@ func openStore(t testing.TB, url string) *pgstore.Store {
 
 func TestConformance(t *testing.T) {
 	t.Parallel()
-	storetest.Run(t, func(t *testing.T) tenancy.Store {
+	storetest.Run(t, func(t *testing.T) model.Store {
 		s, err := pgstore.Open(context.Background(), &pgstore.Config{URL: testenv.NewPostgresDatabase(t, testenv.PostgresURL(t))})
 		if err != nil {
 			t.Fatal(err)
@@ -138,7 +138,7 @@ func TestSearchTakesEveryCharacterLiterally(t *testing.T) {
 		"nïc":   "Ünïcode",
 		"PLAIN": "plain",
 	} {
-		got, total, err := s.ListTenants(ctx, tenancy.ListOptions{Search: search})
+		got, total, err := s.ListTenants(ctx, model.ListOptions{Search: search})
 		if err != nil {
 			t.Fatalf("search %q: %v", search, err)
 		}
@@ -166,7 +166,7 @@ func TestTenantWithoutDomains(t *testing.T) {
 		t.Fatalf("TenantByUUID: %+v, %v", got, err)
 	}
 	// Its first domain becomes primary.
-	d := &tenancy.Domain{TenantID: tn.ID, Domain: "first.test"}
+	d := &model.Domain{TenantID: tn.ID, Domain: "first.test"}
 	if err := s.AddDomain(ctx, d); err != nil || !d.IsPrimary {
 		t.Fatalf("AddDomain: %+v, %v", d, err)
 	}

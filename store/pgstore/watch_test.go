@@ -9,8 +9,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/gotenancy/tenancy"
 	"github.com/gotenancy/tenancy/internal/testenv"
+	"github.com/gotenancy/tenancy/model"
 	"github.com/gotenancy/tenancy/store/pgstore"
 	"github.com/gotenancy/tenancy/store/storetest"
 )
@@ -67,7 +67,7 @@ func TestWatchSeesOtherNodes(t *testing.T) {
 	waitFor(t, "a tenant created by another node", time.Second, func() bool { return calls.Load() > 1 })
 
 	before := calls.Load()
-	tn.Status = tenancy.StatusBlocked
+	tn.Status = model.StatusBlocked
 	if err := other.UpdateTenant(ctx, tn); err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +78,7 @@ func TestWatchSeesOtherNodes(t *testing.T) {
 	if err := watched.SetPrimaryDomain(ctx, tn.ID, "other.test"); err != nil {
 		t.Fatal(err)
 	}
-	if err := watched.AddDomain(ctx, &tenancy.Domain{TenantID: tn.ID, Domain: "www.other.test", IsPrimary: true}); err != nil {
+	if err := watched.AddDomain(ctx, &model.Domain{TenantID: tn.ID, Domain: "www.other.test", IsPrimary: true}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "a domain added by the same store", time.Second, func() bool { return calls.Load() > before })
@@ -90,10 +90,10 @@ func TestWatchSeesOtherNodes(t *testing.T) {
 	if err := other.TouchTenants(ctx, map[int64]time.Time{tn.ID: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
-	if err := other.RecordOperation(ctx, tenancy.OperationRecord{TenantID: tn.ID, Operation: tenancy.OpMigrate, State: tenancy.StateSucceeded}); err != nil {
+	if err := other.RecordOperation(ctx, model.OperationRecord{TenantID: tn.ID, Operation: model.OpMigrate, State: model.StateSucceeded}); err != nil {
 		t.Fatal(err)
 	}
-	if err := other.RecordAudit(ctx, &tenancy.AuditEntry{Actor: "cli", Action: "tenant.touch", Outcome: tenancy.StateSucceeded}); err != nil {
+	if err := other.RecordAudit(ctx, &model.AuditEntry{Actor: "cli", Action: "tenant.touch", Outcome: model.StateSucceeded}); err != nil {
 		t.Fatal(err)
 	}
 	// Saving a tenant unchanged is no change either.
@@ -269,7 +269,7 @@ func TestWatchNotifiesLifecycleChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	tn := storetest.NewTenant("A", "a.test")
-	tn.Status = tenancy.StatusProvisioning
+	tn.Status = model.StatusProvisioning
 	// Each change commits on its own and sends one notification with the
 	// tenant's uuid.
 	steps := []struct {
@@ -277,9 +277,9 @@ func TestWatchNotifiesLifecycleChanges(t *testing.T) {
 		change func() error
 	}{
 		{"create", func() error { return s.CreateTenant(ctx, tn) }},
-		{"commit", func() error { return s.CommitTenant(ctx, tn.ID, tenancy.StatusActive) }},
+		{"commit", func() error { return s.CommitTenant(ctx, tn.ID, model.StatusActive) }},
 		{"visitor message", func() error {
-			tn.Status, tn.VisitorMessage = tenancy.StatusActive, "back soon"
+			tn.Status, tn.VisitorMessage = model.StatusActive, "back soon"
 			return s.UpdateTenant(ctx, tn)
 		}},
 		{"generation", func() error {

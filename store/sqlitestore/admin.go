@@ -10,17 +10,17 @@ import (
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
-	"github.com/gotenancy/tenancy"
+	"github.com/gotenancy/tenancy/model"
 )
 
-// CreateAdminUser implements tenancy.Store.
-func (s *Store) CreateAdminUser(ctx context.Context, email, passwordHash string) (*tenancy.AdminUser, error) {
-	u := &tenancy.AdminUser{Email: email, CreatedAt: now()}
+// CreateAdminUser implements model.Store.
+func (s *Store) CreateAdminUser(ctx context.Context, email, passwordHash string) (*model.AdminUser, error) {
+	u := &model.AdminUser{Email: email, CreatedAt: now()}
 	err := s.db.QueryRowContext(ctx, `INSERT INTO admin_users (email, password_hash, created_at) VALUES (?, ?, ?) RETURNING id`,
 		email, passwordHash, micros(u.CreatedAt)).Scan(&u.ID)
 	var se *sqlite.Error
 	if errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE {
-		return nil, fmt.Errorf("%w: %s", tenancy.ErrAdminExists, email)
+		return nil, fmt.Errorf("%w: %s", model.ErrAdminExists, email)
 	}
 	if err != nil {
 		return nil, err
@@ -31,9 +31,9 @@ func (s *Store) CreateAdminUser(ctx context.Context, email, passwordHash string)
 const adminUserColumns = `u.id, u.email, u.created_at, u.last_sign_in_at`
 
 // scanAdminUser reads a row of adminUserColumns, then any extra columns into extra.
-func scanAdminUser(row scanner, extra ...any) (*tenancy.AdminUser, error) {
+func scanAdminUser(row scanner, extra ...any) (*model.AdminUser, error) {
 	var (
-		u        tenancy.AdminUser
+		u        model.AdminUser
 		created  int64
 		signedIn sql.NullInt64
 	)
@@ -48,12 +48,12 @@ func scanAdminUser(row scanner, extra ...any) (*tenancy.AdminUser, error) {
 	return &u, nil
 }
 
-// AdminUserByEmail implements tenancy.Store.
-func (s *Store) AdminUserByEmail(ctx context.Context, email string) (*tenancy.AdminUser, string, error) {
+// AdminUserByEmail implements model.Store.
+func (s *Store) AdminUserByEmail(ctx context.Context, email string) (*model.AdminUser, string, error) {
 	var hash string
 	u, err := scanAdminUser(s.db.QueryRowContext(ctx, `SELECT `+adminUserColumns+`, u.password_hash FROM admin_users u WHERE u.email = ?`, email), &hash)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, "", tenancy.ErrNotFound
+		return nil, "", model.ErrNotFound
 	}
 	if err != nil {
 		return nil, "", err
@@ -61,14 +61,14 @@ func (s *Store) AdminUserByEmail(ctx context.Context, email string) (*tenancy.Ad
 	return u, hash, nil
 }
 
-// ListAdminUsers implements tenancy.Store.
-func (s *Store) ListAdminUsers(ctx context.Context) ([]tenancy.AdminUser, error) {
+// ListAdminUsers implements model.Store.
+func (s *Store) ListAdminUsers(ctx context.Context) ([]model.AdminUser, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT `+adminUserColumns+` FROM admin_users u ORDER BY u.id`)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	users := []tenancy.AdminUser{}
+	users := []model.AdminUser{}
 	for rows.Next() {
 		u, err := scanAdminUser(rows)
 		if err != nil {
@@ -79,7 +79,7 @@ func (s *Store) ListAdminUsers(ctx context.Context) ([]tenancy.AdminUser, error)
 	return users, rows.Err()
 }
 
-// DeleteAdminUser implements tenancy.Store. The user's sessions go with it
+// DeleteAdminUser implements model.Store. The user's sessions go with it
 // (ON DELETE CASCADE).
 func (s *Store) DeleteAdminUser(ctx context.Context, email string) error {
 	res, err := s.db.ExecContext(ctx, `DELETE FROM admin_users WHERE email = ?`, email)
@@ -87,30 +87,30 @@ func (s *Store) DeleteAdminUser(ctx context.Context, email string) error {
 		return err
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return tenancy.ErrNotFound
+		return model.ErrNotFound
 	}
 	return nil
 }
 
-// TouchAdminSignIn implements tenancy.Store.
+// TouchAdminSignIn implements model.Store.
 func (s *Store) TouchAdminSignIn(ctx context.Context, id int64, at time.Time) error {
 	res, err := s.db.ExecContext(ctx, `UPDATE admin_users SET last_sign_in_at = ? WHERE id = ?`, micros(at), id)
 	if err != nil {
 		return err
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return tenancy.ErrNotFound
+		return model.ErrNotFound
 	}
 	return nil
 }
 
-// CreateAdminSession implements tenancy.Store.
+// CreateAdminSession implements model.Store.
 func (s *Store) CreateAdminSession(ctx context.Context, tokenHash []byte, userID int64, expires, at time.Time) error {
 	_, err := s.db.ExecContext(ctx, `INSERT INTO admin_sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)`,
 		tokenHash, userID, micros(at), micros(expires))
 	var se *sqlite.Error
 	if errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY {
-		return tenancy.ErrNotFound
+		return model.ErrNotFound
 	}
 	if err != nil {
 		return err
@@ -119,17 +119,17 @@ func (s *Store) CreateAdminSession(ctx context.Context, tokenHash []byte, userID
 	return err
 }
 
-// AdminSessionUser implements tenancy.Store.
-func (s *Store) AdminSessionUser(ctx context.Context, tokenHash []byte, at time.Time) (*tenancy.AdminUser, error) {
+// AdminSessionUser implements model.Store.
+func (s *Store) AdminSessionUser(ctx context.Context, tokenHash []byte, at time.Time) (*model.AdminUser, error) {
 	u, err := scanAdminUser(s.db.QueryRowContext(ctx, `SELECT `+adminUserColumns+` FROM admin_sessions x
 		JOIN admin_users u ON u.id = x.user_id WHERE x.token_hash = ? AND x.expires_at > ?`, tokenHash, micros(at)))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, tenancy.ErrNotFound
+		return nil, model.ErrNotFound
 	}
 	return u, err
 }
 
-// DeleteAdminSession implements tenancy.Store.
+// DeleteAdminSession implements model.Store.
 func (s *Store) DeleteAdminSession(ctx context.Context, tokenHash []byte) error {
 	_, err := s.db.ExecContext(ctx, `DELETE FROM admin_sessions WHERE token_hash = ?`, tokenHash)
 	return err

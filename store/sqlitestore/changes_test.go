@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gotenancy/tenancy"
+	"github.com/gotenancy/tenancy/model"
 	"github.com/gotenancy/tenancy/store/sqlitestore"
 	"github.com/gotenancy/tenancy/store/storetest"
 )
@@ -57,7 +57,7 @@ func TestWatchSeesOtherConnections(t *testing.T) {
 	// A commit through the watched store's own pool is another connection
 	// too.
 	before := calls.Load()
-	tn.Status = tenancy.StatusSuspended
+	tn.Status = model.StatusSuspended
 	if err := watched.UpdateTenant(ctx, tn); err != nil {
 		t.Fatal(err)
 	}
@@ -69,10 +69,10 @@ func TestWatchSeesOtherConnections(t *testing.T) {
 	if err := other.TouchTenants(ctx, map[int64]time.Time{tn.ID: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
-	if err := other.RecordOperation(ctx, tenancy.OperationRecord{TenantID: tn.ID, Operation: tenancy.OpMigrate, State: tenancy.StateSucceeded}); err != nil {
+	if err := other.RecordOperation(ctx, model.OperationRecord{TenantID: tn.ID, Operation: model.OpMigrate, State: model.StateSucceeded}); err != nil {
 		t.Fatal(err)
 	}
-	if err := other.AddDomain(ctx, &tenancy.Domain{TenantID: tn.ID, Domain: "second.other.test"}); err != nil {
+	if err := other.AddDomain(ctx, &model.Domain{TenantID: tn.ID, Domain: "second.other.test"}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the domain to be reported", func() bool { return calls.Load() > before })
@@ -130,7 +130,7 @@ func TestWatchSeesAPIKeyChanges(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- watched.Watch(ctx, 5*time.Millisecond, func() { calls.Add(1) }) }()
 	waitFor(t, "the initial call", func() bool { return calls.Load() == 1 })
-	if err := other.CreateAPIKey(ctx, &tenancy.APIKey{Name: "deploy", Prefix: "abcdefgh", Hash: []byte{1}, Scopes: []tenancy.Scope{tenancy.ScopeRead}}); err != nil {
+	if err := other.CreateAPIKey(ctx, &model.APIKey{Name: "deploy", Prefix: "abcdefgh", Hash: []byte{1}, Scopes: []model.Scope{model.ScopeRead}}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "a key created by another store", func() bool { return calls.Load() > 1 })

@@ -16,7 +16,7 @@ import (
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
-	"github.com/gotenancy/tenancy"
+	"github.com/gotenancy/tenancy/model"
 	"github.com/gotenancy/tenancy/store"
 )
 
@@ -31,13 +31,13 @@ type Config struct {
 	BusyTimeout time.Duration
 }
 
-// Store is the SQLite implementation of tenancy.Store.
+// Store is the SQLite implementation of model.Store.
 type Store struct {
 	db   *sql.DB
 	path string
 }
 
-var _ tenancy.Store = (*Store)(nil)
+var _ model.Store = (*Store)(nil)
 
 // Open opens (creating if needed) the catalog at cfg.Path and brings its
 // schema up to date.
@@ -146,9 +146,9 @@ func mapConstraint(err error) error {
 	msg := se.Error()
 	switch {
 	case strings.Contains(msg, "domains.domain"):
-		return fmt.Errorf("%w: %v", tenancy.ErrDomainTaken, err)
+		return fmt.Errorf("%w: %v", model.ErrDomainTaken, err)
 	case strings.Contains(msg, "tenants.database_name"):
-		return fmt.Errorf("%w: %v", tenancy.ErrDatabaseTaken, err)
+		return fmt.Errorf("%w: %v", model.ErrDatabaseTaken, err)
 	}
 	return err
 }
@@ -165,8 +165,8 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return tx.Commit()
 }
 
-// CreateTenant implements tenancy.Store.
-func (s *Store) CreateTenant(ctx context.Context, t *tenancy.Tenant) error {
+// CreateTenant implements model.Store.
+func (s *Store) CreateTenant(ctx context.Context, t *model.Tenant) error {
 	settings, err := encodeObject(t.Settings)
 	if err != nil {
 		return fmt.Errorf("encode settings: %w", err)
@@ -176,7 +176,7 @@ func (s *Store) CreateTenant(ctx context.Context, t *tenancy.Tenant) error {
 		return fmt.Errorf("encode data: %w", err)
 	}
 	ts := now()
-	domains := append([]tenancy.Domain(nil), t.Domains...)
+	domains := append([]model.Domain(nil), t.Domains...)
 	primary := -1
 	for i := range domains {
 		if domains[i].IsPrimary && primary < 0 {
@@ -238,9 +238,9 @@ const tenantColumns = `t.id, t.uuid, t.name, t.status, t.lifecycle, t.status_rea
 type scanner interface{ Scan(dest ...any) error }
 
 // scanTenant reads a row of tenantColumns, then any extra columns into extra.
-func scanTenant(row scanner, extra ...any) (*tenancy.Tenant, error) {
+func scanTenant(row scanner, extra ...any) (*model.Tenant, error) {
 	var (
-		t                tenancy.Tenant
+		t                model.Tenant
 		status, life     string
 		settings, data   string
 		created, updated int64
@@ -252,9 +252,9 @@ func scanTenant(row scanner, extra ...any) (*tenancy.Tenant, error) {
 	if err := row.Scan(append(dest, extra...)...); err != nil {
 		return nil, err
 	}
-	t.Status = tenancy.Status(status)
+	t.Status = model.Status(status)
 	if life != "" {
-		t.Status = tenancy.Status(life)
+		t.Status = model.Status(life)
 	}
 	var err error
 	if t.Settings, err = decodeObject(settings); err != nil {
@@ -268,40 +268,40 @@ func scanTenant(row scanner, extra ...any) (*tenancy.Tenant, error) {
 		at := fromMicros(accessed.Int64)
 		t.LastAccessedAt = &at
 	}
-	t.Domains = []tenancy.Domain{}
+	t.Domains = []model.Domain{}
 	return &t, nil
 }
 
-func (s *Store) oneTenant(ctx context.Context, where string, arg any) (*tenancy.Tenant, error) {
+func (s *Store) oneTenant(ctx context.Context, where string, arg any) (*model.Tenant, error) {
 	t, err := scanTenant(s.db.QueryRowContext(ctx, `SELECT `+tenantColumns+` FROM tenants t `+where, arg))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, tenancy.ErrNotFound
+		return nil, model.ErrNotFound
 	}
 	if err != nil {
 		return nil, err
 	}
-	if err := s.loadDomains(ctx, []*tenancy.Tenant{t}); err != nil {
+	if err := s.loadDomains(ctx, []*model.Tenant{t}); err != nil {
 		return nil, err
 	}
 	return t, nil
 }
 
-// TenantByUUID implements tenancy.Store.
-func (s *Store) TenantByUUID(ctx context.Context, uuid string) (*tenancy.Tenant, error) {
+// TenantByUUID implements model.Store.
+func (s *Store) TenantByUUID(ctx context.Context, uuid string) (*model.Tenant, error) {
 	return s.oneTenant(ctx, `WHERE t.uuid = ?`, uuid)
 }
 
-// TenantByDomain implements tenancy.Store.
-func (s *Store) TenantByDomain(ctx context.Context, domain string) (*tenancy.Tenant, error) {
+// TenantByDomain implements model.Store.
+func (s *Store) TenantByDomain(ctx context.Context, domain string) (*model.Tenant, error) {
 	return s.oneTenant(ctx, `WHERE t.id = (SELECT tenant_id FROM domains WHERE domain = ?)`, domain)
 }
 
 // loadDomains fills the Domains of each tenant with one query.
-func (s *Store) loadDomains(ctx context.Context, ts []*tenancy.Tenant) error {
+func (s *Store) loadDomains(ctx context.Context, ts []*model.Tenant) error {
 	if len(ts) == 0 {
 		return nil
 	}
-	byID := make(map[int64]*tenancy.Tenant, len(ts))
+	byID := make(map[int64]*model.Tenant, len(ts))
 	for _, t := range ts {
 		byID[t.ID] = t
 	}
@@ -319,7 +319,7 @@ func (s *Store) loadDomains(ctx context.Context, ts []*tenancy.Tenant) error {
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var d tenancy.Domain
+		var d model.Domain
 		var created int64
 		if err := rows.Scan(&d.ID, &d.TenantID, &d.Domain, &d.IsPrimary, &d.SSLEnabled, &created); err != nil {
 			return err
@@ -344,12 +344,12 @@ func escapeLike(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
 
-// ListTenants implements tenancy.Store.
-func (s *Store) ListTenants(ctx context.Context, opts tenancy.ListOptions) ([]*tenancy.Tenant, int, error) {
+// ListTenants implements model.Store.
+func (s *Store) ListTenants(ctx context.Context, opts model.ListOptions) ([]*model.Tenant, int, error) {
 	var where []string
 	var args []any
 	if opts.Status != "" {
-		cond, cargs := store.StatusFilter([]tenancy.Status{opts.Status})
+		cond, cargs := store.StatusFilter([]model.Status{opts.Status})
 		where = append(where, cond)
 		args = append(args, cargs...)
 	}
@@ -375,7 +375,7 @@ func (s *Store) ListTenants(ctx context.Context, opts tenancy.ListOptions) ([]*t
 	}
 	perPage := opts.PerPage
 	if perPage <= 0 {
-		perPage = tenancy.DefaultPerPage
+		perPage = model.DefaultPerPage
 	}
 	page := max(opts.Page, 1)
 	// A search scans every row anyway: count in the same scan. Without
@@ -391,7 +391,7 @@ func (s *Store) ListTenants(ctx context.Context, opts tenancy.ListOptions) ([]*t
 	if err != nil {
 		return nil, 0, err
 	}
-	ts := []*tenancy.Tenant{}
+	ts := []*model.Tenant{}
 	err = func() error {
 		defer rows.Close()
 		for rows.Next() {
@@ -418,9 +418,9 @@ func (s *Store) ListTenants(ctx context.Context, opts tenancy.ListOptions) ([]*t
 	return ts, total, s.loadDomains(ctx, ts)
 }
 
-func collectTenants(rows *sql.Rows) ([]*tenancy.Tenant, error) {
+func collectTenants(rows *sql.Rows) ([]*model.Tenant, error) {
 	defer rows.Close()
-	ts := []*tenancy.Tenant{}
+	ts := []*model.Tenant{}
 	for rows.Next() {
 		t, err := scanTenant(rows)
 		if err != nil {
@@ -431,8 +431,8 @@ func collectTenants(rows *sql.Rows) ([]*tenancy.Tenant, error) {
 	return ts, rows.Err()
 }
 
-// AllTenants implements tenancy.Store.
-func (s *Store) AllTenants(ctx context.Context, statuses ...tenancy.Status) ([]*tenancy.Tenant, error) {
+// AllTenants implements model.Store.
+func (s *Store) AllTenants(ctx context.Context, statuses ...model.Status) ([]*model.Tenant, error) {
 	query := `SELECT ` + tenantColumns + ` FROM tenants t`
 	var args []any
 	if len(statuses) > 0 {
@@ -451,8 +451,8 @@ func (s *Store) AllTenants(ctx context.Context, statuses ...tenancy.Status) ([]*
 	return ts, s.loadDomains(ctx, ts)
 }
 
-// UpdateTenant implements tenancy.Store.
-func (s *Store) UpdateTenant(ctx context.Context, t *tenancy.Tenant) error {
+// UpdateTenant implements model.Store.
+func (s *Store) UpdateTenant(ctx context.Context, t *model.Tenant) error {
 	settings, err := encodeObject(t.Settings)
 	if err != nil {
 		return fmt.Errorf("encode settings: %w", err)
@@ -474,14 +474,14 @@ func (s *Store) UpdateTenant(ctx context.Context, t *tenancy.Tenant) error {
 		return err
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return tenancy.ErrNotFound
+		return model.ErrNotFound
 	}
 	t.UpdatedAt = ts
 	return nil
 }
 
-// CommitTenant implements tenancy.Store.
-func (s *Store) CommitTenant(ctx context.Context, id int64, status tenancy.Status) error {
+// CommitTenant implements model.Store.
+func (s *Store) CommitTenant(ctx context.Context, id int64, status model.Status) error {
 	if !status.Valid() {
 		return fmt.Errorf("sqlitestore: commit tenant %d: %q is not a settable status", id, status)
 	}
@@ -489,7 +489,7 @@ func (s *Store) CommitTenant(ctx context.Context, id int64, status tenancy.Statu
 		WHERE id = ? AND lifecycle = 'provisioning'`, string(status), micros(now()), id)
 }
 
-// MarkDeleting implements tenancy.Store.
+// MarkDeleting implements model.Store.
 func (s *Store) MarkDeleting(ctx context.Context, id int64) error {
 	return s.transition(ctx, id, `UPDATE tenants SET lifecycle = 'deleting', updated_at = ?
 		WHERE id = ? AND lifecycle IN ('', 'deleting')`, micros(now()), id)
@@ -497,7 +497,7 @@ func (s *Store) MarkDeleting(ctx context.Context, id int64) error {
 
 // transition runs a conditional update of one tenant's lifecycle; when it
 // changes nothing, the tenant is missing (ErrNotFound) or in a state the
-// update does not start from (*tenancy.StateError).
+// update does not start from (*model.StateError).
 func (s *Store) transition(ctx context.Context, id int64, query string, args ...any) error {
 	res, err := s.db.ExecContext(ctx, query, args...)
 	if err != nil {
@@ -509,7 +509,7 @@ func (s *Store) transition(ctx context.Context, id int64, query string, args ...
 	var uuid, status, life string
 	err = s.db.QueryRowContext(ctx, `SELECT uuid, status, lifecycle FROM tenants WHERE id = ?`, id).Scan(&uuid, &status, &life)
 	if errors.Is(err, sql.ErrNoRows) {
-		return tenancy.ErrNotFound
+		return model.ErrNotFound
 	}
 	if err != nil {
 		return err
@@ -517,17 +517,17 @@ func (s *Store) transition(ctx context.Context, id int64, query string, args ...
 	if life != "" {
 		status = life
 	}
-	return &tenancy.StateError{Tenant: uuid, Status: tenancy.Status(status)}
+	return &model.StateError{Tenant: uuid, Status: model.Status(status)}
 }
 
-// DeleteTenant implements tenancy.Store.
+// DeleteTenant implements model.Store.
 func (s *Store) DeleteTenant(ctx context.Context, id int64) error {
 	res, err := s.db.ExecContext(ctx, `DELETE FROM tenants WHERE id = ?`, id)
 	if err != nil {
 		return err
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return tenancy.ErrNotFound
+		return model.ErrNotFound
 	}
 	return nil
 }
@@ -536,13 +536,13 @@ func tenantExists(ctx context.Context, tx *sql.Tx, id int64) error {
 	var one int
 	err := tx.QueryRowContext(ctx, `SELECT 1 FROM tenants WHERE id = ?`, id).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
-		return tenancy.ErrNotFound
+		return model.ErrNotFound
 	}
 	return err
 }
 
-// AddDomain implements tenancy.Store.
-func (s *Store) AddDomain(ctx context.Context, d *tenancy.Domain) error {
+// AddDomain implements model.Store.
+func (s *Store) AddDomain(ctx context.Context, d *model.Domain) error {
 	ts := now()
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		if err := tenantExists(ctx, tx, d.TenantID); err != nil {
@@ -568,7 +568,7 @@ func (s *Store) AddDomain(ctx context.Context, d *tenancy.Domain) error {
 	})
 }
 
-// RemoveDomain implements tenancy.Store.
+// RemoveDomain implements model.Store.
 func (s *Store) RemoveDomain(ctx context.Context, tenantID int64, domain string) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		// The transaction holds the write lock from its start
@@ -583,16 +583,16 @@ func (s *Store) RemoveDomain(ctx context.Context, tenantID int64, domain string)
 			return err
 		}
 		if mine == 0 {
-			return tenancy.ErrDomainNotFound
+			return model.ErrDomainNotFound
 		}
 		if n <= 1 {
-			return tenancy.ErrLastDomain
+			return model.ErrLastDomain
 		}
 		var wasPrimary bool
 		err := tx.QueryRowContext(ctx, `DELETE FROM domains WHERE tenant_id = ? AND domain = ? RETURNING is_primary`,
 			tenantID, domain).Scan(&wasPrimary)
 		if errors.Is(err, sql.ErrNoRows) {
-			return tenancy.ErrDomainNotFound
+			return model.ErrDomainNotFound
 		}
 		if err != nil {
 			return err
@@ -608,13 +608,13 @@ func (s *Store) RemoveDomain(ctx context.Context, tenantID int64, domain string)
 	})
 }
 
-// SetPrimaryDomain implements tenancy.Store.
+// SetPrimaryDomain implements model.Store.
 func (s *Store) SetPrimaryDomain(ctx context.Context, tenantID int64, domain string) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		var id int64
 		err := tx.QueryRowContext(ctx, `SELECT id FROM domains WHERE tenant_id = ? AND domain = ?`, tenantID, domain).Scan(&id)
 		if errors.Is(err, sql.ErrNoRows) {
-			return tenancy.ErrDomainNotFound
+			return model.ErrDomainNotFound
 		}
 		if err != nil {
 			return err
@@ -627,8 +627,8 @@ func (s *Store) SetPrimaryDomain(ctx context.Context, tenantID int64, domain str
 	})
 }
 
-// RecordOperation implements tenancy.Store.
-func (s *Store) RecordOperation(ctx context.Context, rec tenancy.OperationRecord) error {
+// RecordOperation implements model.Store.
+func (s *Store) RecordOperation(ctx context.Context, rec model.OperationRecord) error {
 	finished := rec.FinishedAt
 	if finished.IsZero() {
 		finished = now()
@@ -637,7 +637,7 @@ func (s *Store) RecordOperation(ctx context.Context, rec tenancy.OperationRecord
 		rec.TenantID, rec.Operation, rec.State, rec.RunID, rec.Version, rec.Error, int64(rec.Duration), micros(finished))
 	var se *sqlite.Error
 	if errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY {
-		return tenancy.ErrNotFound
+		return model.ErrNotFound
 	}
 	return err
 }
@@ -648,8 +648,8 @@ const upsertOperation = `INSERT INTO tenant_operations
 	version = CASE WHEN excluded.state IN ('pending', 'running') THEN tenant_operations.version ELSE excluded.version END,
 	error = excluded.error, duration_ns = excluded.duration_ns, finished_at = excluded.finished_at`
 
-// RecordOperations implements tenancy.Store.
-func (s *Store) RecordOperations(ctx context.Context, recs []tenancy.OperationRecord) error {
+// RecordOperations implements model.Store.
+func (s *Store) RecordOperations(ctx context.Context, recs []model.OperationRecord) error {
 	if len(recs) == 0 {
 		return nil
 	}
@@ -680,7 +680,7 @@ func (s *Store) RecordOperations(ctx context.Context, recs []tenancy.OperationRe
 	})
 }
 
-// TryLockTenant implements tenancy.Store with a lease row: it is taken
+// TryLockTenant implements model.Store with a lease row: it is taken
 // when there is none, when it has expired, or when holder already holds it.
 func (s *Store) TryLockTenant(ctx context.Context, tenantUUID, holder string, ttl time.Duration) error {
 	ts := now()
@@ -706,10 +706,10 @@ func (s *Store) TryLockTenant(ctx context.Context, tenantUUID, holder string, tt
 	if err != nil {
 		return err
 	}
-	return &tenancy.LockedError{Holder: cur}
+	return &model.LockedError{Holder: cur}
 }
 
-// RenewTenantLock implements tenancy.Store.
+// RenewTenantLock implements model.Store.
 func (s *Store) RenewTenantLock(ctx context.Context, tenantUUID, holder string, ttl time.Duration) error {
 	res, err := s.db.ExecContext(ctx, `UPDATE tenant_locks SET expires_at = ? WHERE tenant_uuid = ? AND holder = ?`,
 		micros(now().Add(ttl)), tenantUUID, holder)
@@ -717,19 +717,19 @@ func (s *Store) RenewTenantLock(ctx context.Context, tenantUUID, holder string, 
 		return err
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return tenancy.ErrLockLost
+		return model.ErrLockLost
 	}
 	return nil
 }
 
-// UnlockTenant implements tenancy.Store.
+// UnlockTenant implements model.Store.
 func (s *Store) UnlockTenant(ctx context.Context, tenantUUID, holder string) error {
 	_, err := s.db.ExecContext(ctx, `DELETE FROM tenant_locks WHERE tenant_uuid = ? AND holder = ?`, tenantUUID, holder)
 	return err
 }
 
-// Operations implements tenancy.Store.
-func (s *Store) Operations(ctx context.Context, operation, state string) ([]tenancy.OperationRecord, error) {
+// Operations implements model.Store.
+func (s *Store) Operations(ctx context.Context, operation, state string) ([]model.OperationRecord, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT o.tenant_id, t.uuid, o.operation, o.state, o.run_id, o.version, o.error,
 		o.duration_ns, o.finished_at FROM tenant_operations o JOIN tenants t ON t.id = o.tenant_id
 		WHERE o.operation = ? AND (? = '' OR o.state = ?) ORDER BY o.tenant_id`, operation, state, state)
@@ -737,9 +737,9 @@ func (s *Store) Operations(ctx context.Context, operation, state string) ([]tena
 		return nil, err
 	}
 	defer rows.Close()
-	recs := []tenancy.OperationRecord{}
+	recs := []model.OperationRecord{}
 	for rows.Next() {
-		var r tenancy.OperationRecord
+		var r model.OperationRecord
 		var dur, finished int64
 		if err := rows.Scan(&r.TenantID, &r.TenantUUID, &r.Operation, &r.State, &r.RunID, &r.Version, &r.Error, &dur, &finished); err != nil {
 			return nil, err
@@ -750,7 +750,7 @@ func (s *Store) Operations(ctx context.Context, operation, state string) ([]tena
 	return recs, rows.Err()
 }
 
-// TouchTenants implements tenancy.Store.
+// TouchTenants implements model.Store.
 func (s *Store) TouchTenants(ctx context.Context, accessed map[int64]time.Time) error {
 	if len(accessed) == 0 {
 		return nil
@@ -770,16 +770,16 @@ func (s *Store) TouchTenants(ctx context.Context, accessed map[int64]time.Time) 
 	})
 }
 
-// CountByStatus implements tenancy.Store.
-func (s *Store) CountByStatus(ctx context.Context) (map[tenancy.Status]int, error) {
+// CountByStatus implements model.Store.
+func (s *Store) CountByStatus(ctx context.Context) (map[model.Status]int, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT CASE WHEN lifecycle <> '' THEN lifecycle ELSE status END, count(*)
 		FROM tenants GROUP BY 1`)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	out := map[tenancy.Status]int{}
-	for _, st := range tenancy.Statuses {
+	out := map[model.Status]int{}
+	for _, st := range model.Statuses {
 		out[st] = 0
 	}
 	for rows.Next() {
@@ -788,12 +788,12 @@ func (s *Store) CountByStatus(ctx context.Context) (map[tenancy.Status]int, erro
 		if err := rows.Scan(&st, &n); err != nil {
 			return nil, err
 		}
-		out[tenancy.Status(st)] = n
+		out[model.Status(st)] = n
 	}
 	return out, rows.Err()
 }
 
-func joinScopes(scopes []tenancy.Scope) string {
+func joinScopes(scopes []model.Scope) string {
 	parts := make([]string, len(scopes))
 	for i, s := range scopes {
 		parts[i] = string(s)
@@ -801,25 +801,25 @@ func joinScopes(scopes []tenancy.Scope) string {
 	return strings.Join(parts, ",")
 }
 
-func splitScopes(s string) []tenancy.Scope {
-	var out []tenancy.Scope
+func splitScopes(s string) []model.Scope {
+	var out []model.Scope
 	for part := range strings.SplitSeq(s, ",") {
 		if part != "" {
-			out = append(out, tenancy.Scope(part))
+			out = append(out, model.Scope(part))
 		}
 	}
 	return out
 }
 
-// CreateAPIKey implements tenancy.Store.
-func (s *Store) CreateAPIKey(ctx context.Context, k *tenancy.APIKey) error {
+// CreateAPIKey implements model.Store.
+func (s *Store) CreateAPIKey(ctx context.Context, k *model.APIKey) error {
 	ts := now()
 	err := s.db.QueryRowContext(ctx, `INSERT INTO api_keys (name, prefix, hash, scopes, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id`,
 		k.Name, k.Prefix, k.Hash, joinScopes(k.Scopes), micros(ts)).Scan(&k.ID)
 	var se *sqlite.Error
 	if errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE {
 		if strings.Contains(se.Error(), "api_keys.name") {
-			return &tenancy.ValidationError{Field: "name", Reason: fmt.Sprintf("an API key named %q exists already", k.Name)}
+			return &model.ValidationError{Field: "name", Reason: fmt.Sprintf("an API key named %q exists already", k.Name)}
 		}
 		return fmt.Errorf("api key prefix collision, try again: %w", err)
 	}
@@ -832,9 +832,9 @@ func (s *Store) CreateAPIKey(ctx context.Context, k *tenancy.APIKey) error {
 
 const apiKeyColumns = `id, name, prefix, hash, scopes, created_at, last_used_at, revoked_at`
 
-func scanAPIKey(row scanner) (*tenancy.APIKey, error) {
+func scanAPIKey(row scanner) (*model.APIKey, error) {
 	var (
-		k             tenancy.APIKey
+		k             model.APIKey
 		scopes        string
 		created       int64
 		used, revoked sql.NullInt64
@@ -855,23 +855,23 @@ func scanAPIKey(row scanner) (*tenancy.APIKey, error) {
 	return &k, nil
 }
 
-// APIKeyByPrefix implements tenancy.Store.
-func (s *Store) APIKeyByPrefix(ctx context.Context, prefix string) (*tenancy.APIKey, error) {
+// APIKeyByPrefix implements model.Store.
+func (s *Store) APIKeyByPrefix(ctx context.Context, prefix string) (*model.APIKey, error) {
 	k, err := scanAPIKey(s.db.QueryRowContext(ctx, `SELECT `+apiKeyColumns+` FROM api_keys WHERE prefix = ?`, prefix))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, tenancy.ErrNotFound
+		return nil, model.ErrNotFound
 	}
 	return k, err
 }
 
-// ListAPIKeys implements tenancy.Store.
-func (s *Store) ListAPIKeys(ctx context.Context) ([]tenancy.APIKey, error) {
+// ListAPIKeys implements model.Store.
+func (s *Store) ListAPIKeys(ctx context.Context) ([]model.APIKey, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT `+apiKeyColumns+` FROM api_keys ORDER BY id`)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	keys := []tenancy.APIKey{}
+	keys := []model.APIKey{}
 	for rows.Next() {
 		k, err := scanAPIKey(rows)
 		if err != nil {
@@ -882,7 +882,7 @@ func (s *Store) ListAPIKeys(ctx context.Context) ([]tenancy.APIKey, error) {
 	return keys, rows.Err()
 }
 
-// RevokeAPIKey implements tenancy.Store.
+// RevokeAPIKey implements model.Store.
 func (s *Store) RevokeAPIKey(ctx context.Context, nameOrPrefix string) error {
 	res, err := s.db.ExecContext(ctx, `UPDATE api_keys SET revoked_at = ? WHERE (name = ? OR prefix = ?) AND revoked_at IS NULL`,
 		micros(now()), nameOrPrefix, nameOrPrefix)
@@ -890,7 +890,7 @@ func (s *Store) RevokeAPIKey(ctx context.Context, nameOrPrefix string) error {
 		return err
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return tenancy.ErrNotFound
+		return model.ErrNotFound
 	}
 	return nil
 }
@@ -902,8 +902,8 @@ func nullJSON(b json.RawMessage) any {
 	return string(b)
 }
 
-// RecordAudit implements tenancy.Store.
-func (s *Store) RecordAudit(ctx context.Context, e *tenancy.AuditEntry) error {
+// RecordAudit implements model.Store.
+func (s *Store) RecordAudit(ctx context.Context, e *model.AuditEntry) error {
 	ts := now()
 	err := s.db.QueryRowContext(ctx, `INSERT INTO audit_log (at, actor, action, tenant_uuid, before, after, client_ip, request_id, outcome, error)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
@@ -915,8 +915,8 @@ func (s *Store) RecordAudit(ctx context.Context, e *tenancy.AuditEntry) error {
 	return nil
 }
 
-// ListAudit implements tenancy.Store.
-func (s *Store) ListAudit(ctx context.Context, f tenancy.AuditFilter) ([]tenancy.AuditEntry, error) {
+// ListAudit implements model.Store.
+func (s *Store) ListAudit(ctx context.Context, f model.AuditFilter) ([]model.AuditEntry, error) {
 	var where []string
 	var args []any
 	for _, c := range []struct{ col, val string }{{"tenant_uuid", f.TenantUUID}, {"actor", f.Actor}, {"action", f.Action}} {
@@ -942,10 +942,10 @@ func (s *Store) ListAudit(ctx context.Context, f tenancy.AuditFilter) ([]tenancy
 		return nil, err
 	}
 	defer rows.Close()
-	out := []tenancy.AuditEntry{}
+	out := []model.AuditEntry{}
 	for rows.Next() {
 		var (
-			e             tenancy.AuditEntry
+			e             model.AuditEntry
 			at            int64
 			before, after sql.NullString
 		)
@@ -964,7 +964,7 @@ func (s *Store) ListAudit(ctx context.Context, f tenancy.AuditFilter) ([]tenancy
 	return out, rows.Err()
 }
 
-// UpdateDomain implements tenancy.Store.
+// UpdateDomain implements model.Store.
 func (s *Store) UpdateDomain(ctx context.Context, tenantID, domainID int64, domain string, sslEnabled bool) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE domains SET domain = ?, ssl_enabled = ? WHERE id = ? AND tenant_id = ?`,
@@ -973,7 +973,7 @@ func (s *Store) UpdateDomain(ctx context.Context, tenantID, domainID int64, doma
 			return mapConstraint(err)
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return tenancy.ErrDomainNotFound
+			return model.ErrDomainNotFound
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE tenants SET updated_at = ? WHERE id = ?`, micros(now()), tenantID)
 		return err

@@ -5,13 +5,13 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/gotenancy/tenancy"
+	"github.com/gotenancy/tenancy/model"
 	"github.com/gotenancy/tenancy/store/sqlitestore"
 	"github.com/gotenancy/tenancy/store/storetest"
 )
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) tenancy.Store {
+	storetest.Run(t, func(t *testing.T) model.Store {
 		s, err := sqlitestore.Open(context.Background(), &sqlitestore.Config{Path: filepath.Join(t.TempDir(), "catalog.sqlite")})
 		if err != nil {
 			t.Fatal(err)

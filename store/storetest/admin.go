@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gotenancy/tenancy"
+	"github.com/gotenancy/tenancy/model"
 )
 
 // tokenHash returns the SHA-256 of a session token, as the Manager stores it.
@@ -18,12 +18,12 @@ func tokenHash(token string) []byte {
 
 // testAdmin runs the admin user and session cases, one after the other on
 // one store.
-func testAdmin(t *testing.T, s tenancy.Store) {
+func testAdmin(t *testing.T, s model.Store) {
 	t.Run("Users", func(t *testing.T) { testAdminUsers(t, s) })
 	t.Run("Sessions", func(t *testing.T) { testAdminSessions(t, s) })
 }
 
-func testAdminUsers(t *testing.T, s tenancy.Store) {
+func testAdminUsers(t *testing.T, s model.Store) {
 	ctx := context.Background()
 	before := time.Now().Add(-time.Second)
 	a, err := s.CreateAdminUser(ctx, "ada@example.com", "$2a$10$hash-of-ada")
@@ -33,7 +33,7 @@ func testAdminUsers(t *testing.T, s tenancy.Store) {
 	if a.ID == 0 || a.Email != "ada@example.com" || a.CreatedAt.Before(before) || a.LastSignInAt != nil {
 		t.Fatalf("create did not set id/time: %+v", a)
 	}
-	if _, err := s.CreateAdminUser(ctx, "ada@example.com", "other"); !errors.Is(err, tenancy.ErrAdminExists) {
+	if _, err := s.CreateAdminUser(ctx, "ada@example.com", "other"); !errors.Is(err, model.ErrAdminExists) {
 		t.Fatalf("duplicate email: %v", err)
 	}
 	b, err := s.CreateAdminUser(ctx, "bob@example.com", "$2a$10$hash-of-bob")
@@ -45,7 +45,7 @@ func testAdminUsers(t *testing.T, s tenancy.Store) {
 	if err != nil || got.ID != a.ID || hash != "$2a$10$hash-of-ada" || !got.CreatedAt.Equal(a.CreatedAt) {
 		t.Fatalf("AdminUserByEmail: %+v %q %v", got, hash, err)
 	}
-	if _, _, err := s.AdminUserByEmail(ctx, "nobody@example.com"); !errors.Is(err, tenancy.ErrNotFound) {
+	if _, _, err := s.AdminUserByEmail(ctx, "nobody@example.com"); !errors.Is(err, model.ErrNotFound) {
 		t.Fatalf("unknown email: %v", err)
 	}
 
@@ -53,7 +53,7 @@ func testAdminUsers(t *testing.T, s tenancy.Store) {
 	if err := s.TouchAdminSignIn(ctx, a.ID, signedIn); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.TouchAdminSignIn(ctx, a.ID+b.ID+1000, signedIn); !errors.Is(err, tenancy.ErrNotFound) {
+	if err := s.TouchAdminSignIn(ctx, a.ID+b.ID+1000, signedIn); !errors.Is(err, model.ErrNotFound) {
 		t.Fatalf("touching an unknown user: %v", err)
 	}
 	users, err := s.ListAdminUsers(ctx)
@@ -67,7 +67,7 @@ func testAdminUsers(t *testing.T, s tenancy.Store) {
 	if err := s.DeleteAdminUser(ctx, "bob@example.com"); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.DeleteAdminUser(ctx, "bob@example.com"); !errors.Is(err, tenancy.ErrNotFound) {
+	if err := s.DeleteAdminUser(ctx, "bob@example.com"); !errors.Is(err, model.ErrNotFound) {
 		t.Fatalf("deleting twice: %v", err)
 	}
 	if users, err := s.ListAdminUsers(ctx); err != nil || len(users) != 1 {
@@ -79,7 +79,7 @@ func testAdminUsers(t *testing.T, s tenancy.Store) {
 	}
 }
 
-func testAdminSessions(t *testing.T, s tenancy.Store) {
+func testAdminSessions(t *testing.T, s model.Store) {
 	ctx := context.Background()
 	a, err := s.CreateAdminUser(ctx, "carol@example.com", "h1")
 	if err != nil {
@@ -99,7 +99,7 @@ func testAdminSessions(t *testing.T, s tenancy.Store) {
 	if err := s.CreateAdminSession(ctx, tokenHash("bob-1"), b.ID, now.Add(time.Hour), now); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.CreateAdminSession(ctx, tokenHash("nobody"), a.ID+b.ID+1000, now.Add(time.Hour), now); !errors.Is(err, tenancy.ErrNotFound) {
+	if err := s.CreateAdminSession(ctx, tokenHash("nobody"), a.ID+b.ID+1000, now.Add(time.Hour), now); !errors.Is(err, model.ErrNotFound) {
 		t.Fatalf("session of an unknown user: %v", err)
 	}
 
@@ -118,7 +118,7 @@ func testAdminSessions(t *testing.T, s tenancy.Store) {
 		"expired":            {"ada-1", now.Add(2 * time.Hour)},
 		"expires at instant": {"ada-1", now.Add(time.Hour)},
 	} {
-		if _, err := s.AdminSessionUser(ctx, tokenHash(c.token), c.at); !errors.Is(err, tenancy.ErrNotFound) {
+		if _, err := s.AdminSessionUser(ctx, tokenHash(c.token), c.at); !errors.Is(err, model.ErrNotFound) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
@@ -128,7 +128,7 @@ func testAdminSessions(t *testing.T, s tenancy.Store) {
 	if err := s.CreateAdminSession(ctx, tokenHash("ada-2"), a.ID, later.Add(time.Hour), later); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.AdminSessionUser(ctx, tokenHash("ada-old"), now); !errors.Is(err, tenancy.ErrNotFound) {
+	if _, err := s.AdminSessionUser(ctx, tokenHash("ada-old"), now); !errors.Is(err, model.ErrNotFound) {
 		t.Fatalf("expired session was not removed: %v", err)
 	}
 	if _, err := s.AdminSessionUser(ctx, tokenHash("ada-1"), later); err != nil {
@@ -141,7 +141,7 @@ func testAdminSessions(t *testing.T, s tenancy.Store) {
 	if err := s.DeleteAdminSession(ctx, tokenHash("ada-1")); err != nil {
 		t.Fatalf("deleting a missing session: %v", err)
 	}
-	if _, err := s.AdminSessionUser(ctx, tokenHash("ada-1"), now); !errors.Is(err, tenancy.ErrNotFound) {
+	if _, err := s.AdminSessionUser(ctx, tokenHash("ada-1"), now); !errors.Is(err, model.ErrNotFound) {
 		t.Fatalf("deleted session still signs in: %v", err)
 	}
 
@@ -149,7 +149,7 @@ func testAdminSessions(t *testing.T, s tenancy.Store) {
 	if err := s.DeleteAdminUser(ctx, "carol@example.com"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.AdminSessionUser(ctx, tokenHash("ada-2"), later); !errors.Is(err, tenancy.ErrNotFound) {
+	if _, err := s.AdminSessionUser(ctx, tokenHash("ada-2"), later); !errors.Is(err, model.ErrNotFound) {
 		t.Fatalf("session of a deleted user: %v", err)
 	}
 	if u, err := s.AdminSessionUser(ctx, tokenHash("bob-1"), now); err != nil || u.ID != b.ID {

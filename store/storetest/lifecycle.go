@@ -8,17 +8,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gotenancy/tenancy"
+	"github.com/gotenancy/tenancy/model"
 )
 
 // testLifecycle checks the lifecycle states: a provisioning tenant is
 // reported and filtered as such until committed, a deleting one after
 // MarkDeleting, updates never change a lifecycle state, and the new
 // fields round-trip.
-func testLifecycle(t *testing.T, s tenancy.Store) {
+func testLifecycle(t *testing.T, s model.Store) {
 	ctx := context.Background()
 	tn := NewTenant("Prov", "prov.example.com")
-	tn.Status = tenancy.StatusProvisioning
+	tn.Status = model.StatusProvisioning
 	tn.VisitorMessage = "back soon"
 	mustCreate(t, s, tn)
 	other := mustCreate(t, s, NewTenant("Other", "other.example.com"))
@@ -27,16 +27,16 @@ func testLifecycle(t *testing.T, s tenancy.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Status != tenancy.StatusProvisioning || got.Generation != 1 || got.VisitorMessage != "back soon" {
+	if got.Status != model.StatusProvisioning || got.Generation != 1 || got.VisitorMessage != "back soon" {
 		t.Fatalf("created provisioning tenant = status %s, generation %d, visitor message %q", got.Status, got.Generation, got.VisitorMessage)
 	}
-	filtered := func(st tenancy.Status) []string {
+	filtered := func(st model.Status) []string {
 		t.Helper()
 		all, err := s.AllTenants(ctx, st)
 		if err != nil {
 			t.Fatal(err)
 		}
-		page, total, err := s.ListTenants(ctx, tenancy.ListOptions{Status: st, Page: 1, PerPage: 10})
+		page, total, err := s.ListTenants(ctx, model.ListOptions{Status: st, Page: 1, PerPage: 10})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -49,17 +49,17 @@ func testLifecycle(t *testing.T, s tenancy.Store) {
 		}
 		return names
 	}
-	if names := filtered(tenancy.StatusProvisioning); len(names) != 1 || names[0] != "Prov" {
+	if names := filtered(model.StatusProvisioning); len(names) != 1 || names[0] != "Prov" {
 		t.Errorf("provisioning tenants = %v", names)
 	}
-	if names := filtered(tenancy.StatusInactive); len(names) != 0 {
+	if names := filtered(model.StatusInactive); len(names) != 0 {
 		t.Errorf("inactive tenants = %v; a provisioning tenant must not count as inactive", names)
 	}
 	counts, err := s.CountByStatus(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if counts[tenancy.StatusProvisioning] != 1 || counts[tenancy.StatusActive] != 1 || counts[tenancy.StatusInactive] != 0 {
+	if counts[model.StatusProvisioning] != 1 || counts[model.StatusActive] != 1 || counts[model.StatusInactive] != 0 {
 		t.Errorf("counts = %v", counts)
 	}
 
@@ -68,24 +68,24 @@ func testLifecycle(t *testing.T, s tenancy.Store) {
 	if err := s.UpdateTenant(ctx, got); err != nil {
 		t.Fatal(err)
 	}
-	if again, _ := s.TenantByUUID(ctx, tn.UUID); again.Status != tenancy.StatusProvisioning || again.Name != "Prov renamed" {
+	if again, _ := s.TenantByUUID(ctx, tn.UUID); again.Status != model.StatusProvisioning || again.Name != "Prov renamed" {
 		t.Fatalf("after update: status %s, name %q", again.Status, again.Name)
 	}
 
-	var se *tenancy.StateError
-	if err := s.MarkDeleting(ctx, tn.ID); !errors.As(err, &se) || se.Status != tenancy.StatusProvisioning || se.Tenant != tn.UUID {
+	var se *model.StateError
+	if err := s.MarkDeleting(ctx, tn.ID); !errors.As(err, &se) || se.Status != model.StatusProvisioning || se.Tenant != tn.UUID {
 		t.Errorf("MarkDeleting(provisioning) = %v, want a StateError naming provisioning", err)
 	}
-	if err := s.CommitTenant(ctx, tn.ID, tenancy.StatusSuspended); err != nil {
+	if err := s.CommitTenant(ctx, tn.ID, model.StatusSuspended); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.CommitTenant(ctx, tn.ID, tenancy.StatusActive); !errors.As(err, &se) || se.Status != tenancy.StatusSuspended {
+	if err := s.CommitTenant(ctx, tn.ID, model.StatusActive); !errors.As(err, &se) || se.Status != model.StatusSuspended {
 		t.Errorf("second CommitTenant = %v, want a StateError naming suspended", err)
 	}
-	if got, _ = s.TenantByUUID(ctx, tn.UUID); got.Status != tenancy.StatusSuspended {
+	if got, _ = s.TenantByUUID(ctx, tn.UUID); got.Status != model.StatusSuspended {
 		t.Fatalf("committed status = %s", got.Status)
 	}
-	if err := s.CommitTenant(ctx, 1<<40, tenancy.StatusActive); !errors.Is(err, tenancy.ErrNotFound) {
+	if err := s.CommitTenant(ctx, 1<<40, model.StatusActive); !errors.Is(err, model.ErrNotFound) {
 		t.Errorf("CommitTenant(missing) = %v", err)
 	}
 
@@ -96,17 +96,17 @@ func testLifecycle(t *testing.T, s tenancy.Store) {
 		t.Errorf("MarkDeleting twice = %v", err)
 	}
 	got, _ = s.TenantByUUID(ctx, other.UUID)
-	got.Status = tenancy.StatusActive // a racing status change
+	got.Status = model.StatusActive // a racing status change
 	if err := s.UpdateTenant(ctx, got); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ = s.TenantByUUID(ctx, other.UUID); got.Status != tenancy.StatusDeleting {
+	if got, _ = s.TenantByUUID(ctx, other.UUID); got.Status != model.StatusDeleting {
 		t.Errorf("a deleting tenant's status after an update = %s", got.Status)
 	}
-	if names := filtered(tenancy.StatusDeleting); len(names) != 1 || names[0] != "Other" {
+	if names := filtered(model.StatusDeleting); len(names) != 1 || names[0] != "Other" {
 		t.Errorf("deleting tenants = %v", names)
 	}
-	if err := s.MarkDeleting(ctx, 1<<40); !errors.Is(err, tenancy.ErrNotFound) {
+	if err := s.MarkDeleting(ctx, 1<<40); !errors.Is(err, model.ErrNotFound) {
 		t.Errorf("MarkDeleting(missing) = %v", err)
 	}
 }
@@ -114,11 +114,11 @@ func testLifecycle(t *testing.T, s tenancy.Store) {
 // testRemoveDomainRace removes a tenant's two domains concurrently, many
 // times: exactly one removal wins each round and one primary domain is
 // left.
-func testRemoveDomainRace(t *testing.T, s tenancy.Store) {
+func testRemoveDomainRace(t *testing.T, s model.Store) {
 	ctx := context.Background()
 	for round := range 20 {
 		tn := NewTenant(fmt.Sprintf("Race %d", round), fmt.Sprintf("a%d.race.example.com", round))
-		tn.Domains = append(tn.Domains, tenancy.Domain{Domain: fmt.Sprintf("b%d.race.example.com", round)})
+		tn.Domains = append(tn.Domains, model.Domain{Domain: fmt.Sprintf("b%d.race.example.com", round)})
 		mustCreate(t, s, tn)
 		var wg sync.WaitGroup
 		start := make(chan struct{})
@@ -136,7 +136,7 @@ func testRemoveDomainRace(t *testing.T, s tenancy.Store) {
 			switch {
 			case err == nil:
 				won++
-			case !errors.Is(err, tenancy.ErrLastDomain):
+			case !errors.Is(err, model.ErrLastDomain):
 				t.Fatalf("round %d: RemoveDomain = %v", round, err)
 			}
 		}
@@ -154,15 +154,15 @@ func testRemoveDomainRace(t *testing.T, s tenancy.Store) {
 // holder may take its lock again and renew it, another holder may not
 // renew it, an unlock frees it, and an expired lease is taken over
 // (where locks are leases).
-func testLocks(t *testing.T, s tenancy.Store) {
+func testLocks(t *testing.T, s model.Store) {
 	ctx := context.Background()
 	const id = "0190c3a4-1111-7000-8000-000000000001"
 	if err := s.TryLockTenant(ctx, id, "host-a:1:one", time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	err := s.TryLockTenant(ctx, id, "host-b:2:two", time.Minute)
-	var le *tenancy.LockedError
-	if !errors.As(err, &le) || le.Holder != "host-a:1:one" || !errors.Is(err, tenancy.ErrLocked) {
+	var le *model.LockedError
+	if !errors.As(err, &le) || le.Holder != "host-a:1:one" || !errors.Is(err, model.ErrLocked) {
 		t.Fatalf("second holder: err = %v, want a LockedError naming host-a:1:one", err)
 	}
 	if err := s.TryLockTenant(ctx, id, "host-a:1:one", time.Minute); err != nil {
@@ -171,7 +171,7 @@ func testLocks(t *testing.T, s tenancy.Store) {
 	if err := s.RenewTenantLock(ctx, id, "host-a:1:one", time.Minute); err != nil {
 		t.Errorf("renew: %v", err)
 	}
-	if err := s.RenewTenantLock(ctx, id, "host-b:2:two", time.Minute); !errors.Is(err, tenancy.ErrLockLost) {
+	if err := s.RenewTenantLock(ctx, id, "host-b:2:two", time.Minute); !errors.Is(err, model.ErrLockLost) {
 		t.Errorf("renew by another holder = %v, want ErrLockLost", err)
 	}
 	if err := s.UnlockTenant(ctx, id, "host-b:2:two"); err != nil {
@@ -202,7 +202,7 @@ func testLocks(t *testing.T, s tenancy.Store) {
 	if err != nil {
 		t.Fatalf("taking over an expired lease: %v", err)
 	}
-	if err := s.RenewTenantLock(ctx, other, "crashed:3:three", time.Minute); !errors.Is(err, tenancy.ErrLockLost) {
+	if err := s.RenewTenantLock(ctx, other, "crashed:3:three", time.Minute); !errors.Is(err, model.ErrLockLost) {
 		t.Errorf("renew by the expired holder = %v, want ErrLockLost", err)
 	}
 	if err := s.UnlockTenant(ctx, other, "host-c:4:four"); err != nil {
@@ -211,7 +211,7 @@ func testLocks(t *testing.T, s tenancy.Store) {
 }
 
 // testLockRace has many holders try one lock at once: exactly one wins.
-func testLockRace(t *testing.T, s tenancy.Store) {
+func testLockRace(t *testing.T, s model.Store) {
 	ctx := context.Background()
 	for round := range 5 {
 		id := fmt.Sprintf("0190c3a4-2222-7000-8000-%012d", round)
@@ -231,7 +231,7 @@ func testLockRace(t *testing.T, s tenancy.Store) {
 			if err == nil {
 				won++
 				defer s.UnlockTenant(ctx, id, fmt.Sprintf("racer:%d:%d", round, i))
-			} else if !errors.Is(err, tenancy.ErrLocked) {
+			} else if !errors.Is(err, model.ErrLocked) {
 				t.Fatalf("round %d: TryLockTenant = %v", round, err)
 			}
 		}
@@ -244,17 +244,17 @@ func testLockRace(t *testing.T, s tenancy.Store) {
 // testRecordOperations writes a run's pending records in one batch,
 // leaving out tenants that are gone, and keeps the last version through
 // pending and running records.
-func testRecordOperations(t *testing.T, s tenancy.Store) {
+func testRecordOperations(t *testing.T, s model.Store) {
 	ctx := context.Background()
 	a := mustCreate(t, s, NewTenant("A", "a.ops.example.com"))
 	b := mustCreate(t, s, NewTenant("B", "b.ops.example.com"))
-	if err := s.RecordOperation(ctx, tenancy.OperationRecord{TenantID: a.ID, Operation: tenancy.OpMigrate, State: tenancy.StateSucceeded, Version: 7}); err != nil {
+	if err := s.RecordOperation(ctx, model.OperationRecord{TenantID: a.ID, Operation: model.OpMigrate, State: model.StateSucceeded, Version: 7}); err != nil {
 		t.Fatal(err)
 	}
-	recs := []tenancy.OperationRecord{
-		{TenantID: a.ID, Operation: tenancy.OpMigrate, State: tenancy.StatePending, RunID: "run1"},
-		{TenantID: b.ID, Operation: tenancy.OpMigrate, State: tenancy.StatePending, RunID: "run1"},
-		{TenantID: 1 << 40, Operation: tenancy.OpMigrate, State: tenancy.StatePending, RunID: "run1"},
+	recs := []model.OperationRecord{
+		{TenantID: a.ID, Operation: model.OpMigrate, State: model.StatePending, RunID: "run1"},
+		{TenantID: b.ID, Operation: model.OpMigrate, State: model.StatePending, RunID: "run1"},
+		{TenantID: 1 << 40, Operation: model.OpMigrate, State: model.StatePending, RunID: "run1"},
 	}
 	if err := s.RecordOperations(ctx, recs); err != nil {
 		t.Fatal(err)
@@ -262,7 +262,7 @@ func testRecordOperations(t *testing.T, s tenancy.Store) {
 	if err := s.RecordOperations(ctx, nil); err != nil {
 		t.Fatal(err)
 	}
-	got, err := s.Operations(ctx, tenancy.OpMigrate, tenancy.StatePending)
+	got, err := s.Operations(ctx, model.OpMigrate, model.StatePending)
 	if err != nil {
 		t.Fatal(err)
 	}
