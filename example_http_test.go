@@ -17,12 +17,12 @@ import (
 
 	"github.com/gotenancy/tenancy"
 	"github.com/gotenancy/tenancy/cache"
+	"github.com/gotenancy/tenancy/driver/sqlitedriver"
 	"github.com/gotenancy/tenancy/jobs"
 	"github.com/gotenancy/tenancy/migrate"
 	"github.com/gotenancy/tenancy/resolve"
 	"github.com/gotenancy/tenancy/storage"
 	"github.com/gotenancy/tenancy/store/sqlitestore"
-	"github.com/gotenancy/tenancy/tenantdb"
 )
 
 // exampleEnv is what the examples share: a Manager over a temporary data
@@ -44,7 +44,7 @@ func newExampleEnv() *exampleEnv {
 	if err != nil {
 		log.Fatal(err)
 	}
-	prov, err := tenantdb.NewSQLite(&tenantdb.SQLiteConfig{Dir: filepath.Join(dir, "tenants")})
+	prov, err := sqlitedriver.NewProvisioner(&sqlitedriver.ProvisionerConfig{Dir: filepath.Join(dir, "tenants")})
 	if err != nil {
 		log.Fatal(err)
 	}

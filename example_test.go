@@ -10,9 +10,9 @@ import (
 	"testing/fstest"
 
 	"github.com/gotenancy/tenancy"
+	"github.com/gotenancy/tenancy/driver/sqlitedriver"
 	"github.com/gotenancy/tenancy/migrate"
 	"github.com/gotenancy/tenancy/store/sqlitestore"
-	"github.com/gotenancy/tenancy/tenantdb"
 )
 
 // The whole lifecycle: a Manager over a SQLite catalog and SQLite tenant
@@ -27,7 +27,7 @@ func Example() {
 		log.Fatal(err)
 	}
 	defer store.Close()
-	prov, err := tenantdb.NewSQLite(&tenantdb.SQLiteConfig{Dir: filepath.Join(dir, "tenants")})
+	prov, err := sqlitedriver.NewProvisioner(&sqlitedriver.ProvisionerConfig{Dir: filepath.Join(dir, "tenants")})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/gotenancy/tenancy"
+	"github.com/gotenancy/tenancy/driver/sqlitedriver"
 	"github.com/gotenancy/tenancy/migrate"
 	"github.com/gotenancy/tenancy/seed"
 	"github.com/gotenancy/tenancy/store/sqlitestore"
@@ -21,7 +22,7 @@ import (
 type fixture struct {
 	mgr   *tenancy.Manager
 	store tenancy.Store
-	prov  *tenantdb.SQLite
+	prov  *sqlitedriver.Provisioner
 	dir   string
 }
 
@@ -42,7 +43,7 @@ func newFixture(t *testing.T, fo fixtureOptions) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	prov, err := tenantdb.NewSQLite(&tenantdb.SQLiteConfig{Dir: filepath.Join(dir, "tenants")})
+	prov, err := sqlitedriver.NewProvisioner(&sqlitedriver.ProvisionerConfig{Dir: filepath.Join(dir, "tenants")})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,8 +13,8 @@ import (
 
 	"github.com/gotenancy/tenancy"
 	"github.com/gotenancy/tenancy/api"
+	"github.com/gotenancy/tenancy/driver/sqlitedriver"
 	"github.com/gotenancy/tenancy/store/sqlitestore"
-	"github.com/gotenancy/tenancy/tenantdb"
 )
 
 // ExampleNew mounts the API under /tenancy/ and creates a tenant with a
@@ -31,7 +31,7 @@ func ExampleNew() {
 		log.Fatal(err)
 	}
 	defer st.Close()
-	prov, err := tenantdb.NewSQLite(&tenantdb.SQLiteConfig{Dir: filepath.Join(dir, "tenants")})
+	prov, err := sqlitedriver.NewProvisioner(&sqlitedriver.ProvisionerConfig{Dir: filepath.Join(dir, "tenants")})
 	if err != nil {
 		log.Fatal(err)
 	}

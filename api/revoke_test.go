@@ -10,10 +10,10 @@ import (
 	"time"
 
 	"github.com/gotenancy/tenancy"
+	"github.com/gotenancy/tenancy/driver/sqlitedriver"
 	"github.com/gotenancy/tenancy/internal/testenv"
 	"github.com/gotenancy/tenancy/resolve"
 	"github.com/gotenancy/tenancy/store/pgstore"
-	"github.com/gotenancy/tenancy/tenantdb"
 )
 
 // node is one API process over a shared catalog: its own store, Manager,
@@ -31,7 +31,7 @@ func newNode(t *testing.T, store interface {
 }) *node {
 	t.Helper()
 	ctx := context.Background()
-	prov, err := tenantdb.NewSQLite(&tenantdb.SQLiteConfig{Dir: filepath.Join(t.TempDir(), "tenants")})
+	prov, err := sqlitedriver.NewProvisioner(&sqlitedriver.ProvisionerConfig{Dir: filepath.Join(t.TempDir(), "tenants")})
 	if err != nil {
 		t.Fatal(err)
 	}

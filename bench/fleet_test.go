@@ -10,10 +10,10 @@ import (
 	"time"
 
 	"github.com/gotenancy/tenancy"
+	"github.com/gotenancy/tenancy/driver/sqlitedriver"
 	"github.com/gotenancy/tenancy/internal/testenv"
 	"github.com/gotenancy/tenancy/migrate"
 	"github.com/gotenancy/tenancy/store/sqlitestore"
-	"github.com/gotenancy/tenancy/tenantdb"
 )
 
 // env is a Manager on a temporary data directory.
@@ -66,7 +66,7 @@ func BenchmarkCreateWith5Migrations(b *testing.B) {
 // SQLite file with the five migrations, no catalog, no undo bookkeeping.
 func BenchmarkCreateBaseline(b *testing.B) {
 	ctx := context.Background()
-	prov, err := tenantdb.NewSQLite(&tenantdb.SQLiteConfig{Dir: b.TempDir()})
+	prov, err := sqlitedriver.NewProvisioner(&sqlitedriver.ProvisionerConfig{Dir: b.TempDir()})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -141,7 +141,7 @@ func withSixthMigration(b *testing.B, e *env, dir string) *tenancy.Manager {
 	if err != nil {
 		b.Fatal(err)
 	}
-	prov, err := tenantdb.NewSQLite(&tenantdb.SQLiteConfig{Dir: filepath.Join(e.dir, "tenants")})
+	prov, err := sqlitedriver.NewProvisioner(&sqlitedriver.ProvisionerConfig{Dir: filepath.Join(e.dir, "tenants")})
 	if err != nil {
 		b.Fatal(err)
 	}

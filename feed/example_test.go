@@ -6,10 +6,10 @@ import (
 	"os"
 
 	"github.com/gotenancy/tenancy"
+	"github.com/gotenancy/tenancy/driver/sqlitedriver"
 	"github.com/gotenancy/tenancy/feed"
 	"github.com/gotenancy/tenancy/resolve"
 	"github.com/gotenancy/tenancy/store/sqlitestore"
-	"github.com/gotenancy/tenancy/tenantdb"
 )
 
 // One node's wiring: its own changes are announced on Redis, and its
@@ -23,7 +23,7 @@ func ExampleRedis() {
 		log.Fatal(err)
 	}
 	defer store.Close()
-	prov, err := tenantdb.NewSQLite(&tenantdb.SQLiteConfig{Dir: "data/tenants"})
+	prov, err := sqlitedriver.NewProvisioner(&sqlitedriver.ProvisionerConfig{Dir: "data/tenants"})
 	if err != nil {
 		log.Fatal(err)
 	}

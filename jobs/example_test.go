@@ -11,9 +11,9 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/gotenancy/tenancy"
+	"github.com/gotenancy/tenancy/driver/sqlitedriver"
 	"github.com/gotenancy/tenancy/jobs"
 	"github.com/gotenancy/tenancy/store/sqlitestore"
-	"github.com/gotenancy/tenancy/tenantdb"
 )
 
 // WelcomeArgs are the arguments of a job that greets a new tenant.
@@ -56,7 +56,7 @@ func Example() {
 		log.Fatal(err)
 	}
 	defer st.Close()
-	prov, err := tenantdb.NewSQLite(&tenantdb.SQLiteConfig{Dir: filepath.Join(dir, "tenants")})
+	prov, err := sqlitedriver.NewProvisioner(&sqlitedriver.ProvisionerConfig{Dir: filepath.Join(dir, "tenants")})
 	if err != nil {
 		log.Fatal(err)
 	}

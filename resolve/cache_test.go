@@ -12,9 +12,9 @@ import (
 	"time"
 
 	"github.com/gotenancy/tenancy"
+	"github.com/gotenancy/tenancy/driver/sqlitedriver"
 	"github.com/gotenancy/tenancy/resolve"
 	"github.com/gotenancy/tenancy/store/sqlitestore"
-	"github.com/gotenancy/tenancy/tenantdb"
 )
 
 var _ resolve.Watcher = (*sqlitestore.Store)(nil)
@@ -390,7 +390,7 @@ func TestReloadKeepsConcurrentChanges(t *testing.T) {
 	dir := t.TempDir()
 	st, _ := openManager(t, dir)
 	slow := &stallingStore{Store: st}
-	prov, err := tenantdb.NewSQLite(&tenantdb.SQLiteConfig{Dir: dir + "/tenants"})
+	prov, err := sqlitedriver.NewProvisioner(&sqlitedriver.ProvisionerConfig{Dir: dir + "/tenants"})
 	if err != nil {
 		t.Fatal(err)
 	}

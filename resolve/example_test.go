@@ -10,9 +10,9 @@ import (
 	"path/filepath"
 
 	"github.com/gotenancy/tenancy"
+	"github.com/gotenancy/tenancy/driver/sqlitedriver"
 	"github.com/gotenancy/tenancy/resolve"
 	"github.com/gotenancy/tenancy/store/sqlitestore"
-	"github.com/gotenancy/tenancy/tenantdb"
 )
 
 // exampleManager opens a Manager on a temporary data directory with one
@@ -22,7 +22,7 @@ func exampleManager(ctx context.Context, dir string) (*tenancy.Manager, *sqlites
 	if err != nil {
 		log.Fatal(err)
 	}
-	prov, err := tenantdb.NewSQLite(&tenantdb.SQLiteConfig{Dir: filepath.Join(dir, "tenants")})
+	prov, err := sqlitedriver.NewProvisioner(&sqlitedriver.ProvisionerConfig{Dir: filepath.Join(dir, "tenants")})
 	if err != nil {
 		log.Fatal(err)
 	}

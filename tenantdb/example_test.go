@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/gotenancy/tenancy/driver/sqlitedriver"
 	"github.com/gotenancy/tenancy/tenantdb"
 )
 
@@ -21,7 +22,7 @@ func Example() {
 	defer os.RemoveAll(dir)
 	ctx := context.Background()
 
-	p, err := tenantdb.NewSQLite(&tenantdb.SQLiteConfig{Dir: dir})
+	p, err := sqlitedriver.NewProvisioner(&sqlitedriver.ProvisionerConfig{Dir: dir})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -33,12 +33,12 @@ type Shard struct {
 
 // String returns "name=url" with any password in the URL redacted.
 func (s Shard) String() string {
-	return s.Name + "=" + redactURL(s.URL)
+	return s.Name + "=" + RedactURL(s.URL)
 }
 
-// redactURL hides the password of a URL; strings that are not URLs are
+// RedactURL hides the password of a URL; strings that are not URLs are
 // replaced wholesale, since a DSN may hold a password anywhere.
-func redactURL(s string) string {
+func RedactURL(s string) string {
 	u, err := url.Parse(s)
 	if err != nil || u.Scheme == "" || (u.Host == "" && u.User == nil) {
 		return "(redacted)"
@@ -196,12 +196,13 @@ type Budgeted interface {
 	MaxOpenTenants() int
 }
 
-// shardSet is the shard bookkeeping shared by the server provisioners: the
+// ShardSet is the shard bookkeeping shared by the server provisioners: the
 // configured shards, a cache of which shard holds which database, and a
 // per-name lock serialising the Creates (and Drops) of one name in this
 // process.
-type shardSet struct {
-	names []string
+type ShardSet struct {
+	// Names are the shard names, in configuration order.
+	Names []string
 	// exists reports whether shard i holds the named database.
 	exists func(ctx context.Context, i int, name string) (bool, error)
 	// count returns the number of tenant databases on shard i.
@@ -217,9 +218,11 @@ type nameLock struct {
 	refs int
 }
 
-func newShardSet(names []string, exists func(context.Context, int, string) (bool, error), count func(context.Context, int) (int, error)) *shardSet {
-	return &shardSet{
-		names:  names,
+// NewShardSet returns the shard set of the named shards; exists and count
+// query one shard by index.
+func NewShardSet(names []string, exists func(context.Context, int, string) (bool, error), count func(context.Context, int) (int, error)) *ShardSet {
+	return &ShardSet{
+		Names:  names,
 		exists: exists,
 		count:  count,
 		where:  make(map[string]int),
@@ -227,9 +230,9 @@ func newShardSet(names []string, exists func(context.Context, int, string) (bool
 	}
 }
 
-// checkShards validates a configuration's shard list: at least one, valid
+// CheckShards validates a configuration's shard list: at least one, valid
 // unique names, non-empty URLs.
-func checkShards(what string, shards []Shard) ([]string, error) {
+func CheckShards(what string, shards []Shard) ([]string, error) {
 	if len(shards) == 0 {
 		return nil, fmt.Errorf("tenantdb: %s config: at least one shard is required", what)
 	}
@@ -251,35 +254,35 @@ func checkShards(what string, shards []Shard) ([]string, error) {
 	return names, nil
 }
 
-// index returns the index of the named shard.
-func (s *shardSet) index(name string) (int, error) {
-	for i, n := range s.names {
+// Index returns the index of the named shard.
+func (s *ShardSet) Index(name string) (int, error) {
+	for i, n := range s.Names {
 		if n == name {
 			return i, nil
 		}
 	}
-	return 0, fmt.Errorf("tenantdb: %w %q (shards: %s)", ErrUnknownShard, name, strings.Join(s.names, ", "))
+	return 0, fmt.Errorf("tenantdb: %w %q (shards: %s)", ErrUnknownShard, name, strings.Join(s.Names, ", "))
 }
 
-// target returns the shard Create should use: the context's, or the one
+// Target returns the shard Create should use: the context's, or the one
 // with the fewest tenants.
-func (s *shardSet) target(ctx context.Context) (int, error) {
+func (s *ShardSet) Target(ctx context.Context) (int, error) {
 	if name := ShardFromContext(ctx); name != "" {
-		return s.index(name)
+		return s.Index(name)
 	}
-	if len(s.names) == 1 {
+	if len(s.Names) == 1 {
 		return 0, nil
 	}
-	return s.pick(ctx)
+	return s.Pick(ctx)
 }
 
-// pick returns the index of the shard with the fewest tenant databases.
-func (s *shardSet) pick(ctx context.Context) (int, error) {
+// Pick returns the index of the shard with the fewest tenant databases.
+func (s *ShardSet) Pick(ctx context.Context) (int, error) {
 	best, bestN := 0, -1
-	for i := range s.names {
+	for i := range s.Names {
 		n, err := s.count(ctx, i)
 		if err != nil {
-			return 0, fmt.Errorf("tenantdb: count tenants on shard %q: %w", s.names[i], err)
+			return 0, fmt.Errorf("tenantdb: count tenants on shard %q: %w", s.Names[i], err)
 		}
 		if bestN < 0 || n < bestN {
 			best, bestN = i, n
@@ -288,70 +291,70 @@ func (s *shardSet) pick(ctx context.Context) (int, error) {
 	return best, nil
 }
 
-// cached returns the remembered shard of name.
-func (s *shardSet) cached(name string) (int, bool) {
+// Cached returns the remembered shard of name.
+func (s *ShardSet) Cached(name string) (int, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	i, ok := s.where[name]
 	return i, ok
 }
 
-func (s *shardSet) remember(name string, i int) {
+func (s *ShardSet) Remember(name string, i int) {
 	s.mu.Lock()
 	s.where[name] = i
 	s.mu.Unlock()
 }
 
-func (s *shardSet) forget(name string) {
+func (s *ShardSet) Forget(name string) {
 	s.mu.Lock()
 	delete(s.where, name)
 	s.mu.Unlock()
 }
 
-// locate returns the shard holding name, checking with the servers: the
+// Locate returns the shard holding name, checking with the servers: the
 // remembered shard first, then the others in order. ok is false when no
 // shard holds it.
-func (s *shardSet) locate(ctx context.Context, name string) (i int, ok bool, err error) {
-	first, hasFirst := s.cached(name)
+func (s *ShardSet) Locate(ctx context.Context, name string) (i int, ok bool, err error) {
+	first, hasFirst := s.Cached(name)
 	if hasFirst {
 		found, err := s.exists(ctx, first, name)
 		if err != nil {
-			return 0, false, fmt.Errorf("shard %q: %w", s.names[first], err)
+			return 0, false, fmt.Errorf("shard %q: %w", s.Names[first], err)
 		}
 		if found {
 			return first, true, nil
 		}
 	}
-	for i := range s.names {
+	for i := range s.Names {
 		if hasFirst && i == first {
 			continue
 		}
 		found, err := s.exists(ctx, i, name)
 		if err != nil {
-			return 0, false, fmt.Errorf("shard %q: %w", s.names[i], err)
+			return 0, false, fmt.Errorf("shard %q: %w", s.Names[i], err)
 		}
 		if found {
-			s.remember(name, i)
+			s.Remember(name, i)
 			return i, true, nil
 		}
 	}
-	s.forget(name)
+	s.Forget(name)
 	return 0, false, nil
 }
 
-// lookup is locate trusting the cache: it asks the servers only about names
+// Lookup is locate trusting the cache: it asks the servers only about names
 // it has not seen. Callers that then fail to find the database there call
-// locate.
-func (s *shardSet) lookup(ctx context.Context, name string) (int, bool, error) {
-	if i, ok := s.cached(name); ok {
+// Locate.
+func (s *ShardSet) Lookup(ctx context.Context, name string) (int, bool, error) {
+	if i, ok := s.Cached(name); ok {
 		return i, true, nil
 	}
-	return s.locate(ctx, name)
+	return s.Locate(ctx, name)
 }
 
-// lock serialises Create and Drop of one name within the process; it
+// Lock serialises Create and Drop of one name within the process; it
 // returns the unlock function.
-func (s *shardSet) lock(name string) func() {
+func (s *ShardSet) Lock(name string) func() {
 	s.mu.Lock()
 	l := s.locks[name]
 	if l == nil {
@@ -372,26 +375,26 @@ func (s *shardSet) lock(name string) func() {
 	}
 }
 
-// shardOf implements Sharded.ShardOf.
-func (s *shardSet) shardOf(ctx context.Context, name string) (string, error) {
+// ShardOf implements Sharded.ShardOf.
+func (s *ShardSet) ShardOf(ctx context.Context, name string) (string, error) {
 	if err := ValidateName(name); err != nil {
 		return "", err
 	}
-	i, ok, err := s.locate(ctx, name)
+	i, ok, err := s.Locate(ctx, name)
 	if err != nil {
 		return "", fmt.Errorf("tenantdb: find database %q: %w", name, err)
 	}
 	if !ok {
 		return "", fmt.Errorf("tenantdb: find database %q: %w", name, ErrNotExist)
 	}
-	return s.names[i], nil
+	return s.Names[i], nil
 }
 
-// pickShard implements Sharded.PickShard.
-func (s *shardSet) pickShard(ctx context.Context) (string, error) {
-	i, err := s.pick(ctx)
+// PickShard implements Sharded.PickShard.
+func (s *ShardSet) PickShard(ctx context.Context) (string, error) {
+	i, err := s.Pick(ctx)
 	if err != nil {
 		return "", err
 	}
-	return s.names[i], nil
+	return s.Names[i], nil
 }

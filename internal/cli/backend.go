@@ -9,6 +9,9 @@ import (
 	"strings"
 
 	"github.com/gotenancy/tenancy"
+	"github.com/gotenancy/tenancy/driver/mysqldriver"
+	"github.com/gotenancy/tenancy/driver/pgdriver"
+	"github.com/gotenancy/tenancy/driver/sqlitedriver"
 	"github.com/gotenancy/tenancy/migrate"
 	"github.com/gotenancy/tenancy/store/mysqlstore"
 	"github.com/gotenancy/tenancy/store/pgstore"
@@ -92,7 +95,7 @@ func openStore(ctx context.Context, o *options) (tenancy.Store, error) {
 	case isPostgresURL(u):
 		return pgstore.Open(ctx, &pgstore.Config{URL: u})
 	case strings.HasPrefix(u, "mysql://"):
-		cfg, err := tenantdb.ParseMySQLURL(u)
+		cfg, err := mysqldriver.ParseURL(u)
 		if err != nil {
 			return nil, fmt.Errorf("invalid --database-url: %w", err)
 		}
@@ -118,7 +121,7 @@ func openProvisioner(ctx context.Context, o *options, migrations *migrate.Set) (
 		if o.shards != "" {
 			return nil, fmt.Errorf("--shards needs a server --tenant-db mode (%s)", strings.Join(tenantDBModes[1:], ", "))
 		}
-		return tenantdb.NewSQLite(&tenantdb.SQLiteConfig{Dir: layout(o.dataDir).databases()})
+		return sqlitedriver.NewProvisioner(&sqlitedriver.ProvisionerConfig{Dir: layout(o.dataDir).databases()})
 	}
 	var shards []tenantdb.Shard
 	if o.shards != "" {
@@ -131,17 +134,17 @@ func openProvisioner(ctx context.Context, o *options, migrations *migrate.Set) (
 	} else {
 		return nil, fmt.Errorf("--tenant-db %s needs --shards or a --database-url on the same server", o.tenantDB)
 	}
-	pg := tenantdb.PostgresConfig{Shards: shards, Budget: o.connBudget}
+	pg := pgdriver.Config{Shards: shards, Budget: o.connBudget}
 	switch o.tenantDB {
 	case modePostgresDatabase:
-		return tenantdb.NewPostgresDatabase(&pg)
+		return pgdriver.NewDatabase(&pg)
 	case modePostgresSchema:
-		return tenantdb.NewPostgresSchema(&pg)
+		return pgdriver.NewSchema(&pg)
 	case modePostgresRLS:
-		p, err := tenantdb.NewPostgresRLS(&tenantdb.PostgresRLSConfig{
-			PostgresConfig: pg,
-			AppRole:        envOr("TENANCY_RLS_APP_ROLE", "tenancy_app"),
-			AppPassword:    os.Getenv("TENANCY_RLS_APP_PASSWORD"),
+		p, err := pgdriver.NewRLS(&pgdriver.RLSConfig{
+			Config:      pg,
+			AppRole:     envOr("TENANCY_RLS_APP_ROLE", "tenancy_app"),
+			AppPassword: os.Getenv("TENANCY_RLS_APP_PASSWORD"),
 		})
 		if err != nil {
 			return nil, err
@@ -158,7 +161,7 @@ func openProvisioner(ctx context.Context, o *options, migrations *migrate.Set) (
 		}
 		return p, nil
 	case modeMySQLDatabase:
-		return tenantdb.NewMySQLDatabase(&tenantdb.MySQLConfig{Shards: shards, Budget: o.connBudget})
+		return mysqldriver.NewDatabase(&mysqldriver.Config{Shards: shards, Budget: o.connBudget})
 	}
 	return nil, fmt.Errorf("invalid --tenant-db %q: want one of %s", o.tenantDB, strings.Join(tenantDBModes, ", "))
 }

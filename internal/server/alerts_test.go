@@ -11,6 +11,7 @@ import (
 
 	"github.com/gotenancy/tenancy"
 	"github.com/gotenancy/tenancy/alert"
+	"github.com/gotenancy/tenancy/driver/sqlitedriver"
 	"github.com/gotenancy/tenancy/monitor"
 	"github.com/gotenancy/tenancy/store/sqlitestore"
 	"github.com/gotenancy/tenancy/tenantdb"
@@ -135,7 +136,7 @@ func TestAlertDatabaseSizeKeepsLastKnown(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	sqlite, err := tenantdb.NewSQLite(&tenantdb.SQLiteConfig{Dir: filepath.Join(dir, "tenants")})
+	sqlite, err := sqlitedriver.NewProvisioner(&sqlitedriver.ProvisionerConfig{Dir: filepath.Join(dir, "tenants")})
 	if err != nil {
 		t.Fatal(err)
 	}

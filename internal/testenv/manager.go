@@ -10,10 +10,10 @@ import (
 
 	"github.com/gotenancy/tenancy"
 	"github.com/gotenancy/tenancy/demo"
+	"github.com/gotenancy/tenancy/driver/sqlitedriver"
 	"github.com/gotenancy/tenancy/migrate"
 	"github.com/gotenancy/tenancy/seed"
 	"github.com/gotenancy/tenancy/store/sqlitestore"
-	"github.com/gotenancy/tenancy/tenantdb"
 )
 
 // ManagerConfig chooses what NewManager adds to the bare fixture. The zero
@@ -63,7 +63,7 @@ func NewManager(tb testing.TB, dir string, cfg *ManagerConfig) (*tenancy.Manager
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { st.Close() })
-	prov, err := tenantdb.NewSQLite(&tenantdb.SQLiteConfig{Dir: filepath.Join(dir, "tenants")})
+	prov, err := sqlitedriver.NewProvisioner(&sqlitedriver.ProvisionerConfig{Dir: filepath.Join(dir, "tenants")})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -3,7 +3,7 @@
 //
 //	func TestConformance(t *testing.T) {
 //		tenantdbtest.Run(t, func(t *testing.T) tenantdb.Provisioner {
-//			p, err := tenantdb.NewSQLite(&tenantdb.SQLiteConfig{Dir: t.TempDir()})
+//			p, err := sqlitedriver.NewProvisioner(&sqlitedriver.ProvisionerConfig{Dir: t.TempDir()})
 //			if err != nil {
 //				t.Fatal(err)
 //			}

@@ -38,6 +38,7 @@ import (
 
 	"github.com/gotenancy/tenancy"
 	"github.com/gotenancy/tenancy/demo"
+	"github.com/gotenancy/tenancy/driver/sqlitedriver"
 	"github.com/gotenancy/tenancy/internal/server"
 	"github.com/gotenancy/tenancy/migrate"
 	"github.com/gotenancy/tenancy/storage"
@@ -120,7 +121,7 @@ func open(ctx context.Context, dataDir string, budget int) (*tenancy.Manager, *s
 	if err != nil {
 		return nil, nil, err
 	}
-	prov, err := tenantdb.NewSQLite(&tenantdb.SQLiteConfig{Dir: filepath.Join(dataDir, "tenants")})
+	prov, err := sqlitedriver.NewProvisioner(&sqlitedriver.ProvisionerConfig{Dir: filepath.Join(dataDir, "tenants")})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -1,4 +1,4 @@
-package tenantdb_test
+package sqlitedriver_test
 
 import (
 	"context"
@@ -10,13 +10,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gotenancy/tenancy/driver/sqlitedriver"
 	"github.com/gotenancy/tenancy/tenantdb"
 	"github.com/gotenancy/tenancy/tenantdb/tenantdbtest"
 )
 
-func newSQLite(t *testing.T) *tenantdb.SQLite {
+func newSQLite(t *testing.T) *sqlitedriver.Provisioner {
 	t.Helper()
-	p, err := tenantdb.NewSQLite(&tenantdb.SQLiteConfig{Dir: t.TempDir()})
+	p, err := sqlitedriver.NewProvisioner(&sqlitedriver.ProvisionerConfig{Dir: t.TempDir()})
 	if err != nil {
 		t.Fatalf("NewSQLite: %v", err)
 	}
@@ -33,7 +34,7 @@ func sqliteCountObjects(ctx context.Context, db *sql.DB) (int, error) {
 
 // sqliteInventory lists the provisioner's directory.
 func sqliteInventory(_ context.Context, p tenantdb.Provisioner) ([]string, error) {
-	entries, err := os.ReadDir(p.(*tenantdb.SQLite).Dir())
+	entries, err := os.ReadDir(p.(*sqlitedriver.Provisioner).Dir())
 	if err != nil {
 		return nil, err
 	}
@@ -55,7 +56,7 @@ func TestSQLiteConformanceOddDir(t *testing.T) {
 	t.Parallel()
 	tenantdbtest.Run(t, func(t *testing.T) tenantdb.Provisioner {
 		dir := filepath.Join(t.TempDir(), "we ird?#%25&dir;=x", "sub")
-		p, err := tenantdb.NewSQLite(&tenantdb.SQLiteConfig{Dir: dir})
+		p, err := sqlitedriver.NewProvisioner(&sqlitedriver.ProvisionerConfig{Dir: dir})
 		if err != nil {
 			t.Fatalf("NewSQLite: %v", err)
 		}
@@ -79,23 +80,23 @@ func TestNewSQLiteConfig(t *testing.T) {
 	}
 	tests := []struct {
 		name string
-		cfg  *tenantdb.SQLiteConfig
+		cfg  *sqlitedriver.ProvisionerConfig
 		want string // error substring; "" for success
 	}{
 		{"nil", nil, "Dir is required"},
-		{"no dir", &tenantdb.SQLiteConfig{}, "Dir is required"},
-		{"negative busy", &tenantdb.SQLiteConfig{Dir: dir, BusyTimeout: -time.Second}, "BusyTimeout"},
-		{"negative open", &tenantdb.SQLiteConfig{Dir: dir, MaxOpenConns: -1}, "MaxOpenConns"},
-		{"negative idle", &tenantdb.SQLiteConfig{Dir: dir, MaxIdleConns: -1}, "MaxIdleConns"},
-		{"idle > open", &tenantdb.SQLiteConfig{Dir: dir, MaxOpenConns: 2, MaxIdleConns: 3}, "exceeds"},
-		{"dir is a file", &tenantdb.SQLiteConfig{Dir: file}, "Dir"},
-		{"defaults", &tenantdb.SQLiteConfig{Dir: dir}, ""},
-		{"creates dir", &tenantdb.SQLiteConfig{Dir: filepath.Join(dir, "a", "b")}, ""},
-		{"custom", &tenantdb.SQLiteConfig{Dir: dir, BusyTimeout: 1500 * time.Microsecond, MaxOpenConns: 1, MaxIdleConns: 1}, ""},
+		{"no dir", &sqlitedriver.ProvisionerConfig{}, "Dir is required"},
+		{"negative busy", &sqlitedriver.ProvisionerConfig{Dir: dir, BusyTimeout: -time.Second}, "BusyTimeout"},
+		{"negative open", &sqlitedriver.ProvisionerConfig{Dir: dir, MaxOpenConns: -1}, "MaxOpenConns"},
+		{"negative idle", &sqlitedriver.ProvisionerConfig{Dir: dir, MaxIdleConns: -1}, "MaxIdleConns"},
+		{"idle > open", &sqlitedriver.ProvisionerConfig{Dir: dir, MaxOpenConns: 2, MaxIdleConns: 3}, "exceeds"},
+		{"dir is a file", &sqlitedriver.ProvisionerConfig{Dir: file}, "Dir"},
+		{"defaults", &sqlitedriver.ProvisionerConfig{Dir: dir}, ""},
+		{"creates dir", &sqlitedriver.ProvisionerConfig{Dir: filepath.Join(dir, "a", "b")}, ""},
+		{"custom", &sqlitedriver.ProvisionerConfig{Dir: dir, BusyTimeout: 1500 * time.Microsecond, MaxOpenConns: 1, MaxIdleConns: 1}, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			p, err := tenantdb.NewSQLite(tc.cfg)
+			p, err := sqlitedriver.NewProvisioner(tc.cfg)
 			if tc.want == "" {
 				if err != nil {
 					t.Fatalf("NewSQLite: %v", err)
@@ -115,7 +116,7 @@ func TestNewSQLiteConfig(t *testing.T) {
 func TestSQLitePragmas(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	p, err := tenantdb.NewSQLite(&tenantdb.SQLiteConfig{Dir: t.TempDir(), BusyTimeout: 1234 * time.Millisecond})
+	p, err := sqlitedriver.NewProvisioner(&sqlitedriver.ProvisionerConfig{Dir: t.TempDir(), BusyTimeout: 1234 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

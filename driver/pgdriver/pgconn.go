@@ -1,4 +1,4 @@
-package tenantdb
+package pgdriver
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gotenancy/tenancy/tenantdb"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
@@ -466,7 +467,7 @@ type pgShard struct {
 
 // openPGShards parses every shard URL and opens (lazily: no connection is
 // made yet) its administrative pool.
-func openPGShards(what string, shards []Shard, adminConns int, idle time.Duration) ([]*pgShard, error) {
+func openPGShards(what string, shards []tenantdb.Shard, adminConns int, idle time.Duration) ([]*pgShard, error) {
 	out := make([]*pgShard, 0, len(shards))
 	for _, s := range shards {
 		cfg, err := pgx.ParseConfig(s.URL)

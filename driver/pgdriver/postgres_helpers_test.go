@@ -1,9 +1,8 @@
-package tenantdb_test
+package pgdriver_test
 
 import (
 	"context"
 	"database/sql"
-	"strings"
 	"testing"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
@@ -51,35 +50,4 @@ SELECT (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relname
      + (SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE `+filter+`)`).Scan(&n)
 		return n, err
 	}
-}
-
-// pgValidOrPrefixed keeps the names that start with prefix or are not
-// valid identifiers (what a provisioner mishandling invalid names would
-// leave).
-func pgValidOrPrefixed(names []string, prefix string) []string {
-	var out []string
-	for _, n := range names {
-		if strings.HasPrefix(n, prefix) || tenantdb.ValidateName(n) != nil {
-			out = append(out, n)
-		}
-	}
-	return out
-}
-
-// queryNames returns the first column of every row of query.
-func queryNames(ctx context.Context, db *sql.DB, query string, args ...any) ([]string, error) {
-	rows, err := db.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var names []string
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			return nil, err
-		}
-		names = append(names, n)
-	}
-	return names, rows.Err()
 }

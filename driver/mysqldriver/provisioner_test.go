@@ -1,4 +1,4 @@
-package tenantdb_test
+package mysqldriver_test
 
 import (
 	"context"
@@ -11,14 +11,15 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/gotenancy/tenancy/driver/mysqldriver"
 	"github.com/gotenancy/tenancy/internal/testenv"
 	"github.com/gotenancy/tenancy/tenantdb"
 	"github.com/gotenancy/tenancy/tenantdb/tenantdbtest"
 )
 
-func newMySQLDatabase(t testing.TB, cfg *tenantdb.MySQLConfig) *tenantdb.MySQLDatabase {
+func newMySQLDatabase(t testing.TB, cfg *mysqldriver.Config) *mysqldriver.Database {
 	t.Helper()
-	p, err := tenantdb.NewMySQLDatabase(cfg)
+	p, err := mysqldriver.NewDatabase(cfg)
 	if err != nil {
 		t.Fatalf("NewMySQLDatabase: %v", err)
 	}
@@ -54,11 +55,11 @@ func TestMySQLDatabaseConformance(t *testing.T) {
 	dsn := testenv.MySQLDSN(t)
 	admin := mysqlOpen(t, dsn)
 	inventory := func(ctx context.Context, _ tenantdb.Provisioner) ([]string, error) {
-		names, err := queryNames(ctx, admin, `SELECT schema_name FROM information_schema.schemata`)
-		return pgValidOrPrefixed(names, "tenant_conformance_"), err
+		names, err := tenantdbtest.QueryNames(ctx, admin, `SELECT schema_name FROM information_schema.schemata`)
+		return tenantdbtest.ValidOrPrefixed(names, "tenant_conformance_"), err
 	}
 	tenantdbtest.Run(t, func(t *testing.T) tenantdb.Provisioner {
-		return newMySQLDatabase(t, &tenantdb.MySQLConfig{Shards: []tenantdb.Shard{{Name: "m1", URL: dsn}}})
+		return newMySQLDatabase(t, &mysqldriver.Config{Shards: []tenantdb.Shard{{Name: "m1", URL: dsn}}})
 	}, &tenantdbtest.Options{CountObjects: mysqlCountObjects, Inventory: inventory})
 }
 
@@ -82,7 +83,7 @@ func TestMySQLDatabaseHandles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := newMySQLDatabase(t, &tenantdb.MySQLConfig{Shards: shards, MaxConnsPerTenant: 1, Budget: 3})
+	p := newMySQLDatabase(t, &mysqldriver.Config{Shards: shards, MaxConnsPerTenant: 1, Budget: 3})
 	if p.MaxOpenTenants() != 3 || p.Dialect() != "mysql" {
 		t.Fatalf("MaxOpenTenants %d, Dialect %q", p.MaxOpenTenants(), p.Dialect())
 	}
@@ -108,7 +109,7 @@ func TestMySQLDatabaseHandles(t *testing.T) {
 	}
 	defer db.Close()
 	// multiStatements and parseTime are on.
-	mustExec(t, db, `CREATE TABLE p (id INT PRIMARY KEY) ENGINE=InnoDB; CREATE TABLE c (id INT PRIMARY KEY, p_id INT, FOREIGN KEY (p_id) REFERENCES p (id)) ENGINE=InnoDB;
+	tenantdbtest.MustExec(t, db, `CREATE TABLE p (id INT PRIMARY KEY) ENGINE=InnoDB; CREATE TABLE c (id INT PRIMARY KEY, p_id INT, FOREIGN KEY (p_id) REFERENCES p (id)) ENGINE=InnoDB;
 INSERT INTO p VALUES (1); INSERT INTO c VALUES (1, 1);
 CREATE PROCEDURE proc() SELECT 1;
 CREATE FUNCTION fn() RETURNS INT DETERMINISTIC RETURN 1;
@@ -152,7 +153,7 @@ func TestParseMySQLURL(t *testing.T) {
 		{in: "mysql://u:secret@h:1/a/b", want: "not a database name"},
 		{in: "u:secret@nonsense", want: "invalid DSN"},
 	} {
-		cfg, err := tenantdb.ParseMySQLURL(tc.in)
+		cfg, err := mysqldriver.ParseURL(tc.in)
 		if tc.want != "" {
 			if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "secret") {
 				t.Errorf("ParseMySQLURL(%q): err = %v, want it to mention %q (and not the password)", tc.in, err, tc.want)

@@ -1,4 +1,4 @@
-package tenantdb
+package pgdriver
 
 import (
 	"context"
@@ -6,15 +6,17 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/gotenancy/tenancy/tenantdb"
 )
 
-// schemaMarker is the comment PostgresSchema puts on the schemas it makes.
+// schemaMarker is the comment Schema puts on the schemas it makes.
 const schemaMarker = "tenancy tenant schema"
 
-// PostgresSchema is the postgres-schema Provisioner: one schema per tenant,
+// Schema is the postgres-schema tenantdb.Provisioner: one schema per tenant,
 // named after the tenant's database name, in the database of a shard's URL.
-// Shards work as for PostgresDatabase: Create uses the shard named by
-// WithShard, or PickShard's; the other methods find the schema wherever it
+// Shards work as for Database: Create uses the shard named by
+// tenantdb.WithShard, or PickShard's; the other methods find the schema wherever it
 // is. Tenant schemas carry a comment, which PickShard counts and Wipe
 // checks.
 //
@@ -44,43 +46,43 @@ const schemaMarker = "tenancy tenant schema"
 // proxy's default (public). Making it safe would need SET LOCAL
 // search_path TO <tenant> as the first statement of every transaction
 // (and every statement outside one wrapped in a transaction), as
-// PostgresRLS does for its setting. Session pooling mode, or connecting
+// RLS does for its setting. Session pooling mode, or connecting
 // directly, is safe.
 //
-// The connection budget is as for PostgresDatabase; see PostgresConfig.
+// The connection budget is as for Database; see Config.
 // It is safe for concurrent use.
-type PostgresSchema struct {
+type Schema struct {
 	*pgBase
 }
 
 var (
-	_ Provisioner = (*PostgresSchema)(nil)
-	_ Sharded     = (*PostgresSchema)(nil)
-	_ Budgeted    = (*PostgresSchema)(nil)
+	_ tenantdb.Provisioner = (*Schema)(nil)
+	_ tenantdb.Sharded     = (*Schema)(nil)
+	_ tenantdb.Budgeted    = (*Schema)(nil)
 )
 
-// NewPostgresSchema returns a postgres-schema provisioner for cfg (Template
+// NewSchema returns a postgres-schema provisioner for cfg (Template
 // and Strategy are ignored). It connects to nothing until used; Close
 // closes its administrative pools.
-func NewPostgresSchema(cfg *PostgresConfig) (*PostgresSchema, error) {
+func NewSchema(cfg *Config) (*Schema, error) {
 	b, err := newPGBase("postgres-schema", cfg)
 	if err != nil {
 		return nil, err
 	}
-	p := &PostgresSchema{pgBase: b}
+	p := &Schema{pgBase: b}
 	names := make([]string, len(b.shards))
 	for i, s := range b.shards {
 		names[i] = s.name
 	}
-	b.set = newShardSet(names, p.existsOn, p.countOn)
+	b.set = tenantdb.NewShardSet(names, p.existsOn, p.countOn)
 	return p, nil
 }
 
-func (p *PostgresSchema) existsOn(ctx context.Context, i int, name string) (bool, error) {
+func (p *Schema) existsOn(ctx context.Context, i int, name string) (bool, error) {
 	return p.queryExists(ctx, i, `SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)`, name)
 }
 
-func (p *PostgresSchema) countOn(ctx context.Context, i int) (int, error) {
+func (p *Schema) countOn(ctx context.Context, i int) (int, error) {
 	return p.queryCount(ctx, i, `SELECT count(*) FROM pg_namespace WHERE obj_description(oid, 'pg_namespace') = $1`, schemaMarker)
 }
 
@@ -92,21 +94,21 @@ func reservedSchema(name string) bool {
 }
 
 // Create makes the schema, with its marker comment, in one transaction on
-// the shard named by WithShard (or picked by PickShard), unless a schema of
-// that name exists on any shard (ErrExists). Reserved names (public,
-// information_schema, pg_*, tenancy_rls) give ErrInvalidName.
-func (p *PostgresSchema) Create(ctx context.Context, name string) error {
+// the shard named by tenantdb.WithShard (or picked by PickShard), unless a schema of
+// that name exists on any shard (tenantdb.ErrExists). Reserved names (public,
+// information_schema, pg_*, tenancy_rls) give tenantdb.ErrInvalidName.
+func (p *Schema) Create(ctx context.Context, name string) error {
 	if err := validateSchemaName(name); err != nil {
 		return err
 	}
-	unlock := p.set.lock(name)
+	unlock := p.set.Lock(name)
 	defer unlock()
-	if _, found, err := p.set.locate(ctx, name); err != nil {
+	if _, found, err := p.set.Locate(ctx, name); err != nil {
 		return fmt.Errorf("tenantdb: create postgres schema %q: %w", name, err)
 	} else if found {
-		return fmt.Errorf("tenantdb: create postgres schema %q: %w", name, ErrExists)
+		return fmt.Errorf("tenantdb: create postgres schema %q: %w", name, tenantdb.ErrExists)
 	}
-	i, err := p.set.target(ctx)
+	i, err := p.set.Target(ctx)
 	if err != nil {
 		return fmt.Errorf("tenantdb: create postgres schema %q: %w", name, err)
 	}
@@ -116,21 +118,21 @@ func (p *PostgresSchema) Create(ctx context.Context, name string) error {
 	if _, err := sh.admin.ExecContext(ctx, stmt); err != nil {
 		switch pgCode(err) {
 		case pgDuplicateSchema, pgUniqueViolation:
-			return fmt.Errorf("tenantdb: create postgres schema %q on shard %q: %w", name, sh.name, ErrExists)
+			return fmt.Errorf("tenantdb: create postgres schema %q on shard %q: %w", name, sh.name, tenantdb.ErrExists)
 		}
 		return fmt.Errorf("tenantdb: create postgres schema %q on shard %q: %w", name, sh.name, err)
 	}
-	p.set.remember(name, i)
+	p.set.Remember(name, i)
 	return nil
 }
 
-// validateSchemaName is ValidateName plus the reserved schema names.
+// validateSchemaName is tenantdb.ValidateName plus the reserved schema names.
 func validateSchemaName(name string) error {
-	if err := ValidateName(name); err != nil {
+	if err := tenantdb.ValidateName(name); err != nil {
 		return err
 	}
 	if reservedSchema(name) {
-		return fmt.Errorf("%w %q: reserved schema name", ErrInvalidName, name)
+		return fmt.Errorf("%w %q: reserved schema name", tenantdb.ErrInvalidName, name)
 	}
 	return nil
 }
@@ -139,13 +141,13 @@ func validateSchemaName(name string) error {
 // the shard holding it. Open handles keep their connections, but their
 // search_path then names no schema: unqualified names resolve to nothing
 // and nothing can be created. Dropping a missing schema returns nil.
-func (p *PostgresSchema) Drop(ctx context.Context, name string) error {
+func (p *Schema) Drop(ctx context.Context, name string) error {
 	if err := validateSchemaName(name); err != nil {
 		return err
 	}
-	unlock := p.set.lock(name)
+	unlock := p.set.Lock(name)
 	defer unlock()
-	i, ok, err := p.set.locate(ctx, name)
+	i, ok, err := p.set.Locate(ctx, name)
 	if err != nil {
 		return fmt.Errorf("tenantdb: drop postgres schema %q: %w", name, err)
 	}
@@ -156,36 +158,36 @@ func (p *PostgresSchema) Drop(ctx context.Context, name string) error {
 	if _, err := sh.admin.ExecContext(ctx, "DROP SCHEMA IF EXISTS "+pgIdent(name)+" CASCADE"); err != nil {
 		return fmt.Errorf("tenantdb: drop postgres schema %q on shard %q: %w", name, sh.name, err)
 	}
-	p.set.forget(name)
+	p.set.Forget(name)
 	return nil
 }
 
 // Exists reports whether any shard holds the schema.
-func (p *PostgresSchema) Exists(ctx context.Context, name string) (bool, error) {
+func (p *Schema) Exists(ctx context.Context, name string) (bool, error) {
 	if err := validateSchemaName(name); err != nil {
 		return false, err
 	}
-	_, ok, err := p.set.locate(ctx, name)
+	_, ok, err := p.set.Locate(ctx, name)
 	if err != nil {
 		return false, fmt.Errorf("tenantdb: postgres schema %q: %w", name, err)
 	}
 	return ok, nil
 }
 
-// Open checks that the schema exists (ErrNotExist otherwise) and returns a
+// Open checks that the schema exists (tenantdb.ErrNotExist otherwise) and returns a
 // pool of at most MaxConnsPerTenant connections to its shard's database,
 // each started with search_path set to the schema alone, checked with a
 // ping.
-func (p *PostgresSchema) Open(ctx context.Context, name string) (*sql.DB, error) {
+func (p *Schema) Open(ctx context.Context, name string) (*sql.DB, error) {
 	if err := validateSchemaName(name); err != nil {
 		return nil, err
 	}
-	i, ok, err := p.set.locate(ctx, name)
+	i, ok, err := p.set.Locate(ctx, name)
 	if err != nil {
 		return nil, fmt.Errorf("tenantdb: open postgres schema %q: %w", name, err)
 	}
 	if !ok {
-		return nil, fmt.Errorf("tenantdb: open postgres schema %q: %w", name, ErrNotExist)
+		return nil, fmt.Errorf("tenantdb: open postgres schema %q: %w", name, tenantdb.ErrNotExist)
 	}
 	cfg := p.shards[i].cfg.Copy()
 	cfg.RuntimeParams["search_path"] = pgIdent(name)
@@ -199,18 +201,18 @@ func (p *PostgresSchema) Open(ctx context.Context, name string) (*sql.DB, error)
 
 // Size reports the bytes of the schema's tables and materialized views
 // (with their indexes and TOAST) and sequences. A missing schema gives
-// ErrNotExist.
-func (p *PostgresSchema) Size(ctx context.Context, name string) (int64, error) {
+// tenantdb.ErrNotExist.
+func (p *Schema) Size(ctx context.Context, name string) (int64, error) {
 	if err := validateSchemaName(name); err != nil {
 		return 0, err
 	}
-	i, ok, err := p.set.lookup(ctx, name)
+	i, ok, err := p.set.Lookup(ctx, name)
 	for attempt := 0; ; attempt++ {
 		if err != nil {
 			return 0, fmt.Errorf("tenantdb: size of postgres schema %q: %w", name, err)
 		}
 		if !ok {
-			return 0, fmt.Errorf("tenantdb: size of postgres schema %q: %w", name, ErrNotExist)
+			return 0, fmt.Errorf("tenantdb: size of postgres schema %q: %w", name, tenantdb.ErrNotExist)
 		}
 		var size int64
 		serr := p.shards[i].admin.QueryRowContext(ctx, `
@@ -228,9 +230,9 @@ GROUP BY n.oid`, name).Scan(&size)
 			return 0, fmt.Errorf("tenantdb: size of postgres schema %q: %w", name, serr)
 		}
 		if attempt > 0 {
-			return 0, fmt.Errorf("tenantdb: size of postgres schema %q: %w", name, ErrNotExist)
+			return 0, fmt.Errorf("tenantdb: size of postgres schema %q: %w", name, tenantdb.ErrNotExist)
 		}
-		i, ok, err = p.set.locate(ctx, name)
+		i, ok, err = p.set.Locate(ctx, name)
 	}
 }
 
@@ -238,7 +240,7 @@ GROUP BY n.oid`, name).Scan(&size)
 // in one transaction: it drops the schema with CASCADE, taking every table,
 // view, sequence, type and function along, and creates it again, empty. It
 // refuses a schema that is not a tenant schema made by Create.
-func (p *PostgresSchema) Wipe(ctx context.Context, db *sql.DB) (err error) {
+func (p *Schema) Wipe(ctx context.Context, db *sql.DB) (err error) {
 	if db == nil {
 		return errors.New("tenantdb: wipe postgres schema: nil *sql.DB")
 	}
@@ -257,7 +259,7 @@ SELECT current_schema(), obj_description(to_regnamespace(current_schema())::oid,
 		return fmt.Errorf("tenantdb: wipe postgres schema: %w", err)
 	}
 	if !schema.Valid {
-		return fmt.Errorf("tenantdb: wipe postgres schema: the handle's schema does not exist: %w", ErrNotExist)
+		return fmt.Errorf("tenantdb: wipe postgres schema: the handle's schema does not exist: %w", tenantdb.ErrNotExist)
 	}
 	if err := validateSchemaName(schema.String); err != nil || comment.String != schemaMarker {
 		return fmt.Errorf("tenantdb: wipe postgres schema: %q is not a tenant schema", schema.String)

@@ -1,4 +1,4 @@
-package tenantdb
+package sqlitedriver
 
 import (
 	"context"
@@ -14,14 +14,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gotenancy/tenancy/tenantdb"
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 )
 
-// SQLite defaults, used for zero values in SQLiteConfig.
+// Provisioner defaults, used for zero values in ProvisionerConfig.
 const (
-	DefaultSQLiteBusyTimeout  = 5 * time.Second
-	DefaultSQLiteMaxOpenConns = 4
-	DefaultSQLiteMaxIdleConns = 2
+	DefaultBusyTimeout  = 5 * time.Second
+	DefaultMaxOpenConns = 4
+	DefaultMaxIdleConns = 2
 )
 
 const (
@@ -31,12 +32,12 @@ const (
 	sqliteDir    = 0o755
 )
 
-// sqliteSidecars are the suffixes of the files SQLite keeps next to a
+// sqliteSidecars are the suffixes of the files Provisioner keeps next to a
 // database file.
 var sqliteSidecars = [...]string{"-wal", "-shm", "-journal"}
 
-// SQLiteConfig configures SQLite. Zero values mean the defaults.
-type SQLiteConfig struct {
+// ProvisionerConfig configures Provisioner. Zero values mean the defaults.
+type ProvisionerConfig struct {
 	// Dir is the directory holding the <name>.sqlite files. It is required
 	// and created (0o755) if missing.
 	Dir string
@@ -53,12 +54,12 @@ type SQLiteConfig struct {
 	MaxIdleConns int
 }
 
-// SQLite is the Provisioner that stores each tenant in one file,
+// Provisioner is the tenantdb.Provisioner that stores each tenant in one file,
 // <Dir>/<name>.sqlite. Handles are opened with the WAL journal, the configured
 // busy_timeout, foreign_keys on, synchronous NORMAL and immediate
-// transactions, and with the SQLite URI parameter mode=rw, so that opening
+// transactions, and with the Provisioner URI parameter mode=rw, so that opening
 // never creates a missing database. It is safe for concurrent use.
-type SQLite struct {
+type Provisioner struct {
 	dir       string // absolute
 	dsnPrefix string // "file:///abs/dir/" escaped as a URI path
 	dsnQuery  string // "?mode=rw&_pragma=..."
@@ -66,11 +67,11 @@ type SQLite struct {
 	maxIdle   int
 }
 
-var _ Provisioner = (*SQLite)(nil)
+var _ tenantdb.Provisioner = (*Provisioner)(nil)
 
-// NewSQLite returns a SQLite provisioner for cfg, creating cfg.Dir if needed.
+// NewProvisioner returns a Provisioner provisioner for cfg, creating cfg.Dir if needed.
 // A nil cfg is rejected because Dir is required.
-func NewSQLite(cfg *SQLiteConfig) (*SQLite, error) {
+func NewProvisioner(cfg *ProvisionerConfig) (*Provisioner, error) {
 	if cfg == nil || cfg.Dir == "" {
 		return nil, errors.New("tenantdb: sqlite config: Dir is required")
 	}
@@ -79,19 +80,19 @@ func NewSQLite(cfg *SQLiteConfig) (*SQLite, error) {
 		return nil, fmt.Errorf("tenantdb: sqlite config: BusyTimeout %v is negative", c.BusyTimeout)
 	}
 	if c.BusyTimeout == 0 {
-		c.BusyTimeout = DefaultSQLiteBusyTimeout
+		c.BusyTimeout = DefaultBusyTimeout
 	}
 	if c.MaxOpenConns < 0 {
 		return nil, fmt.Errorf("tenantdb: sqlite config: MaxOpenConns %d is negative", c.MaxOpenConns)
 	}
 	if c.MaxOpenConns == 0 {
-		c.MaxOpenConns = DefaultSQLiteMaxOpenConns
+		c.MaxOpenConns = DefaultMaxOpenConns
 	}
 	if c.MaxIdleConns < 0 {
 		return nil, fmt.Errorf("tenantdb: sqlite config: MaxIdleConns %d is negative", c.MaxIdleConns)
 	}
 	if c.MaxIdleConns == 0 {
-		c.MaxIdleConns = DefaultSQLiteMaxIdleConns
+		c.MaxIdleConns = DefaultMaxIdleConns
 	}
 	if c.MaxIdleConns > c.MaxOpenConns {
 		return nil, fmt.Errorf("tenantdb: sqlite config: MaxIdleConns %d exceeds MaxOpenConns %d", c.MaxIdleConns, c.MaxOpenConns)
@@ -109,10 +110,10 @@ func NewSQLite(cfg *SQLiteConfig) (*SQLite, error) {
 		return nil, fmt.Errorf("tenantdb: sqlite config: Dir %q is not a directory", dir)
 	}
 
-	// The DSN is a SQLite URI (modernc passes names starting with "file:" to
+	// The DSN is a Provisioner URI (modernc passes names starting with "file:" to
 	// sqlite3_open_v2 with SQLITE_OPEN_URI), so the directory is
 	// percent-escaped as a URI path; names need no escaping once validated.
-	// mode=rw makes SQLite refuse to create a missing file, so a handle never
+	// mode=rw makes Provisioner refuse to create a missing file, so a handle never
 	// resurrects a dropped database, not even when its pool dials later.
 	uriPath := filepath.ToSlash(dir)
 	if !strings.HasPrefix(uriPath, "/") {
@@ -122,7 +123,7 @@ func NewSQLite(cfg *SQLiteConfig) (*SQLite, error) {
 		uriPath += "/"
 	}
 	busyMS := (c.BusyTimeout + time.Millisecond - 1) / time.Millisecond
-	return &SQLite{
+	return &Provisioner{
 		dir:       dir,
 		dsnPrefix: (&url.URL{Scheme: "file", Path: uriPath}).String(),
 		dsnQuery: "?mode=rw" +
@@ -136,27 +137,27 @@ func NewSQLite(cfg *SQLiteConfig) (*SQLite, error) {
 	}, nil
 }
 
-// Dialect returns "sqlite3", goose's name for SQLite.
-func (s *SQLite) Dialect() string { return "sqlite3" }
+// Dialect returns "sqlite3", goose's name for Provisioner.
+func (s *Provisioner) Dialect() string { return "sqlite3" }
 
 // Dir returns the absolute directory holding the database files.
-func (s *SQLite) Dir() string { return s.dir }
+func (s *Provisioner) Dir() string { return s.dir }
 
 // Path returns the file path of the named database, <Dir>/<name>.sqlite. It
 // does not validate name.
-func (s *SQLite) Path(name string) string {
+func (s *Provisioner) Path(name string) string {
 	return filepath.Join(s.dir, name+sqliteExt)
 }
 
-func (s *SQLite) dsn(name string) string {
+func (s *Provisioner) dsn(name string) string {
 	return s.dsnPrefix + name + sqliteExt + s.dsnQuery
 }
 
-// Create makes a new empty SQLite database file in WAL mode. The file is
+// Create makes a new empty Provisioner database file in WAL mode. The file is
 // created exclusively (O_EXCL), so an existing database is never clobbered
-// (ErrExists); if anything fails after that the file is removed again.
-func (s *SQLite) Create(ctx context.Context, name string) (err error) {
-	if err := ValidateName(name); err != nil {
+// (tenantdb.ErrExists); if anything fails after that the file is removed again.
+func (s *Provisioner) Create(ctx context.Context, name string) (err error) {
+	if err := tenantdb.ValidateName(name); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {
@@ -166,7 +167,7 @@ func (s *SQLite) Create(ctx context.Context, name string) (err error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, sqliteFile)
 	if err != nil {
 		if errors.Is(err, fs.ErrExist) {
-			return fmt.Errorf("tenantdb: create sqlite database %q: %w", name, ErrExists)
+			return fmt.Errorf("tenantdb: create sqlite database %q: %w", name, tenantdb.ErrExists)
 		}
 		return fmt.Errorf("tenantdb: create sqlite database %q: %w", name, err)
 	}
@@ -190,7 +191,7 @@ func (s *SQLite) Create(ctx context.Context, name string) (err error) {
 	}
 	db.SetMaxOpenConns(1)
 	// Switching the empty file to WAL writes the database header, making it
-	// a valid SQLite database of its own.
+	// a valid Provisioner database of its own.
 	var mode string
 	err = db.QueryRowContext(ctx, "PRAGMA journal_mode = WAL").Scan(&mode)
 	if err == nil && !strings.EqualFold(mode, "wal") {
@@ -208,9 +209,9 @@ func (s *SQLite) Create(ctx context.Context, name string) (err error) {
 // Drop removes the database file and its -wal, -shm and -journal files.
 // Dropping a missing database returns nil. Handles still open on it keep
 // working on the unlinked file (POSIX) until closed, but cannot dial new
-// connections; callers normally ConnManager.Forget the name first.
-func (s *SQLite) Drop(ctx context.Context, name string) error {
-	if err := ValidateName(name); err != nil {
+// connections; callers normally tenantdb.ConnManager.Forget the name first.
+func (s *Provisioner) Drop(ctx context.Context, name string) error {
+	if err := tenantdb.ValidateName(name); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {
@@ -243,8 +244,8 @@ func removeSidecars(path string) error {
 }
 
 // Exists reports whether the database file exists.
-func (s *SQLite) Exists(ctx context.Context, name string) (bool, error) {
-	if err := ValidateName(name); err != nil {
+func (s *Provisioner) Exists(ctx context.Context, name string) (bool, error) {
+	if err := tenantdb.ValidateName(name); err != nil {
 		return false, err
 	}
 	if err := ctx.Err(); err != nil {
@@ -262,9 +263,9 @@ func (s *SQLite) Exists(ctx context.Context, name string) (bool, error) {
 }
 
 // Open returns a pooled handle to an existing database, checked with a ping.
-// A missing database gives ErrNotExist and is not created.
-func (s *SQLite) Open(ctx context.Context, name string) (*sql.DB, error) {
-	if err := ValidateName(name); err != nil {
+// A missing database gives tenantdb.ErrNotExist and is not created.
+func (s *Provisioner) Open(ctx context.Context, name string) (*sql.DB, error) {
+	if err := tenantdb.ValidateName(name); err != nil {
 		return nil, err
 	}
 	ok, err := s.Exists(ctx, name)
@@ -272,7 +273,7 @@ func (s *SQLite) Open(ctx context.Context, name string) (*sql.DB, error) {
 		return nil, err
 	}
 	if !ok {
-		return nil, fmt.Errorf("tenantdb: open sqlite database %q: %w", name, ErrNotExist)
+		return nil, fmt.Errorf("tenantdb: open sqlite database %q: %w", name, tenantdb.ErrNotExist)
 	}
 	db, err := sql.Open(sqliteDriver, s.dsn(name))
 	if err != nil {
@@ -285,7 +286,7 @@ func (s *SQLite) Open(ctx context.Context, name string) (*sql.DB, error) {
 		// Dropped between the check and the ping: mode=rw refused to
 		// create it.
 		if ok, serr := s.Exists(context.WithoutCancel(ctx), name); serr == nil && !ok {
-			return nil, fmt.Errorf("tenantdb: open sqlite database %q: %w", name, ErrNotExist)
+			return nil, fmt.Errorf("tenantdb: open sqlite database %q: %w", name, tenantdb.ErrNotExist)
 		}
 		return nil, fmt.Errorf("tenantdb: open sqlite database %q: %w", name, err)
 	}
@@ -293,9 +294,9 @@ func (s *SQLite) Open(ctx context.Context, name string) (*sql.DB, error) {
 }
 
 // Size reports the bytes the database occupies on disk: its file plus the
-// -wal and -shm files. A missing database gives ErrNotExist.
-func (s *SQLite) Size(ctx context.Context, name string) (int64, error) {
-	if err := ValidateName(name); err != nil {
+// -wal and -shm files. A missing database gives tenantdb.ErrNotExist.
+func (s *Provisioner) Size(ctx context.Context, name string) (int64, error) {
+	if err := tenantdb.ValidateName(name); err != nil {
 		return 0, err
 	}
 	if err := ctx.Err(); err != nil {
@@ -305,7 +306,7 @@ func (s *SQLite) Size(ctx context.Context, name string) (int64, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return 0, fmt.Errorf("tenantdb: size of sqlite database %q: %w", name, ErrNotExist)
+			return 0, fmt.Errorf("tenantdb: size of sqlite database %q: %w", name, tenantdb.ErrNotExist)
 		}
 		return 0, fmt.Errorf("tenantdb: size of sqlite database %q: %w", name, err)
 	}
@@ -322,10 +323,10 @@ func (s *SQLite) Size(ctx context.Context, name string) (int64, error) {
 	return total, nil
 }
 
-// Wipe drops every table, view, trigger and index in db (SQLite's internal
+// Wipe drops every table, view, trigger and index in db (Provisioner's internal
 // sqlite_* objects aside), in one transaction with foreign key enforcement
 // off, and resets user_version to 0, leaving the database empty.
-func (s *SQLite) Wipe(ctx context.Context, db *sql.DB) (err error) {
+func (s *Provisioner) Wipe(ctx context.Context, db *sql.DB) (err error) {
 	if db == nil {
 		return errors.New("tenantdb: wipe sqlite database: nil *sql.DB")
 	}
@@ -371,12 +372,12 @@ func (s *SQLite) Wipe(ctx context.Context, db *sql.DB) (err error) {
 		var lastErr error
 		dropped := 0
 		for _, o := range objs {
-			stmt := "DROP " + strings.ToUpper(o.typ) + " IF EXISTS " + QuoteIdent(o.name)
+			stmt := "DROP " + strings.ToUpper(o.typ) + " IF EXISTS " + tenantdb.QuoteIdent(o.name)
 			if _, err := tx.ExecContext(ctx, stmt); err != nil {
 				if ctx.Err() != nil {
 					return fmt.Errorf("tenantdb: wipe sqlite database: %w", ctx.Err())
 				}
-				lastErr = fmt.Errorf("drop %s %s: %w", o.typ, QuoteIdent(o.name), err)
+				lastErr = fmt.Errorf("drop %s %s: %w", o.typ, tenantdb.QuoteIdent(o.name), err)
 				continue
 			}
 			dropped++
@@ -426,7 +427,7 @@ END, name`)
 
 // List returns the names of the databases in the directory (the
 // <name>.sqlite files with a valid name), sorted.
-func (s *SQLite) List(ctx context.Context) ([]string, error) {
+func (s *Provisioner) List(ctx context.Context) ([]string, error) {
 	entries, err := os.ReadDir(s.dir)
 	if err != nil {
 		return nil, fmt.Errorf("tenantdb: list sqlite databases: %w", err)
@@ -434,7 +435,7 @@ func (s *SQLite) List(ctx context.Context) ([]string, error) {
 	var names []string
 	for _, e := range entries {
 		name, ok := strings.CutSuffix(e.Name(), sqliteExt)
-		if !ok || !e.Type().IsRegular() || ValidateName(name) != nil {
+		if !ok || !e.Type().IsRegular() || tenantdb.ValidateName(name) != nil {
 			continue
 		}
 		names = append(names, name)
@@ -442,4 +443,4 @@ func (s *SQLite) List(ctx context.Context) ([]string, error) {
 	return names, nil
 }
 
-var _ Lister = (*SQLite)(nil)
+var _ tenantdb.Lister = (*Provisioner)(nil)

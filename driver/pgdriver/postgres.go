@@ -1,4 +1,4 @@
-package tenantdb
+package pgdriver
 
 import (
 	"context"
@@ -8,32 +8,23 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gotenancy/tenancy/tenantdb"
 	"github.com/jackc/pgx/v5"
 )
 
 // Defaults of the server provisioners (PostgreSQL and MySQL), used for
 // zero values in their configurations.
 const (
-	// DefaultMaxConnsPerTenant is the pool size of each tenant *sql.DB.
-	DefaultMaxConnsPerTenant = 2
-	// DefaultBudget is the cap on the connections of all tenant pools
-	// together.
-	DefaultBudget = 80
-	// DefaultAdminConns is the pool size of each shard's administrative
-	// connection.
-	DefaultAdminConns = 4
-	// DefaultConnMaxIdleTime is how long a pooled connection may stay idle.
-	DefaultConnMaxIdleTime = 30 * time.Second
-	// DefaultPostgresTemplate is the template of CREATE DATABASE.
-	DefaultPostgresTemplate = "template0"
+	// DefaultTemplate is the template of CREATE DATABASE.
+	DefaultTemplate = "template0"
 )
 
-// PostgresConfig configures the PostgreSQL provisioners (PostgresDatabase,
-// PostgresSchema, and PostgresRLS through PostgresRLSConfig). Zero values
+// Config configures the PostgreSQL provisioners (Database,
+// Schema, and RLS through RLSConfig). Zero values
 // mean the defaults.
 //
-// The connection budget works with a ConnManager: set its
-// ConnConfig.MaxOpen to the provisioner's MaxOpenTenants(), which is
+// The connection budget works with a tenantdb.ConnManager: set its
+// tenantdb.ConnConfig.MaxOpen to the provisioner's MaxOpenTenants(), which is
 // Budget / MaxConnsPerTenant. The manager never has more than that many
 // tenant pools open (closing least recently used idle ones to make room,
 // never one in use) and each pool holds at most MaxConnsPerTenant
@@ -41,14 +32,14 @@ const (
 // Budget, however many tenants there are. The count holds on the server
 // too: closing a tenant connection waits until the server has ended its
 // backend. The administrative pools (AdminConns per shard) come on top.
-type PostgresConfig struct {
+type Config struct {
 	// Shards are the servers; at least one. Each URL is an administrative
 	// connection (any URL or keyword/value string pgx accepts): for
 	// postgres-database its database is where CREATE/DROP DATABASE run and
 	// tenant databases are made on its server; for postgres-schema and
 	// postgres-rls its database holds the tenants. Tenant connections use
 	// the same host, port, user and TLS settings.
-	Shards []Shard
+	Shards []tenantdb.Shard
 	// MaxConnsPerTenant is the pool size (MaxOpenConns and MaxIdleConns)
 	// of each tenant *sql.DB; default 2.
 	MaxConnsPerTenant int
@@ -77,21 +68,21 @@ type PostgresConfig struct {
 type pgBase struct {
 	what     string // "postgres-database" etc., for messages
 	shards   []*pgShard
-	set      *shardSet
+	set      *tenantdb.ShardSet
 	maxConns int
 	budget   int
 	idle     time.Duration
 }
 
 // newPGBase validates cfg's common fields and opens the shards.
-func newPGBase(what string, cfg *PostgresConfig) (*pgBase, error) {
+func newPGBase(what string, cfg *Config) (*pgBase, error) {
 	if cfg == nil {
 		return nil, fmt.Errorf("tenantdb: %s config: Shards are required", what)
 	}
-	if _, err := checkShards(what, cfg.Shards); err != nil {
+	if _, err := tenantdb.CheckShards(what, cfg.Shards); err != nil {
 		return nil, err
 	}
-	maxConns, budget, admin, idle, err := checkBudget(what, cfg.MaxConnsPerTenant, cfg.Budget, cfg.AdminConns, cfg.ConnMaxIdleTime)
+	maxConns, budget, admin, idle, err := tenantdb.CheckBudget(what, cfg.MaxConnsPerTenant, cfg.Budget, cfg.AdminConns, cfg.ConnMaxIdleTime)
 	if err != nil {
 		return nil, err
 	}
@@ -102,49 +93,21 @@ func newPGBase(what string, cfg *PostgresConfig) (*pgBase, error) {
 	return &pgBase{what: what, shards: shards, maxConns: maxConns, budget: budget, idle: idle}, nil
 }
 
-// checkBudget validates and defaults the pool settings.
-func checkBudget(what string, maxConns, budget, admin int, idle time.Duration) (int, int, int, time.Duration, error) {
-	switch {
-	case maxConns < 0:
-		return 0, 0, 0, 0, fmt.Errorf("tenantdb: %s config: MaxConnsPerTenant %d is negative", what, maxConns)
-	case budget < 0:
-		return 0, 0, 0, 0, fmt.Errorf("tenantdb: %s config: Budget %d is negative", what, budget)
-	case admin < 0:
-		return 0, 0, 0, 0, fmt.Errorf("tenantdb: %s config: AdminConns %d is negative", what, admin)
-	}
-	if maxConns == 0 {
-		maxConns = DefaultMaxConnsPerTenant
-	}
-	if budget == 0 {
-		budget = DefaultBudget
-	}
-	if admin == 0 {
-		admin = DefaultAdminConns
-	}
-	if idle == 0 {
-		idle = DefaultConnMaxIdleTime
-	}
-	if budget < maxConns {
-		return 0, 0, 0, 0, fmt.Errorf("tenantdb: %s config: Budget %d is less than MaxConnsPerTenant %d", what, budget, maxConns)
-	}
-	return maxConns, budget, admin, idle, nil
-}
-
 // Shards lists the shard names in configuration order.
-func (b *pgBase) Shards() []string { return append([]string(nil), b.set.names...) }
+func (b *pgBase) Shards() []string { return append([]string(nil), b.set.Names...) }
 
 // PickShard returns the shard holding the fewest tenants, the earliest in
 // configuration order on a tie. The counts are taken now, so concurrent
 // creations may all pick the same shard.
-func (b *pgBase) PickShard(ctx context.Context) (string, error) { return b.set.pickShard(ctx) }
+func (b *pgBase) PickShard(ctx context.Context) (string, error) { return b.set.PickShard(ctx) }
 
 // ShardOf returns the shard holding the named tenant, asking the servers
 // (the remembered shard first); the answer is remembered.
 func (b *pgBase) ShardOf(ctx context.Context, name string) (string, error) {
-	return b.set.shardOf(ctx, name)
+	return b.set.ShardOf(ctx, name)
 }
 
-// MaxOpenTenants returns Budget / MaxConnsPerTenant, the ConnConfig.MaxOpen
+// MaxOpenTenants returns Budget / MaxConnsPerTenant, the tenantdb.ConnConfig.MaxOpen
 // that keeps every tenant connection together within Budget.
 func (b *pgBase) MaxOpenTenants() int { return b.budget / b.maxConns }
 
@@ -158,7 +121,7 @@ func (b *pgBase) Budget() int { return b.budget }
 func (b *pgBase) Dialect() string { return "postgres" }
 
 // Close closes the shards' administrative pools. Tenant handles are the
-// caller's (the ConnManager's) to close.
+// caller's (the tenantdb.ConnManager's) to close.
 func (b *pgBase) Close() error {
 	if err := closePGShards(b.shards); err != nil {
 		return fmt.Errorf("tenantdb: close %s: %w", b.what, err)
@@ -196,12 +159,12 @@ func (b *pgBase) queryCount(ctx context.Context, i int, query string, args ...an
 	return n, nil
 }
 
-// PostgresDatabase is the postgres-database Provisioner: one PostgreSQL
+// Database is the postgres-database tenantdb.Provisioner: one PostgreSQL
 // database per tenant, named after the tenant's database name, made with
 // CREATE DATABASE on one of the shards and dropped with DROP DATABASE ...
 // WITH (FORCE).
 //
-// Shards: Create puts the database on the shard named by WithShard in its
+// Shards: Create puts the database on the shard named by tenantdb.WithShard in its
 // context, or, without one, on the shard PickShard chooses (the one with
 // the fewest tenant databases; the only one if there is one). The other
 // methods find the database on whichever shard holds it, remembering the
@@ -211,29 +174,29 @@ func (b *pgBase) queryCount(ctx context.Context, i int, query string, args ...an
 // administrative database.
 //
 // Tenant handles connect to the tenant database with the shard URL's
-// credentials; see PostgresConfig for the connection budget. It is safe for
+// credentials; see Config for the connection budget. It is safe for
 // concurrent use.
-type PostgresDatabase struct {
+type Database struct {
 	*pgBase
 	template string
 	strategy string
 }
 
 var (
-	_ Provisioner = (*PostgresDatabase)(nil)
-	_ Sharded     = (*PostgresDatabase)(nil)
-	_ Budgeted    = (*PostgresDatabase)(nil)
+	_ tenantdb.Provisioner = (*Database)(nil)
+	_ tenantdb.Sharded     = (*Database)(nil)
+	_ tenantdb.Budgeted    = (*Database)(nil)
 )
 
-// NewPostgresDatabase returns a postgres-database provisioner for cfg. It
+// NewDatabase returns a postgres-database provisioner for cfg. It
 // connects to nothing until used; Close closes its administrative pools.
-func NewPostgresDatabase(cfg *PostgresConfig) (*PostgresDatabase, error) {
+func NewDatabase(cfg *Config) (*Database, error) {
 	const what = "postgres-database"
-	template := DefaultPostgresTemplate
+	template := DefaultTemplate
 	strategy := ""
 	if cfg != nil {
 		if cfg.Template != "" {
-			if err := ValidateName(cfg.Template); err != nil {
+			if err := tenantdb.ValidateName(cfg.Template); err != nil {
 				return nil, fmt.Errorf("tenantdb: %s config: Template: %w", what, err)
 			}
 			template = cfg.Template
@@ -249,25 +212,25 @@ func NewPostgresDatabase(cfg *PostgresConfig) (*PostgresDatabase, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &PostgresDatabase{pgBase: b, template: template, strategy: strategy}
+	p := &Database{pgBase: b, template: template, strategy: strategy}
 	names := make([]string, len(b.shards))
 	for i, s := range b.shards {
 		names[i] = s.name
 	}
-	b.set = newShardSet(names, p.existsOn, p.countOn)
+	b.set = tenantdb.NewShardSet(names, p.existsOn, p.countOn)
 	return p, nil
 }
 
 // marker is the comment Create puts on the databases it makes on shard i.
-func (p *PostgresDatabase) marker(i int) string {
+func (p *Database) marker(i int) string {
 	return "tenancy tenant database; admin database " + p.shards[i].adminDB
 }
 
-func (p *PostgresDatabase) existsOn(ctx context.Context, i int, name string) (bool, error) {
+func (p *Database) existsOn(ctx context.Context, i int, name string) (bool, error) {
 	return p.queryExists(ctx, i, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, name)
 }
 
-func (p *PostgresDatabase) countOn(ctx context.Context, i int) (int, error) {
+func (p *Database) countOn(ctx context.Context, i int) (int, error) {
 	return p.queryCount(ctx, i, `
 SELECT count(*) FROM pg_database d
 JOIN pg_shdescription c ON c.objoid = d.oid AND c.classoid = 'pg_database'::regclass
@@ -276,7 +239,7 @@ WHERE c.description = $1`, p.marker(i))
 
 // reserved reports names Drop refuses: the shards' administrative
 // databases, templates and postgres.
-func (p *PostgresDatabase) reserved(name string) bool {
+func (p *Database) reserved(name string) bool {
 	switch name {
 	case "postgres", "template0", "template1", p.template:
 		return true
@@ -290,20 +253,20 @@ func (p *PostgresDatabase) reserved(name string) bool {
 }
 
 // Create makes the database with CREATE DATABASE ... TEMPLATE template0 on
-// the shard named by WithShard (or picked by PickShard), unless a database
-// of that name exists on any shard (ErrExists).
-func (p *PostgresDatabase) Create(ctx context.Context, name string) error {
-	if err := ValidateName(name); err != nil {
+// the shard named by tenantdb.WithShard (or picked by PickShard), unless a database
+// of that name exists on any shard (tenantdb.ErrExists).
+func (p *Database) Create(ctx context.Context, name string) error {
+	if err := tenantdb.ValidateName(name); err != nil {
 		return err
 	}
-	unlock := p.set.lock(name)
+	unlock := p.set.Lock(name)
 	defer unlock()
-	if _, found, err := p.set.locate(ctx, name); err != nil {
+	if _, found, err := p.set.Locate(ctx, name); err != nil {
 		return fmt.Errorf("tenantdb: create postgres database %q: %w", name, err)
 	} else if found {
-		return fmt.Errorf("tenantdb: create postgres database %q: %w", name, ErrExists)
+		return fmt.Errorf("tenantdb: create postgres database %q: %w", name, tenantdb.ErrExists)
 	}
-	i, err := p.set.target(ctx)
+	i, err := p.set.Target(ctx)
 	if err != nil {
 		return fmt.Errorf("tenantdb: create postgres database %q: %w", name, err)
 	}
@@ -315,7 +278,7 @@ func (p *PostgresDatabase) Create(ctx context.Context, name string) error {
 	if _, err := sh.admin.ExecContext(ctx, stmt); err != nil {
 		switch pgCode(err) {
 		case pgDuplicateDatabase, pgUniqueViolation:
-			return fmt.Errorf("tenantdb: create postgres database %q on shard %q: %w", name, sh.name, ErrExists)
+			return fmt.Errorf("tenantdb: create postgres database %q on shard %q: %w", name, sh.name, tenantdb.ErrExists)
 		}
 		return fmt.Errorf("tenantdb: create postgres database %q on shard %q: %w", name, sh.name, err)
 	}
@@ -325,7 +288,7 @@ func (p *PostgresDatabase) Create(ctx context.Context, name string) error {
 		_, derr := sh.admin.ExecContext(undo, "DROP DATABASE IF EXISTS "+pgIdent(name)+" WITH (FORCE)")
 		return errors.Join(fmt.Errorf("tenantdb: create postgres database %q on shard %q: %w", name, sh.name, err), derr)
 	}
-	p.set.remember(name, i)
+	p.set.Remember(name, i)
 	return nil
 }
 
@@ -333,16 +296,16 @@ func (p *PostgresDatabase) Create(ctx context.Context, name string) error {
 // open handles lose their connections (and cannot make new ones). Dropping
 // a missing database returns nil. It refuses the shards' administrative
 // databases, the templates and postgres.
-func (p *PostgresDatabase) Drop(ctx context.Context, name string) error {
-	if err := ValidateName(name); err != nil {
+func (p *Database) Drop(ctx context.Context, name string) error {
+	if err := tenantdb.ValidateName(name); err != nil {
 		return err
 	}
 	if p.reserved(name) {
 		return fmt.Errorf("tenantdb: drop postgres database %q: refusing to drop a server's own database", name)
 	}
-	unlock := p.set.lock(name)
+	unlock := p.set.Lock(name)
 	defer unlock()
-	i, ok, err := p.set.locate(ctx, name)
+	i, ok, err := p.set.Locate(ctx, name)
 	if err != nil {
 		return fmt.Errorf("tenantdb: drop postgres database %q: %w", name, err)
 	}
@@ -353,16 +316,16 @@ func (p *PostgresDatabase) Drop(ctx context.Context, name string) error {
 	if _, err := sh.admin.ExecContext(ctx, "DROP DATABASE IF EXISTS "+pgIdent(name)+" WITH (FORCE)"); err != nil {
 		return fmt.Errorf("tenantdb: drop postgres database %q on shard %q: %w", name, sh.name, err)
 	}
-	p.set.forget(name)
+	p.set.Forget(name)
 	return nil
 }
 
 // Exists reports whether any shard holds the database.
-func (p *PostgresDatabase) Exists(ctx context.Context, name string) (bool, error) {
-	if err := ValidateName(name); err != nil {
+func (p *Database) Exists(ctx context.Context, name string) (bool, error) {
+	if err := tenantdb.ValidateName(name); err != nil {
 		return false, err
 	}
-	_, ok, err := p.set.locate(ctx, name)
+	_, ok, err := p.set.Locate(ctx, name)
 	if err != nil {
 		return false, fmt.Errorf("tenantdb: postgres database %q: %w", name, err)
 	}
@@ -371,18 +334,18 @@ func (p *PostgresDatabase) Exists(ctx context.Context, name string) (bool, error
 
 // Open returns a pool of at most MaxConnsPerTenant connections to the
 // database, on its shard, checked with a ping. A missing database gives
-// ErrNotExist; connecting never creates one.
-func (p *PostgresDatabase) Open(ctx context.Context, name string) (*sql.DB, error) {
-	if err := ValidateName(name); err != nil {
+// tenantdb.ErrNotExist; connecting never creates one.
+func (p *Database) Open(ctx context.Context, name string) (*sql.DB, error) {
+	if err := tenantdb.ValidateName(name); err != nil {
 		return nil, err
 	}
-	i, ok, err := p.set.lookup(ctx, name)
+	i, ok, err := p.set.Lookup(ctx, name)
 	for attempt := 0; ; attempt++ {
 		if err != nil {
 			return nil, fmt.Errorf("tenantdb: open postgres database %q: %w", name, err)
 		}
 		if !ok {
-			return nil, fmt.Errorf("tenantdb: open postgres database %q: %w", name, ErrNotExist)
+			return nil, fmt.Errorf("tenantdb: open postgres database %q: %w", name, tenantdb.ErrNotExist)
 		}
 		cfg := p.shards[i].cfg.Copy()
 		cfg.Database = name
@@ -396,23 +359,23 @@ func (p *PostgresDatabase) Open(ctx context.Context, name string) (*sql.DB, erro
 			return nil, fmt.Errorf("tenantdb: open postgres database %q on shard %q: %w", name, p.shards[i].name, perr)
 		}
 		// Dropped, or the cache was stale: look again.
-		i, ok, err = p.set.locate(ctx, name)
+		i, ok, err = p.set.Locate(ctx, name)
 	}
 }
 
 // Size reports pg_database_size of the database. A missing database gives
-// ErrNotExist.
-func (p *PostgresDatabase) Size(ctx context.Context, name string) (int64, error) {
-	if err := ValidateName(name); err != nil {
+// tenantdb.ErrNotExist.
+func (p *Database) Size(ctx context.Context, name string) (int64, error) {
+	if err := tenantdb.ValidateName(name); err != nil {
 		return 0, err
 	}
-	i, ok, err := p.set.lookup(ctx, name)
+	i, ok, err := p.set.Lookup(ctx, name)
 	for attempt := 0; ; attempt++ {
 		if err != nil {
 			return 0, fmt.Errorf("tenantdb: size of postgres database %q: %w", name, err)
 		}
 		if !ok {
-			return 0, fmt.Errorf("tenantdb: size of postgres database %q: %w", name, ErrNotExist)
+			return 0, fmt.Errorf("tenantdb: size of postgres database %q: %w", name, tenantdb.ErrNotExist)
 		}
 		var size int64
 		serr := p.shards[i].admin.QueryRowContext(ctx,
@@ -425,10 +388,10 @@ func (p *PostgresDatabase) Size(ctx context.Context, name string) (int64, error)
 			return 0, fmt.Errorf("tenantdb: size of postgres database %q: %w", name, serr)
 		}
 		if attempt > 0 {
-			return 0, fmt.Errorf("tenantdb: size of postgres database %q: %w", name, ErrNotExist)
+			return 0, fmt.Errorf("tenantdb: size of postgres database %q: %w", name, tenantdb.ErrNotExist)
 		}
 		// Dropped, or the cache was stale: look again.
-		i, ok, err = p.set.locate(ctx, name)
+		i, ok, err = p.set.Locate(ctx, name)
 	}
 }
 
@@ -438,7 +401,7 @@ func (p *PostgresDatabase) Size(ctx context.Context, name string) (int64, error)
 // extension in them along, then makes schema public again with
 // PostgreSQL 15's defaults (owned by pg_database_owner, USAGE for
 // PUBLIC).
-func (p *PostgresDatabase) Wipe(ctx context.Context, db *sql.DB) error {
+func (p *Database) Wipe(ctx context.Context, db *sql.DB) error {
 	if db == nil {
 		return errors.New("tenantdb: wipe postgres database: nil *sql.DB")
 	}

@@ -1,4 +1,4 @@
-package tenantdb_test
+package pgdriver_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gotenancy/tenancy/driver/pgdriver"
 	"github.com/gotenancy/tenancy/internal/testenv"
 	"github.com/gotenancy/tenancy/tenantdb"
 )
@@ -32,7 +33,7 @@ func TestPostgresDatabaseConnectionBudget(t *testing.T) {
 	)
 	ctx := t.Context()
 	server := testenv.PostgresURL(t)
-	p := newPostgresDatabase(t, &tenantdb.PostgresConfig{
+	p := newPostgresDatabase(t, &pgdriver.Config{
 		Shards: []tenantdb.Shard{
 			{Name: "a", URL: testenv.NewPostgresDatabase(t, server)},
 			{Name: "b", URL: testenv.NewPostgresDatabase(t, server)},

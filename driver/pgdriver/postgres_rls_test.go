@@ -1,4 +1,4 @@
-package tenantdb_test
+package pgdriver_test
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/gotenancy/tenancy/driver/pgdriver"
 	"github.com/gotenancy/tenancy/internal/testenv"
 	"github.com/gotenancy/tenancy/tenantdb"
 	"github.com/gotenancy/tenancy/tenantdb/tenantdbtest"
@@ -44,9 +45,9 @@ func rlsRole(t testing.TB, shards []tenantdb.Shard) string {
 	return role
 }
 
-func newPostgresRLS(t testing.TB, cfg *tenantdb.PostgresRLSConfig) *tenantdb.PostgresRLS {
+func newPostgresRLS(t testing.TB, cfg *pgdriver.RLSConfig) *pgdriver.RLS {
 	t.Helper()
-	p, err := tenantdb.NewPostgresRLS(cfg)
+	p, err := pgdriver.NewRLS(cfg)
 	if err != nil {
 		t.Fatalf("NewPostgresRLS: %v", err)
 	}
@@ -64,7 +65,7 @@ func rlsDDL(ctx context.Context, p tenantdb.Provisioner, _, stmt string) error {
 	} {
 		stmt = strings.Replace(stmt, r[0], r[1], 1)
 	}
-	return p.(*tenantdb.PostgresRLS).Prepare(ctx, func(ctx context.Context, db *sql.DB) error {
+	return p.(*pgdriver.RLS).Prepare(ctx, func(ctx context.Context, db *sql.DB) error {
 		_, err := db.ExecContext(ctx, stmt)
 		return err
 	})
@@ -78,7 +79,7 @@ func TestPostgresRLSConformance(t *testing.T) {
 	inventory := func(ctx context.Context, _ tenantdb.Provisioner) ([]string, error) {
 		var all []string
 		for i, db := range dbs {
-			names, err := queryNames(ctx, db, `SELECT name FROM tenancy_rls.tenants`)
+			names, err := tenantdbtest.QueryNames(ctx, db, `SELECT name FROM tenancy_rls.tenants`)
 			if err != nil {
 				return nil, err
 			}
@@ -89,7 +90,7 @@ func TestPostgresRLSConformance(t *testing.T) {
 		return all, nil
 	}
 	tenantdbtest.Run(t, func(t *testing.T) tenantdb.Provisioner {
-		p := newPostgresRLS(t, &tenantdb.PostgresRLSConfig{PostgresConfig: tenantdb.PostgresConfig{Shards: shards}, AppRole: role})
+		p := newPostgresRLS(t, &pgdriver.RLSConfig{Config: pgdriver.Config{Shards: shards}, AppRole: role})
 		if err := p.SecureTables(t.Context()); err != nil { // sets the shards up
 			t.Fatal(err)
 		}
@@ -100,7 +101,7 @@ func TestPostgresRLSConformance(t *testing.T) {
 // rlsFixture is a postgres-rls provisioner on one shard with a notes table
 // and a view over it, and tenants a and b with 3 and 2 notes.
 type rlsFixture struct {
-	p        *tenantdb.PostgresRLS
+	p        *pgdriver.RLS
 	owner    *sql.DB // the shard URL's role, search_path = the schema
 	app      *sql.DB // the application role, bound to no tenant
 	appURL   string
@@ -113,10 +114,10 @@ func newRLSFixture(t *testing.T) *rlsFixture {
 	ctx := t.Context()
 	shards := pgShards(t, 1)
 	role := rlsRole(t, shards)
-	p := newPostgresRLS(t, &tenantdb.PostgresRLSConfig{
-		PostgresConfig: tenantdb.PostgresConfig{Shards: shards},
-		AppRole:        role,
-		AppPassword:    "s3cret'\\pw",
+	p := newPostgresRLS(t, &pgdriver.RLSConfig{
+		Config:      pgdriver.Config{Shards: shards},
+		AppRole:     role,
+		AppPassword: "s3cret'\\pw",
 	})
 	err := p.Prepare(ctx, func(ctx context.Context, db *sql.DB) error {
 		_, err := db.ExecContext(ctx, `
@@ -142,10 +143,10 @@ CREATE TABLE goose_db_version (id serial PRIMARY KEY, version_id bigint NOT NULL
 	}
 	t.Cleanup(func() { f.dbA.Close(); f.dbB.Close() })
 	for i := range 3 {
-		mustExec(t, f.dbA, `INSERT INTO notes (body) VALUES ($1)`, fmt.Sprintf("a%d", i))
+		tenantdbtest.MustExec(t, f.dbA, `INSERT INTO notes (body) VALUES ($1)`, fmt.Sprintf("a%d", i))
 	}
 	for i := range 2 {
-		mustExec(t, f.dbB, `INSERT INTO notes (body) VALUES ($1)`, fmt.Sprintf("b%d", i))
+		tenantdbtest.MustExec(t, f.dbB, `INSERT INTO notes (body) VALUES ($1)`, fmt.Sprintf("b%d", i))
 	}
 	u := mustParseURL(t, shards[0].URL)
 	q := u.Query()
@@ -161,15 +162,6 @@ CREATE TABLE goose_db_version (id serial PRIMARY KEY, version_id bigint NOT NULL
 	t.Cleanup(func() { app.Close() })
 	f.app = app
 	return f
-}
-
-func mustExec(t testing.TB, db interface {
-	ExecContext(context.Context, string, ...any) (sql.Result, error)
-}, query string, args ...any) {
-	t.Helper()
-	if _, err := db.ExecContext(context.Background(), query, args...); err != nil {
-		t.Fatalf("%s: %v", query, err)
-	}
 }
 
 func countRows(t testing.TB, q interface {
@@ -243,7 +235,7 @@ WHERE schemaname = $1 AND tablename = 'notes'`, f.p.Schema()).Scan(&owner, &rls,
 		t.Errorf("the app role without a tenant sees %d rows through the view", n)
 	}
 	// InTenantTx binds one.
-	err = tenantdb.InTenantTx(ctx, f.app, f.b, func(tx *sql.Tx) error {
+	err = pgdriver.InTenantTx(ctx, f.app, f.b, func(tx *sql.Tx) error {
 		if n := countRows(t, tx, `SELECT count(*) FROM notes`); n != 2 {
 			t.Errorf("InTenantTx(b) count = %d, want 2", n)
 		}
@@ -256,7 +248,7 @@ WHERE schemaname = $1 AND tablename = 'notes'`, f.p.Schema()).Scan(&owner, &rls,
 	if n := countRows(t, f.dbB, `SELECT count(*) FROM notes`); n != 3 {
 		t.Errorf("b's count after InTenantTx insert = %d, want 3", n)
 	}
-	if err := tenantdb.InTenantTx(ctx, f.app, "Not valid", func(*sql.Tx) error { return nil }); !errors.Is(err, tenantdb.ErrInvalidName) {
+	if err := pgdriver.InTenantTx(ctx, f.app, "Not valid", func(*sql.Tx) error { return nil }); !errors.Is(err, tenantdb.ErrInvalidName) {
 		t.Errorf("InTenantTx with an invalid tenant: err = %v", err)
 	}
 
@@ -271,7 +263,7 @@ WHERE schemaname = $1 AND tablename = 'notes'`, f.p.Schema()).Scan(&owner, &rls,
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := tenantdb.BindTenant(ctx, tx, f.a); err != nil {
+	if err := pgdriver.BindTenant(ctx, tx, f.a); err != nil {
 		t.Fatal(err)
 	}
 	if n := countRows(t, tx, `SELECT count(*) FROM notes`); n != 3 {
@@ -283,7 +275,7 @@ WHERE schemaname = $1 AND tablename = 'notes'`, f.p.Schema()).Scan(&owner, &rls,
 	if n := countRows(t, conn, `SELECT count(*) FROM notes`); n != 0 {
 		t.Errorf("after a bound transaction, the same connection sees %d rows", n)
 	}
-	mustExec(t, conn, `BEGIN; SELECT set_config('app.tenant_id', '`+f.a+`', true); COMMIT`)
+	tenantdbtest.MustExec(t, conn, `BEGIN; SELECT set_config('app.tenant_id', '`+f.a+`', true); COMMIT`)
 	if n := countRows(t, conn, `SELECT count(*) FROM notes`); n != 0 {
 		t.Errorf("after set_config(..., true) in an ended transaction, the connection sees %d rows", n)
 	}
@@ -326,8 +318,8 @@ WHERE schemaname = $1 AND tablename = 'notes'`, f.p.Schema()).Scan(&owner, &rls,
 
 	// A session-level SET through a tenant handle does not switch tenants:
 	// every transaction binds the handle's tenant again.
-	mustExec(t, f.dbA, `SET app.tenant_id = '`+f.b+`'`)
-	mustExec(t, f.dbA, `SELECT set_config('app.tenant_id', $1, false)`, f.b)
+	tenantdbtest.MustExec(t, f.dbA, `SET app.tenant_id = '`+f.b+`'`)
+	tenantdbtest.MustExec(t, f.dbA, `SELECT set_config('app.tenant_id', $1, false)`, f.b)
 	for range 4 {
 		if n := countRows(t, f.dbA, `SELECT count(*) FROM notes WHERE body LIKE 'a%'`); n != 3 {
 			t.Errorf("after SET app.tenant_id, tenant a's handle sees %d of its rows, want 3", n)
@@ -355,7 +347,7 @@ WHERE schemaname = $1 AND tablename = 'notes'`, f.p.Schema()).Scan(&owner, &rls,
 		t.Fatalf("Size(a) = %d, %v", sa, err)
 	}
 	for i := range 20 {
-		mustExec(t, f.dbA, `INSERT INTO notes (body) VALUES ($1)`, strings.Repeat("x", 100+i))
+		tenantdbtest.MustExec(t, f.dbA, `INSERT INTO notes (body) VALUES ($1)`, strings.Repeat("x", 100+i))
 	}
 	if sa2, err := f.p.Size(ctx, f.a); err != nil || sa2 <= sa+2000 {
 		t.Errorf("Size(a) after 20 rows of 100 bytes = %d (was %d), %v", sa2, sa, err)
@@ -390,16 +382,16 @@ func TestPostgresRLSSecureTables(t *testing.T) {
 	if err := f.p.SecureTables(ctx); err != nil {
 		t.Fatalf("second SecureTables: %v", err)
 	}
-	mustExec(t, f.owner, `CREATE TABLE legacy (id int); INSERT INTO legacy VALUES (1)`)
+	tenantdbtest.MustExec(t, f.owner, `CREATE TABLE legacy (id int); INSERT INTO legacy VALUES (1)`)
 	err := f.p.SecureTables(ctx)
 	if err == nil || !strings.Contains(err.Error(), "no tenant_id column") {
 		t.Errorf("SecureTables with a populated legacy table: err = %v", err)
 	}
-	mustExec(t, f.owner, `DELETE FROM legacy`)
+	tenantdbtest.MustExec(t, f.owner, `DELETE FROM legacy`)
 	if err := f.p.SecureTables(ctx); err != nil {
 		t.Fatal(err)
 	}
-	mustExec(t, f.dbA, `INSERT INTO legacy VALUES (7)`)
+	tenantdbtest.MustExec(t, f.dbA, `INSERT INTO legacy VALUES (7)`)
 	if n := countRows(t, f.dbB, `SELECT count(*) FROM legacy`); n != 0 {
 		t.Errorf("b sees %d of a's legacy rows", n)
 	}
@@ -497,24 +489,24 @@ func TestNewPostgresRLSConfig(t *testing.T) {
 	shards := []tenantdb.Shard{{Name: "a", URL: "postgres://owner@127.0.0.1:1/db"}}
 	for _, tc := range []struct {
 		name string
-		cfg  *tenantdb.PostgresRLSConfig
+		cfg  *pgdriver.RLSConfig
 		want string
 	}{
 		{"nil", nil, "required"},
-		{"no role", &tenantdb.PostgresRLSConfig{PostgresConfig: tenantdb.PostgresConfig{Shards: shards}}, "AppRole is required"},
-		{"bad role", &tenantdb.PostgresRLSConfig{PostgresConfig: tenantdb.PostgresConfig{Shards: shards}, AppRole: "App"}, "AppRole"},
-		{"owner is app", &tenantdb.PostgresRLSConfig{PostgresConfig: tenantdb.PostgresConfig{Shards: shards}, AppRole: "owner"}, "must not own"},
-		{"bad schema", &tenantdb.PostgresRLSConfig{PostgresConfig: tenantdb.PostgresConfig{Shards: shards}, AppRole: "app", Schema: "public"}, "Schema"},
-		{"no shards", &tenantdb.PostgresRLSConfig{AppRole: "app"}, "at least one shard"},
-		{"ok", &tenantdb.PostgresRLSConfig{PostgresConfig: tenantdb.PostgresConfig{Shards: shards}, AppRole: "app"}, ""},
+		{"no role", &pgdriver.RLSConfig{Config: pgdriver.Config{Shards: shards}}, "AppRole is required"},
+		{"bad role", &pgdriver.RLSConfig{Config: pgdriver.Config{Shards: shards}, AppRole: "App"}, "AppRole"},
+		{"owner is app", &pgdriver.RLSConfig{Config: pgdriver.Config{Shards: shards}, AppRole: "owner"}, "must not own"},
+		{"bad schema", &pgdriver.RLSConfig{Config: pgdriver.Config{Shards: shards}, AppRole: "app", Schema: "public"}, "Schema"},
+		{"no shards", &pgdriver.RLSConfig{AppRole: "app"}, "at least one shard"},
+		{"ok", &pgdriver.RLSConfig{Config: pgdriver.Config{Shards: shards}, AppRole: "app"}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p, err := tenantdb.NewPostgresRLS(tc.cfg)
+			p, err := pgdriver.NewRLS(tc.cfg)
 			if tc.want == "" {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if p.Schema() != tenantdb.DefaultRLSSchema || p.Dialect() != "postgres" {
+				if p.Schema() != pgdriver.DefaultRLSSchema || p.Dialect() != "postgres" {
 					t.Errorf("Schema %q, Dialect %q", p.Schema(), p.Dialect())
 				}
 				_ = p.Close()
@@ -535,7 +527,7 @@ func TestPostgresRLSMigrations(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	shards := pgShards(t, 1)
-	p := newPostgresRLS(t, &tenantdb.PostgresRLSConfig{PostgresConfig: tenantdb.PostgresConfig{Shards: shards}, AppRole: rlsRole(t, shards)})
+	p := newPostgresRLS(t, &pgdriver.RLSConfig{Config: pgdriver.Config{Shards: shards}, AppRole: rlsRole(t, shards)})
 	set := fiveMigrations(t)
 	err := p.Prepare(ctx, func(ctx context.Context, db *sql.DB) error {
 		res, err := set.Up(ctx, p.Dialect(), db)
@@ -567,7 +559,7 @@ func TestPostgresRLSMigrations(t *testing.T) {
 	if err != nil || len(st) != 5 || !st[4].Applied {
 		t.Errorf("Status = %+v, %v", st, err)
 	}
-	mustExec(t, db, `INSERT INTO table1 (id, name) VALUES (1, 'x')`)
+	tenantdbtest.MustExec(t, db, `INSERT INTO table1 (id, name) VALUES (1, 'x')`)
 	other, err := p.OpenShard(ctx, "a")
 	if err != nil {
 		t.Fatal(err)

@@ -1,9 +1,10 @@
-package tenantdb_test
+package pgdriver_test
 
 import (
 	"context"
 	"testing"
 
+	"github.com/gotenancy/tenancy/driver/pgdriver"
 	"github.com/gotenancy/tenancy/internal/testenv"
 	"github.com/gotenancy/tenancy/tenantdb"
 )
@@ -19,10 +20,10 @@ func TestPostgresKilledConnectionIsRetried(t *testing.T) {
 	admin := pgOpen(t, testenv.PostgresURL(t))
 	shards := pgShards(t, 1)
 	provs := map[string]tenantdb.Provisioner{
-		"database": newPostgresDatabase(t, &tenantdb.PostgresConfig{Shards: shards, Strategy: "file_copy"}),
+		"database": newPostgresDatabase(t, &pgdriver.Config{Shards: shards, Strategy: "file_copy"}),
 	}
 	rlsShards := pgShards(t, 1)
-	rls := newPostgresRLS(t, &tenantdb.PostgresRLSConfig{PostgresConfig: tenantdb.PostgresConfig{Shards: rlsShards}, AppRole: rlsRole(t, rlsShards)})
+	rls := newPostgresRLS(t, &pgdriver.RLSConfig{Config: pgdriver.Config{Shards: rlsShards}, AppRole: rlsRole(t, rlsShards)})
 	if err := rls.SecureTables(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package tenantdb_test
+package pgdriver_test
 
 import (
 	"context"
@@ -8,14 +8,15 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gotenancy/tenancy/driver/pgdriver"
 	"github.com/gotenancy/tenancy/internal/testenv"
 	"github.com/gotenancy/tenancy/tenantdb"
 	"github.com/gotenancy/tenancy/tenantdb/tenantdbtest"
 )
 
-func newPostgresDatabase(t testing.TB, cfg *tenantdb.PostgresConfig) *tenantdb.PostgresDatabase {
+func newPostgresDatabase(t testing.TB, cfg *pgdriver.Config) *pgdriver.Database {
 	t.Helper()
-	p, err := tenantdb.NewPostgresDatabase(cfg)
+	p, err := pgdriver.NewDatabase(cfg)
 	if err != nil {
 		t.Fatalf("NewPostgresDatabase: %v", err)
 	}
@@ -30,16 +31,16 @@ func TestPostgresDatabaseConformance(t *testing.T) {
 	inventory := func(ctx context.Context, _ tenantdb.Provisioner) ([]string, error) {
 		var all []string
 		for _, db := range servers {
-			names, err := queryNames(ctx, db, `SELECT datname FROM pg_database`)
+			names, err := tenantdbtest.QueryNames(ctx, db, `SELECT datname FROM pg_database`)
 			if err != nil {
 				return nil, err
 			}
-			all = append(all, pgValidOrPrefixed(names, "tenant_conformance_")...)
+			all = append(all, tenantdbtest.ValidOrPrefixed(names, "tenant_conformance_")...)
 		}
 		return all, nil
 	}
 	tenantdbtest.Run(t, func(t *testing.T) tenantdb.Provisioner {
-		return newPostgresDatabase(t, &tenantdb.PostgresConfig{Shards: shards, Strategy: "file_copy"})
+		return newPostgresDatabase(t, &pgdriver.Config{Shards: shards, Strategy: "file_copy"})
 	}, &tenantdbtest.Options{CountObjects: pgCountObjects(false), Inventory: inventory})
 }
 
@@ -47,7 +48,7 @@ func TestPostgresDatabaseShards(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	shards := pgShards(t, 2)
-	p := newPostgresDatabase(t, &tenantdb.PostgresConfig{Shards: shards, Strategy: "file_copy"})
+	p := newPostgresDatabase(t, &pgdriver.Config{Shards: shards, Strategy: "file_copy"})
 	server := map[string]string{"a": testenv.PostgresURL(t), "b": testenv.PostgresURL2(t)}
 	prefix := testenv.Name("shardtest")
 	name := func(s string) string { return prefix + "_" + s }
@@ -171,25 +172,25 @@ func TestNewPostgresDatabaseConfig(t *testing.T) {
 	ok := []tenantdb.Shard{{Name: "a", URL: "postgres://u@127.0.0.1:1/db"}}
 	tests := []struct {
 		name string
-		cfg  *tenantdb.PostgresConfig
+		cfg  *pgdriver.Config
 		want string // error substring; "" for success
 	}{
 		{"nil", nil, "Shards are required"},
-		{"no shards", &tenantdb.PostgresConfig{}, "at least one shard"},
-		{"bad shard name", &tenantdb.PostgresConfig{Shards: []tenantdb.Shard{{Name: "A", URL: "postgres://x"}}}, "invalid shard name"},
-		{"duplicate shard", &tenantdb.PostgresConfig{Shards: append(ok, ok[0])}, "listed twice"},
-		{"no url", &tenantdb.PostgresConfig{Shards: []tenantdb.Shard{{Name: "a"}}}, "no URL"},
-		{"bad url", &tenantdb.PostgresConfig{Shards: []tenantdb.Shard{{Name: "a", URL: "postgres://u:secret@h:notaport/db"}}}, "shard \"a\""},
-		{"negative conns", &tenantdb.PostgresConfig{Shards: ok, MaxConnsPerTenant: -1}, "MaxConnsPerTenant"},
-		{"negative budget", &tenantdb.PostgresConfig{Shards: ok, Budget: -1}, "Budget"},
-		{"budget too small", &tenantdb.PostgresConfig{Shards: ok, MaxConnsPerTenant: 4, Budget: 3}, "less than"},
-		{"bad template", &tenantdb.PostgresConfig{Shards: ok, Template: "x; DROP"}, "Template"},
-		{"bad strategy", &tenantdb.PostgresConfig{Shards: ok, Strategy: "fast"}, "Strategy"},
-		{"defaults", &tenantdb.PostgresConfig{Shards: ok}, ""},
+		{"no shards", &pgdriver.Config{}, "at least one shard"},
+		{"bad shard name", &pgdriver.Config{Shards: []tenantdb.Shard{{Name: "A", URL: "postgres://x"}}}, "invalid shard name"},
+		{"duplicate shard", &pgdriver.Config{Shards: append(ok, ok[0])}, "listed twice"},
+		{"no url", &pgdriver.Config{Shards: []tenantdb.Shard{{Name: "a"}}}, "no URL"},
+		{"bad url", &pgdriver.Config{Shards: []tenantdb.Shard{{Name: "a", URL: "postgres://u:secret@h:notaport/db"}}}, "shard \"a\""},
+		{"negative conns", &pgdriver.Config{Shards: ok, MaxConnsPerTenant: -1}, "MaxConnsPerTenant"},
+		{"negative budget", &pgdriver.Config{Shards: ok, Budget: -1}, "Budget"},
+		{"budget too small", &pgdriver.Config{Shards: ok, MaxConnsPerTenant: 4, Budget: 3}, "less than"},
+		{"bad template", &pgdriver.Config{Shards: ok, Template: "x; DROP"}, "Template"},
+		{"bad strategy", &pgdriver.Config{Shards: ok, Strategy: "fast"}, "Strategy"},
+		{"defaults", &pgdriver.Config{Shards: ok}, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			p, err := tenantdb.NewPostgresDatabase(tc.cfg)
+			p, err := pgdriver.NewDatabase(tc.cfg)
 			if tc.want == "" {
 				if err != nil {
 					t.Fatal(err)

@@ -1,4 +1,4 @@
-package tenantdb_test
+package pgdriver_test
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"testing/fstest"
 	"time"
 
+	"github.com/gotenancy/tenancy/driver/pgdriver"
 	"github.com/gotenancy/tenancy/internal/testenv"
 	"github.com/gotenancy/tenancy/migrate"
 	"github.com/gotenancy/tenancy/tenantdb"
@@ -81,7 +82,7 @@ func BenchmarkCreatePostgresDatabase(b *testing.B) {
 			name = strategy
 		}
 		b.Run(name, func(b *testing.B) {
-			p := newPostgresDatabase(b, &tenantdb.PostgresConfig{
+			p := newPostgresDatabase(b, &pgdriver.Config{
 				Shards:   []tenantdb.Shard{{Name: "a", URL: testenv.NewPostgresDatabase(b, testenv.PostgresURL(b))}},
 				Strategy: strategy,
 			})
@@ -93,6 +94,6 @@ func BenchmarkCreatePostgresDatabase(b *testing.B) {
 // BenchmarkCreatePostgresSchema: CREATE SCHEMA plus five migrations (issue
 // target: median under 100 ms).
 func BenchmarkCreatePostgresSchema(b *testing.B) {
-	p := newPostgresSchema(b, &tenantdb.PostgresConfig{Shards: pgShards(b, 1)})
+	p := newPostgresSchema(b, &pgdriver.Config{Shards: pgShards(b, 1)})
 	benchCreate(b, p, testenv.Name("bench"))
 }

@@ -1,4 +1,4 @@
-package tenantdb
+package pgdriver
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/gotenancy/tenancy/tenantdb"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 )
@@ -30,12 +31,12 @@ const (
 	rlsLockMigrate    = 0x74656e616e6370 // advisory lock held while Prepare migrates
 )
 
-// PostgresRLSConfig configures PostgresRLS.
-type PostgresRLSConfig struct {
-	// PostgresConfig gives the shards and the pool settings (Template and
+// RLSConfig configures RLS.
+type RLSConfig struct {
+	// Config gives the shards and the pool settings (Template and
 	// Strategy are ignored). Each shard URL's database holds the shared
 	// tables; its role (the owner) runs migrations and owns the tables.
-	PostgresConfig
+	Config
 	// AppRole is the role tenant handles connect as; required, an
 	// identifier like a database name. It is created on first use if
 	// missing (LOGIN, NOSUPERUSER, NOBYPASSRLS, NOCREATEDB, NOCREATEROLE,
@@ -57,7 +58,7 @@ type PostgresRLSConfig struct {
 	SharedTables []string
 }
 
-// PostgresRLS is the postgres-rls Provisioner: every tenant's rows live in
+// RLS is the postgres-rls tenantdb.Provisioner: every tenant's rows live in
 // shared tables, in one schema of one database per shard, told apart by a
 // tenant_id column that row-level security policies enforce.
 //
@@ -117,7 +118,7 @@ type PostgresRLSConfig struct {
 // role's search_path with ALTER ROLE ... SET search_path.
 //
 // It is safe for concurrent use.
-type PostgresRLS struct {
+type RLS struct {
 	*pgBase
 	appRole     string
 	appPassword string
@@ -129,15 +130,15 @@ type PostgresRLS struct {
 }
 
 var (
-	_ Provisioner = (*PostgresRLS)(nil)
-	_ Sharded     = (*PostgresRLS)(nil)
-	_ Budgeted    = (*PostgresRLS)(nil)
+	_ tenantdb.Provisioner = (*RLS)(nil)
+	_ tenantdb.Sharded     = (*RLS)(nil)
+	_ tenantdb.Budgeted    = (*RLS)(nil)
 )
 
-// NewPostgresRLS returns a postgres-rls provisioner for cfg. It connects to
+// NewRLS returns a postgres-rls provisioner for cfg. It connects to
 // nothing until used; the role, registry and schema are set up on each
 // shard on first use. Close closes its administrative pools.
-func NewPostgresRLS(cfg *PostgresRLSConfig) (*PostgresRLS, error) {
+func NewRLS(cfg *RLSConfig) (*RLS, error) {
 	const what = "postgres-rls"
 	if cfg == nil {
 		return nil, fmt.Errorf("tenantdb: %s config: Shards and AppRole are required", what)
@@ -145,7 +146,7 @@ func NewPostgresRLS(cfg *PostgresRLSConfig) (*PostgresRLS, error) {
 	if cfg.AppRole == "" {
 		return nil, fmt.Errorf("tenantdb: %s config: AppRole is required", what)
 	}
-	if err := ValidateName(cfg.AppRole); err != nil {
+	if err := tenantdb.ValidateName(cfg.AppRole); err != nil {
 		return nil, fmt.Errorf("tenantdb: %s config: AppRole: %w", what, err)
 	}
 	if strings.ContainsRune(cfg.AppPassword, 0) {
@@ -167,7 +168,7 @@ func NewPostgresRLS(cfg *PostgresRLSConfig) (*PostgresRLS, error) {
 			return nil, fmt.Errorf("tenantdb: %s config: SharedTables: invalid table name %q", what, t)
 		}
 	}
-	b, err := newPGBase(what, &cfg.PostgresConfig)
+	b, err := newPGBase(what, &cfg.Config)
 	if err != nil {
 		return nil, err
 	}
@@ -177,7 +178,7 @@ func NewPostgresRLS(cfg *PostgresRLSConfig) (*PostgresRLS, error) {
 			return nil, fmt.Errorf("tenantdb: %s config: shard %q connects as AppRole %q, which must not own the tables", what, s.name, cfg.AppRole)
 		}
 	}
-	p := &PostgresRLS{
+	p := &RLS{
 		pgBase:      b,
 		appRole:     cfg.AppRole,
 		appPassword: cfg.AppPassword,
@@ -189,19 +190,19 @@ func NewPostgresRLS(cfg *PostgresRLSConfig) (*PostgresRLS, error) {
 	for i, s := range b.shards {
 		names[i] = s.name
 	}
-	b.set = newShardSet(names, p.existsOn, p.countOn)
+	b.set = tenantdb.NewShardSet(names, p.existsOn, p.countOn)
 	return p, nil
 }
 
 // AppRole returns the role tenant handles connect as.
-func (p *PostgresRLS) AppRole() string { return p.appRole }
+func (p *RLS) AppRole() string { return p.appRole }
 
 // Schema returns the schema of the shared tables.
-func (p *PostgresRLS) Schema() string { return p.schema }
+func (p *RLS) Schema() string { return p.schema }
 
 // setup makes sure shard i has the application role, the registry and the
 // schema, once per provisioner (again after a failure).
-func (p *PostgresRLS) setup(ctx context.Context, i int) error {
+func (p *RLS) setup(ctx context.Context, i int) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.ready[i] {
@@ -214,7 +215,7 @@ func (p *PostgresRLS) setup(ctx context.Context, i int) error {
 	return nil
 }
 
-func (p *PostgresRLS) setupShard(ctx context.Context, i int) error {
+func (p *RLS) setupShard(ctx context.Context, i int) error {
 	admin := p.shards[i].admin
 	role := pgIdent(p.appRole)
 	var exists bool
@@ -274,14 +275,14 @@ func firstLine(s string) string {
 	return line
 }
 
-func (p *PostgresRLS) existsOn(ctx context.Context, i int, name string) (bool, error) {
+func (p *RLS) existsOn(ctx context.Context, i int, name string) (bool, error) {
 	if err := p.setup(ctx, i); err != nil {
 		return false, err
 	}
 	return p.queryExists(ctx, i, `SELECT EXISTS (SELECT 1 FROM `+rlsRegistry+` WHERE name = $1)`, name)
 }
 
-func (p *PostgresRLS) countOn(ctx context.Context, i int) (int, error) {
+func (p *RLS) countOn(ctx context.Context, i int) (int, error) {
 	if err := p.setup(ctx, i); err != nil {
 		return 0, err
 	}
@@ -299,7 +300,7 @@ func (p *PostgresRLS) countOn(ctx context.Context, i int) (int, error) {
 //		_, err := migrations.Up(ctx, p.Dialect(), db)
 //		return err
 //	}
-func (p *PostgresRLS) Prepare(ctx context.Context, up func(ctx context.Context, db *sql.DB) error) error {
+func (p *RLS) Prepare(ctx context.Context, up func(ctx context.Context, db *sql.DB) error) error {
 	for i, sh := range p.shards {
 		if err := p.setup(ctx, i); err != nil {
 			return fmt.Errorf("tenantdb: prepare postgres-rls: %w", err)
@@ -317,7 +318,7 @@ func (p *PostgresRLS) Prepare(ctx context.Context, up func(ctx context.Context, 
 }
 
 // migrate runs up on an owner pool of shard i.
-func (p *PostgresRLS) migrate(ctx context.Context, i int, up func(ctx context.Context, db *sql.DB) error) (err error) {
+func (p *RLS) migrate(ctx context.Context, i int, up func(ctx context.Context, db *sql.DB) error) (err error) {
 	cfg := p.shards[i].cfg.Copy()
 	cfg.RuntimeParams["search_path"] = pgIdent(p.schema)
 	db := stdlib.OpenDB(*cfg)
@@ -341,12 +342,12 @@ func (p *PostgresRLS) migrate(ctx context.Context, i int, up func(ctx context.Co
 
 // SecureTables secures every table of Schema on every shard that lacks any
 // part of it (column, foreign key, index, row-level security, policy,
-// grants), as described on PostgresRLS; views get security_invoker and
+// grants), as described on RLS; views get security_invoker and
 // grants, sequences USAGE. Prepare calls it after migrating; call it again
 // after creating tables otherwise. It refuses a table that has rows but no
 // tenant_id column (they would belong to nobody), and one owned by the
 // application role.
-func (p *PostgresRLS) SecureTables(ctx context.Context) error {
+func (p *RLS) SecureTables(ctx context.Context) error {
 	for i, sh := range p.shards {
 		if err := p.setup(ctx, i); err != nil {
 			return fmt.Errorf("tenantdb: secure tables: %w", err)
@@ -365,7 +366,7 @@ type rlsRelation struct {
 }
 
 // secure secures shard i's schema in one transaction.
-func (p *PostgresRLS) secure(ctx context.Context, i int) (err error) {
+func (p *RLS) secure(ctx context.Context, i int) (err error) {
 	tx, err := p.shards[i].admin.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -451,7 +452,7 @@ func (p *PostgresRLS) secure(ctx context.Context, i int) (err error) {
 
 // relations lists the tables and views of the schema with what SecureTables
 // needs to know about them.
-func (p *PostgresRLS) relations(ctx context.Context, tx *sql.Tx) ([]rlsRelation, error) {
+func (p *RLS) relations(ctx context.Context, tx *sql.Tx) ([]rlsRelation, error) {
 	rows, err := tx.QueryContext(ctx, `
 SELECT c.relname, c.relkind::text, pg_get_userbyid(c.relowner),
 	EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = $2 AND NOT a.attisdropped),
@@ -530,7 +531,7 @@ func deleteTenantRows(ctx context.Context, tx *sql.Tx, tables []string, tenant s
 // ownerTx begins a transaction as the owner on shard i, with search_path set
 // to the schema and bound to tenant (the owner is subject to the policies,
 // unless it is a superuser).
-func (p *PostgresRLS) ownerTx(ctx context.Context, i int, tenant string) (*sql.Tx, error) {
+func (p *RLS) ownerTx(ctx context.Context, i int, tenant string) (*sql.Tx, error) {
 	tx, err := p.shards[i].admin.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, err
@@ -543,21 +544,21 @@ func (p *PostgresRLS) ownerTx(ctx context.Context, i int, tenant string) (*sql.T
 	return tx, nil
 }
 
-// Create registers the tenant on the shard named by WithShard (or picked by
-// PickShard), unless it is registered on any shard (ErrExists). No DDL is
+// Create registers the tenant on the shard named by tenantdb.WithShard (or picked by
+// PickShard), unless it is registered on any shard (tenantdb.ErrExists). No DDL is
 // needed: the tenant's rows go into the shared tables.
-func (p *PostgresRLS) Create(ctx context.Context, name string) error {
-	if err := ValidateName(name); err != nil {
+func (p *RLS) Create(ctx context.Context, name string) error {
+	if err := tenantdb.ValidateName(name); err != nil {
 		return err
 	}
-	unlock := p.set.lock(name)
+	unlock := p.set.Lock(name)
 	defer unlock()
-	if _, found, err := p.set.locate(ctx, name); err != nil {
+	if _, found, err := p.set.Locate(ctx, name); err != nil {
 		return fmt.Errorf("tenantdb: create postgres-rls tenant %q: %w", name, err)
 	} else if found {
-		return fmt.Errorf("tenantdb: create postgres-rls tenant %q: %w", name, ErrExists)
+		return fmt.Errorf("tenantdb: create postgres-rls tenant %q: %w", name, tenantdb.ErrExists)
 	}
-	i, err := p.set.target(ctx)
+	i, err := p.set.Target(ctx)
 	if err != nil {
 		return fmt.Errorf("tenantdb: create postgres-rls tenant %q: %w", name, err)
 	}
@@ -567,11 +568,11 @@ func (p *PostgresRLS) Create(ctx context.Context, name string) error {
 	sh := p.shards[i]
 	if _, err := sh.admin.ExecContext(ctx, `INSERT INTO `+rlsRegistry+` (name) VALUES ($1)`, name); err != nil {
 		if pgCode(err) == pgUniqueViolation {
-			return fmt.Errorf("tenantdb: create postgres-rls tenant %q on shard %q: %w", name, sh.name, ErrExists)
+			return fmt.Errorf("tenantdb: create postgres-rls tenant %q on shard %q: %w", name, sh.name, tenantdb.ErrExists)
 		}
 		return fmt.Errorf("tenantdb: create postgres-rls tenant %q on shard %q: %w", name, sh.name, err)
 	}
-	p.set.remember(name, i)
+	p.set.Remember(name, i)
 	return nil
 }
 
@@ -579,13 +580,13 @@ func (p *PostgresRLS) Create(ctx context.Context, name string) error {
 // registration, in one transaction. Handles still open see no rows
 // afterwards and cannot write any (the foreign key to the registry
 // refuses them). Dropping a missing tenant returns nil.
-func (p *PostgresRLS) Drop(ctx context.Context, name string) (err error) {
-	if err := ValidateName(name); err != nil {
+func (p *RLS) Drop(ctx context.Context, name string) (err error) {
+	if err := tenantdb.ValidateName(name); err != nil {
 		return err
 	}
-	unlock := p.set.lock(name)
+	unlock := p.set.Lock(name)
 	defer unlock()
-	i, ok, err := p.set.locate(ctx, name)
+	i, ok, err := p.set.Locate(ctx, name)
 	if err != nil {
 		return fmt.Errorf("tenantdb: drop postgres-rls tenant %q: %w", name, err)
 	}
@@ -620,36 +621,36 @@ func (p *PostgresRLS) Drop(ctx context.Context, name string) (err error) {
 	if err := tx.Commit(); err != nil {
 		return err
 	}
-	p.set.forget(name)
+	p.set.Forget(name)
 	return nil
 }
 
 // Exists reports whether the tenant is registered on any shard.
-func (p *PostgresRLS) Exists(ctx context.Context, name string) (bool, error) {
-	if err := ValidateName(name); err != nil {
+func (p *RLS) Exists(ctx context.Context, name string) (bool, error) {
+	if err := tenantdb.ValidateName(name); err != nil {
 		return false, err
 	}
-	_, ok, err := p.set.locate(ctx, name)
+	_, ok, err := p.set.Locate(ctx, name)
 	if err != nil {
 		return false, fmt.Errorf("tenantdb: postgres-rls tenant %q: %w", name, err)
 	}
 	return ok, nil
 }
 
-// Open checks that the tenant is registered (ErrNotExist otherwise) and
+// Open checks that the tenant is registered (tenantdb.ErrNotExist otherwise) and
 // returns a pool of at most MaxConnsPerTenant connections as AppRole to its
 // shard's database, with search_path set to Schema, binding the tenant in
-// every transaction (see PostgresRLS), checked with a ping.
-func (p *PostgresRLS) Open(ctx context.Context, name string) (*sql.DB, error) {
-	if err := ValidateName(name); err != nil {
+// every transaction (see RLS), checked with a ping.
+func (p *RLS) Open(ctx context.Context, name string) (*sql.DB, error) {
+	if err := tenantdb.ValidateName(name); err != nil {
 		return nil, err
 	}
-	i, ok, err := p.set.locate(ctx, name)
+	i, ok, err := p.set.Locate(ctx, name)
 	if err != nil {
 		return nil, fmt.Errorf("tenantdb: open postgres-rls tenant %q: %w", name, err)
 	}
 	if !ok {
-		return nil, fmt.Errorf("tenantdb: open postgres-rls tenant %q: %w", name, ErrNotExist)
+		return nil, fmt.Errorf("tenantdb: open postgres-rls tenant %q: %w", name, tenantdb.ErrNotExist)
 	}
 	db := p.openPool(p.appConfig(i), name)
 	if err := db.PingContext(ctx); err != nil {
@@ -660,7 +661,7 @@ func (p *PostgresRLS) Open(ctx context.Context, name string) (*sql.DB, error) {
 }
 
 // appConfig is shard i's connection settings for AppRole.
-func (p *PostgresRLS) appConfig(i int) *pgx.ConnConfig {
+func (p *RLS) appConfig(i int) *pgx.ConnConfig {
 	cfg := p.shards[i].cfg.Copy()
 	cfg.User = p.appRole
 	cfg.Password = p.appPassword
@@ -673,8 +674,8 @@ func (p *PostgresRLS) appConfig(i int) *pgx.ConnConfig {
 // until a transaction binds one with BindTenant (or InTenantTx). It is for
 // work that goes over many tenants, such as jobs; its connections (at most
 // MaxConnsPerTenant) are outside the budget. The caller closes it.
-func (p *PostgresRLS) OpenShard(ctx context.Context, shard string) (*sql.DB, error) {
-	i, err := p.set.index(shard)
+func (p *RLS) OpenShard(ctx context.Context, shard string) (*sql.DB, error) {
+	i, err := p.set.Index(shard)
 	if err != nil {
 		return nil, err
 	}
@@ -694,17 +695,17 @@ func (p *PostgresRLS) OpenShard(ctx context.Context, shard string) (*sql.DB, err
 // the row values (TOASTed values as stored, compressed) but not page and
 // tuple overhead, free space, dead rows or indexes; a shared table has no
 // exact per-tenant size. A tenant without rows has size 0. A missing
-// tenant gives ErrNotExist.
-func (p *PostgresRLS) Size(ctx context.Context, name string) (size int64, err error) {
-	if err := ValidateName(name); err != nil {
+// tenant gives tenantdb.ErrNotExist.
+func (p *RLS) Size(ctx context.Context, name string) (size int64, err error) {
+	if err := tenantdb.ValidateName(name); err != nil {
 		return 0, err
 	}
-	i, ok, err := p.set.locate(ctx, name)
+	i, ok, err := p.set.Locate(ctx, name)
 	if err != nil {
 		return 0, fmt.Errorf("tenantdb: size of postgres-rls tenant %q: %w", name, err)
 	}
 	if !ok {
-		return 0, fmt.Errorf("tenantdb: size of postgres-rls tenant %q: %w", name, ErrNotExist)
+		return 0, fmt.Errorf("tenantdb: size of postgres-rls tenant %q: %w", name, tenantdb.ErrNotExist)
 	}
 	tx, err := p.ownerTx(ctx, i, name)
 	if err != nil {
@@ -734,7 +735,7 @@ func (p *PostgresRLS) Size(ctx context.Context, name string) (size int64, err er
 // bound to a tenant, or Wipe refuses. Rows are deleted with an explicit
 // tenant_id condition as well as under the policies, so a handle that
 // bypasses row-level security still deletes only that tenant's rows.
-func (p *PostgresRLS) Wipe(ctx context.Context, db *sql.DB) (err error) {
+func (p *RLS) Wipe(ctx context.Context, db *sql.DB) (err error) {
 	if db == nil {
 		return errors.New("tenantdb: wipe postgres-rls tenant: nil *sql.DB")
 	}
@@ -751,7 +752,7 @@ func (p *PostgresRLS) Wipe(ctx context.Context, db *sql.DB) (err error) {
 	if err := tx.QueryRowContext(ctx, `SELECT current_setting('`+RLSSetting+`', true)`).Scan(&tenant); err != nil {
 		return fmt.Errorf("tenantdb: wipe postgres-rls tenant: %w", err)
 	}
-	if ValidateName(tenant.String) != nil {
+	if tenantdb.ValidateName(tenant.String) != nil {
 		return errors.New("tenantdb: wipe postgres-rls tenant: the handle is bound to no tenant (use a handle from Open)")
 	}
 	tables, err := securedTables(ctx, tx)
@@ -772,7 +773,7 @@ func (p *PostgresRLS) Wipe(ctx context.Context, db *sql.DB) (err error) {
 // the transaction then sees and writes that tenant's rows only; the
 // binding ends with the transaction.
 func BindTenant(ctx context.Context, tx *sql.Tx, tenant string) error {
-	if err := ValidateName(tenant); err != nil {
+	if err := tenantdb.ValidateName(tenant); err != nil {
 		return err
 	}
 	if _, err := tx.ExecContext(ctx, `SELECT set_config('`+RLSSetting+`', $1, true)`, tenant); err != nil {
@@ -784,7 +785,7 @@ func BindTenant(ctx context.Context, tx *sql.Tx, tenant string) error {
 // InTenantTx runs fn in a transaction of db bound to tenant (BindTenant),
 // committing if fn returns nil and rolling back otherwise.
 func InTenantTx(ctx context.Context, db *sql.DB, tenant string, fn func(*sql.Tx) error) (err error) {
-	if err := ValidateName(tenant); err != nil {
+	if err := tenantdb.ValidateName(tenant); err != nil {
 		return err
 	}
 	tx, err := db.BeginTx(ctx, nil)

@@ -1,4 +1,4 @@
-package tenantdb
+package mysqldriver
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+	"github.com/gotenancy/tenancy/tenantdb"
 )
 
 // MySQL error numbers the provisioner acts on.
@@ -37,16 +38,16 @@ func mysqlIdent(name string) string {
 // mysqlSystemSchemas are the server's own databases.
 var mysqlSystemSchemas = []string{"information_schema", "mysql", "performance_schema", "sys"}
 
-// MySQLConfig configures MySQLDatabase. Zero values mean the defaults.
+// Config configures Database. Zero values mean the defaults.
 // The connection budget works as for PostgreSQL (see PostgresConfig):
-// ConnConfig.MaxOpen = MaxOpenTenants() = Budget / MaxConnsPerTenant.
-type MySQLConfig struct {
+// tenantdb.ConnConfig.MaxOpen = MaxOpenTenants() = Budget / MaxConnsPerTenant.
+type Config struct {
 	// Shards are the servers; at least one. Each URL is an administrative
 	// connection, either mysql://user:password@host:port/db?params or a
 	// go-sql-driver/mysql DSN (user:password@tcp(host:port)/db?params); its
 	// database may be empty. Tenant connections use the same server,
 	// credentials and parameters with the tenant's database.
-	Shards []Shard
+	Shards []tenantdb.Shard
 	// MaxConnsPerTenant is the pool size of each tenant *sql.DB; default 2.
 	MaxConnsPerTenant int
 	// Budget caps the connections of every tenant pool together; default
@@ -68,33 +69,33 @@ type mysqlShard struct {
 	adminDB string
 }
 
-// MySQLDatabase is the mysql-database Provisioner: one database (schema)
+// Database is the mysql-database tenantdb.Provisioner: one database (schema)
 // per tenant on a MySQL or MariaDB server, created with CHARACTER SET
 // utf8mb4. Shards work as for PostgresDatabase: Create uses the shard
-// named by WithShard or PickShard's (which counts every database but the
+// named by tenantdb.WithShard or PickShard's (which counts every database but the
 // server's own and the administrative one); the other methods find the
 // database wherever it is. Tenant handles connect with the shard's
 // credentials and parameters plus multiStatements=true and
 // parseTime=true. It is safe for concurrent use.
-type MySQLDatabase struct {
+type Database struct {
 	shards   []*mysqlShard
-	set      *shardSet
+	set      *tenantdb.ShardSet
 	maxConns int
 	budget   int
 	idle     time.Duration
 }
 
 var (
-	_ Provisioner = (*MySQLDatabase)(nil)
-	_ Sharded     = (*MySQLDatabase)(nil)
-	_ Budgeted    = (*MySQLDatabase)(nil)
+	_ tenantdb.Provisioner = (*Database)(nil)
+	_ tenantdb.Sharded     = (*Database)(nil)
+	_ tenantdb.Budgeted    = (*Database)(nil)
 )
 
-// ParseMySQLURL parses a shard URL for MySQLDatabase: a
+// ParseURL parses a shard URL for Database: a
 // mysql://user:password@host[:port]/[database][?params] URL (params as in
 // a go-sql-driver/mysql DSN) or such a DSN itself. The result has
 // parseTime and multiStatements on. Errors do not repeat the password.
-func ParseMySQLURL(s string) (*mysql.Config, error) {
+func ParseURL(s string) (*mysql.Config, error) {
 	var cfg *mysql.Config
 	if len(s) >= 8 && strings.EqualFold(s[:8], "mysql://") {
 		u, err := url.Parse(s)
@@ -131,24 +132,24 @@ func ParseMySQLURL(s string) (*mysql.Config, error) {
 	return cfg, nil
 }
 
-// NewMySQLDatabase returns a mysql-database provisioner for cfg. It
+// NewDatabase returns a mysql-database provisioner for cfg. It
 // connects to nothing until used; Close closes its administrative pools.
-func NewMySQLDatabase(cfg *MySQLConfig) (*MySQLDatabase, error) {
+func NewDatabase(cfg *Config) (*Database, error) {
 	const what = "mysql-database"
 	if cfg == nil {
 		return nil, fmt.Errorf("tenantdb: %s config: Shards are required", what)
 	}
-	names, err := checkShards(what, cfg.Shards)
+	names, err := tenantdb.CheckShards(what, cfg.Shards)
 	if err != nil {
 		return nil, err
 	}
-	maxConns, budget, adminConns, idle, err := checkBudget(what, cfg.MaxConnsPerTenant, cfg.Budget, cfg.AdminConns, cfg.ConnMaxIdleTime)
+	maxConns, budget, adminConns, idle, err := tenantdb.CheckBudget(what, cfg.MaxConnsPerTenant, cfg.Budget, cfg.AdminConns, cfg.ConnMaxIdleTime)
 	if err != nil {
 		return nil, err
 	}
-	p := &MySQLDatabase{maxConns: maxConns, budget: budget, idle: idle}
+	p := &Database{maxConns: maxConns, budget: budget, idle: idle}
 	for _, s := range cfg.Shards {
-		mc, err := ParseMySQLURL(s.URL)
+		mc, err := ParseURL(s.URL)
 		if err == nil {
 			var conn driver.Connector
 			if conn, err = mysql.NewConnector(mc); err == nil {
@@ -165,36 +166,36 @@ func NewMySQLDatabase(cfg *MySQLConfig) (*MySQLDatabase, error) {
 		_ = p.Close()
 		return nil, fmt.Errorf("tenantdb: %s config: shard %q: %w", what, s.Name, err)
 	}
-	p.set = newShardSet(names, p.existsOn, p.countOn)
+	p.set = tenantdb.NewShardSet(names, p.existsOn, p.countOn)
 	return p, nil
 }
 
 // Dialect returns "mysql", goose's name for MySQL and MariaDB.
-func (p *MySQLDatabase) Dialect() string { return "mysql" }
+func (p *Database) Dialect() string { return "mysql" }
 
 // Shards lists the shard names in configuration order.
-func (p *MySQLDatabase) Shards() []string { return append([]string(nil), p.set.names...) }
+func (p *Database) Shards() []string { return append([]string(nil), p.set.Names...) }
 
 // PickShard returns the shard holding the fewest databases (the server's
 // own and the administrative one aside), the earliest on a tie.
-func (p *MySQLDatabase) PickShard(ctx context.Context) (string, error) { return p.set.pickShard(ctx) }
+func (p *Database) PickShard(ctx context.Context) (string, error) { return p.set.PickShard(ctx) }
 
 // ShardOf returns the shard holding the named database.
-func (p *MySQLDatabase) ShardOf(ctx context.Context, name string) (string, error) {
-	return p.set.shardOf(ctx, name)
+func (p *Database) ShardOf(ctx context.Context, name string) (string, error) {
+	return p.set.ShardOf(ctx, name)
 }
 
 // MaxOpenTenants returns Budget / MaxConnsPerTenant.
-func (p *MySQLDatabase) MaxOpenTenants() int { return p.budget / p.maxConns }
+func (p *Database) MaxOpenTenants() int { return p.budget / p.maxConns }
 
 // MaxConnsPerTenant returns the pool size of each tenant handle.
-func (p *MySQLDatabase) MaxConnsPerTenant() int { return p.maxConns }
+func (p *Database) MaxConnsPerTenant() int { return p.maxConns }
 
 // Budget returns the cap on all tenant connections together.
-func (p *MySQLDatabase) Budget() int { return p.budget }
+func (p *Database) Budget() int { return p.budget }
 
 // Close closes the shards' administrative pools.
-func (p *MySQLDatabase) Close() error {
+func (p *Database) Close() error {
 	var errs []error
 	for _, s := range p.shards {
 		errs = append(errs, s.admin.Close())
@@ -205,14 +206,14 @@ func (p *MySQLDatabase) Close() error {
 	return nil
 }
 
-func (p *MySQLDatabase) existsOn(ctx context.Context, i int, name string) (bool, error) {
+func (p *Database) existsOn(ctx context.Context, i int, name string) (bool, error) {
 	var n int
 	err := p.shards[i].admin.QueryRowContext(ctx,
 		`SELECT count(*) FROM information_schema.schemata WHERE schema_name = ?`, name).Scan(&n)
 	return n > 0, err
 }
 
-func (p *MySQLDatabase) countOn(ctx context.Context, i int) (int, error) {
+func (p *Database) countOn(ctx context.Context, i int) (int, error) {
 	var n int
 	err := p.shards[i].admin.QueryRowContext(ctx, `
 SELECT count(*) FROM information_schema.schemata
@@ -221,7 +222,7 @@ WHERE schema_name NOT IN ('information_schema', 'mysql', 'performance_schema', '
 }
 
 // reserved reports the server's own databases and the administrative ones.
-func (p *MySQLDatabase) reserved(name string) bool {
+func (p *Database) reserved(name string) bool {
 	for _, s := range mysqlSystemSchemas {
 		if name == s {
 			return true
@@ -236,31 +237,31 @@ func (p *MySQLDatabase) reserved(name string) bool {
 }
 
 // Create makes the database with CREATE DATABASE ... CHARACTER SET utf8mb4
-// on the shard named by WithShard (or picked by PickShard), unless a
-// database of that name exists on any shard (ErrExists).
-func (p *MySQLDatabase) Create(ctx context.Context, name string) error {
-	if err := ValidateName(name); err != nil {
+// on the shard named by tenantdb.WithShard (or picked by PickShard), unless a
+// database of that name exists on any shard (tenantdb.ErrExists).
+func (p *Database) Create(ctx context.Context, name string) error {
+	if err := tenantdb.ValidateName(name); err != nil {
 		return err
 	}
-	unlock := p.set.lock(name)
+	unlock := p.set.Lock(name)
 	defer unlock()
-	if _, found, err := p.set.locate(ctx, name); err != nil {
+	if _, found, err := p.set.Locate(ctx, name); err != nil {
 		return fmt.Errorf("tenantdb: create mysql database %q: %w", name, err)
 	} else if found {
-		return fmt.Errorf("tenantdb: create mysql database %q: %w", name, ErrExists)
+		return fmt.Errorf("tenantdb: create mysql database %q: %w", name, tenantdb.ErrExists)
 	}
-	i, err := p.set.target(ctx)
+	i, err := p.set.Target(ctx)
 	if err != nil {
 		return fmt.Errorf("tenantdb: create mysql database %q: %w", name, err)
 	}
 	sh := p.shards[i]
 	if _, err := sh.admin.ExecContext(ctx, "CREATE DATABASE "+mysqlIdent(name)+" CHARACTER SET utf8mb4"); err != nil {
 		if mysqlCode(err) == mysqlDBCreateExists {
-			return fmt.Errorf("tenantdb: create mysql database %q on shard %q: %w", name, sh.name, ErrExists)
+			return fmt.Errorf("tenantdb: create mysql database %q on shard %q: %w", name, sh.name, tenantdb.ErrExists)
 		}
 		return fmt.Errorf("tenantdb: create mysql database %q on shard %q: %w", name, sh.name, err)
 	}
-	p.set.remember(name, i)
+	p.set.Remember(name, i)
 	return nil
 }
 
@@ -269,16 +270,16 @@ func (p *MySQLDatabase) Create(ctx context.Context, name string) error {
 // open fail afterwards (no database selected, or unknown database for new
 // connections) and never recreate it. Dropping a missing database returns
 // nil; the server's own databases and the administrative ones are refused.
-func (p *MySQLDatabase) Drop(ctx context.Context, name string) error {
-	if err := ValidateName(name); err != nil {
+func (p *Database) Drop(ctx context.Context, name string) error {
+	if err := tenantdb.ValidateName(name); err != nil {
 		return err
 	}
 	if p.reserved(name) {
 		return fmt.Errorf("tenantdb: drop mysql database %q: refusing to drop a server's own database", name)
 	}
-	unlock := p.set.lock(name)
+	unlock := p.set.Lock(name)
 	defer unlock()
-	i, ok, err := p.set.locate(ctx, name)
+	i, ok, err := p.set.Locate(ctx, name)
 	if err != nil {
 		return fmt.Errorf("tenantdb: drop mysql database %q: %w", name, err)
 	}
@@ -289,16 +290,16 @@ func (p *MySQLDatabase) Drop(ctx context.Context, name string) error {
 	if _, err := sh.admin.ExecContext(ctx, "DROP DATABASE IF EXISTS "+mysqlIdent(name)); err != nil {
 		return fmt.Errorf("tenantdb: drop mysql database %q on shard %q: %w", name, sh.name, err)
 	}
-	p.set.forget(name)
+	p.set.Forget(name)
 	return nil
 }
 
 // Exists reports whether any shard holds the database.
-func (p *MySQLDatabase) Exists(ctx context.Context, name string) (bool, error) {
-	if err := ValidateName(name); err != nil {
+func (p *Database) Exists(ctx context.Context, name string) (bool, error) {
+	if err := tenantdb.ValidateName(name); err != nil {
 		return false, err
 	}
-	_, ok, err := p.set.locate(ctx, name)
+	_, ok, err := p.set.Locate(ctx, name)
 	if err != nil {
 		return false, fmt.Errorf("tenantdb: mysql database %q: %w", name, err)
 	}
@@ -307,18 +308,18 @@ func (p *MySQLDatabase) Exists(ctx context.Context, name string) (bool, error) {
 
 // Open returns a pool of at most MaxConnsPerTenant connections to the
 // database on its shard, with multiStatements and parseTime on, checked
-// with a ping. A missing database gives ErrNotExist.
-func (p *MySQLDatabase) Open(ctx context.Context, name string) (*sql.DB, error) {
-	if err := ValidateName(name); err != nil {
+// with a ping. A missing database gives tenantdb.ErrNotExist.
+func (p *Database) Open(ctx context.Context, name string) (*sql.DB, error) {
+	if err := tenantdb.ValidateName(name); err != nil {
 		return nil, err
 	}
-	i, ok, err := p.set.lookup(ctx, name)
+	i, ok, err := p.set.Lookup(ctx, name)
 	for attempt := 0; ; attempt++ {
 		if err != nil {
 			return nil, fmt.Errorf("tenantdb: open mysql database %q: %w", name, err)
 		}
 		if !ok {
-			return nil, fmt.Errorf("tenantdb: open mysql database %q: %w", name, ErrNotExist)
+			return nil, fmt.Errorf("tenantdb: open mysql database %q: %w", name, tenantdb.ErrNotExist)
 		}
 		cfg := p.shards[i].cfg.Clone()
 		cfg.DBName = name
@@ -342,24 +343,24 @@ func (p *MySQLDatabase) Open(ctx context.Context, name string) (*sql.DB, error) 
 		if mysqlCode(perr) != mysqlBadDB || attempt > 0 {
 			return nil, fmt.Errorf("tenantdb: open mysql database %q on shard %q: %w", name, p.shards[i].name, perr)
 		}
-		i, ok, err = p.set.locate(ctx, name)
+		i, ok, err = p.set.Locate(ctx, name)
 	}
 }
 
 // Size reports the data and index bytes of the database's tables from
 // information_schema.tables (InnoDB's figures are estimates, at least one
-// page per table and index). A missing database gives ErrNotExist.
-func (p *MySQLDatabase) Size(ctx context.Context, name string) (int64, error) {
-	if err := ValidateName(name); err != nil {
+// page per table and index). A missing database gives tenantdb.ErrNotExist.
+func (p *Database) Size(ctx context.Context, name string) (int64, error) {
+	if err := tenantdb.ValidateName(name); err != nil {
 		return 0, err
 	}
-	i, ok, err := p.set.lookup(ctx, name)
+	i, ok, err := p.set.Lookup(ctx, name)
 	for attempt := 0; ; attempt++ {
 		if err != nil {
 			return 0, fmt.Errorf("tenantdb: size of mysql database %q: %w", name, err)
 		}
 		if !ok {
-			return 0, fmt.Errorf("tenantdb: size of mysql database %q: %w", name, ErrNotExist)
+			return 0, fmt.Errorf("tenantdb: size of mysql database %q: %w", name, tenantdb.ErrNotExist)
 		}
 		size, found, serr := p.sizeOn(ctx, i, name)
 		if serr != nil {
@@ -369,13 +370,13 @@ func (p *MySQLDatabase) Size(ctx context.Context, name string) (int64, error) {
 			return size, nil
 		}
 		if attempt > 0 {
-			return 0, fmt.Errorf("tenantdb: size of mysql database %q: %w", name, ErrNotExist)
+			return 0, fmt.Errorf("tenantdb: size of mysql database %q: %w", name, tenantdb.ErrNotExist)
 		}
-		i, ok, err = p.set.locate(ctx, name)
+		i, ok, err = p.set.Locate(ctx, name)
 	}
 }
 
-func (p *MySQLDatabase) sizeOn(ctx context.Context, i int, name string) (int64, bool, error) {
+func (p *Database) sizeOn(ctx context.Context, i int, name string) (int64, bool, error) {
 	conn, err := p.shards[i].admin.Conn(ctx)
 	if err != nil {
 		return 0, false, err
@@ -405,7 +406,7 @@ GROUP BY s.schema_name`, name).Scan(&size)
 // connection goes back to the pool (or the connection is discarded).
 // MySQL's DDL is not transactional: a failure leaves the database
 // partly wiped; Wipe can be run again.
-func (p *MySQLDatabase) Wipe(ctx context.Context, db *sql.DB) (err error) {
+func (p *Database) Wipe(ctx context.Context, db *sql.DB) (err error) {
 	if db == nil {
 		return errors.New("tenantdb: wipe mysql database: nil *sql.DB")
 	}
@@ -419,7 +420,7 @@ func (p *MySQLDatabase) Wipe(ctx context.Context, db *sql.DB) (err error) {
 		return fmt.Errorf("tenantdb: wipe mysql database: %w", err)
 	}
 	if !schema.Valid {
-		return fmt.Errorf("tenantdb: wipe mysql database: no database selected: %w", ErrNotExist)
+		return fmt.Errorf("tenantdb: wipe mysql database: no database selected: %w", tenantdb.ErrNotExist)
 	}
 	if _, err := conn.ExecContext(ctx, "SET FOREIGN_KEY_CHECKS = 0"); err != nil {
 		return fmt.Errorf("tenantdb: wipe mysql database %q: %w", schema.String, err)

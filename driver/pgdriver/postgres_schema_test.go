@@ -1,4 +1,4 @@
-package tenantdb_test
+package pgdriver_test
 
 import (
 	"context"
@@ -9,13 +9,14 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/gotenancy/tenancy/driver/pgdriver"
 	"github.com/gotenancy/tenancy/tenantdb"
 	"github.com/gotenancy/tenancy/tenantdb/tenantdbtest"
 )
 
-func newPostgresSchema(t testing.TB, cfg *tenantdb.PostgresConfig) *tenantdb.PostgresSchema {
+func newPostgresSchema(t testing.TB, cfg *pgdriver.Config) *pgdriver.Schema {
 	t.Helper()
-	p, err := tenantdb.NewPostgresSchema(cfg)
+	p, err := pgdriver.NewSchema(cfg)
 	if err != nil {
 		t.Fatalf("NewPostgresSchema: %v", err)
 	}
@@ -29,7 +30,7 @@ func schemaInventory(shards []tenantdb.Shard, dbs []*sql.DB) func(ctx context.Co
 	return func(ctx context.Context, _ tenantdb.Provisioner) ([]string, error) {
 		var all []string
 		for i, db := range dbs {
-			names, err := queryNames(ctx, db, `
+			names, err := tenantdbtest.QueryNames(ctx, db, `
 SELECT nspname FROM pg_namespace
 WHERE nspname NOT IN ('public', 'information_schema') AND nspname NOT LIKE 'pg\_%'`)
 			if err != nil {
@@ -48,7 +49,7 @@ func TestPostgresSchemaConformance(t *testing.T) {
 	shards := pgShards(t, 2)
 	dbs := []*sql.DB{pgOpen(t, shards[0].URL), pgOpen(t, shards[1].URL)}
 	tenantdbtest.Run(t, func(t *testing.T) tenantdb.Provisioner {
-		return newPostgresSchema(t, &tenantdb.PostgresConfig{Shards: shards})
+		return newPostgresSchema(t, &pgdriver.Config{Shards: shards})
 	}, &tenantdbtest.Options{CountObjects: pgCountObjects(true), Inventory: schemaInventory(shards, dbs)})
 }
 
@@ -56,7 +57,7 @@ func TestPostgresSchemaShardsAndReservedNames(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	shards := pgShards(t, 2)
-	p := newPostgresSchema(t, &tenantdb.PostgresConfig{Shards: shards})
+	p := newPostgresSchema(t, &pgdriver.Config{Shards: shards})
 	if got, err := p.PickShard(ctx); err != nil || got != "a" {
 		t.Fatalf("PickShard = %q, %v; want a", got, err)
 	}
@@ -112,7 +113,7 @@ func TestPostgresSchemaNoSearchPathLeak(t *testing.T) {
 	)
 	ctx := t.Context()
 	shards := pgShards(t, 2)
-	p := newPostgresSchema(t, &tenantdb.PostgresConfig{Shards: shards, MaxConnsPerTenant: 3, Budget: 60})
+	p := newPostgresSchema(t, &pgdriver.Config{Shards: shards, MaxConnsPerTenant: 3, Budget: 60})
 	names := make([]string, tenants)
 	for i := range names {
 		names[i] = fmt.Sprintf("leak_%02d", i)
