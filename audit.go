@@ -3,8 +3,6 @@ package tenancy
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"strings"
 )
 
 // Actor is who makes a change: an API key's name, "cli", an admin user.
@@ -42,9 +40,10 @@ func (m *Manager) audit(ctx context.Context, action string, before, after *Tenan
 	m.recordAudit(ctx, action, uuid, tenantJSON(before), tenantJSON(after), opErr)
 }
 
-// recordAudit appends one entry for the context's actor. A failure to
-// record is logged: the change itself has happened and is not undone.
-func (m *Manager) recordAudit(ctx context.Context, action, tenantUUID string, before, after json.RawMessage, opErr error) {
+// NewAuditEntry returns the audit entry of an action by the context's
+// actor (see WithActor) on the tenant with tenantUUID ("" for none):
+// succeeded, or failed with opErr.
+func NewAuditEntry(ctx context.Context, action, tenantUUID string, before, after json.RawMessage, opErr error) *AuditEntry {
 	a := ActorFrom(ctx)
 	e := &AuditEntry{
 		Actor: a.Name, Action: action, TenantUUID: tenantUUID, ClientIP: a.ClientIP, RequestID: a.RequestID,
@@ -53,7 +52,17 @@ func (m *Manager) recordAudit(ctx context.Context, action, tenantUUID string, be
 	if opErr != nil {
 		e.Outcome, e.Error = StateFailed, opErr.Error()
 	}
-	if err := m.store.RecordAudit(context.WithoutCancel(ctx), e); err != nil {
+	return e
+}
+
+// recordAudit appends one entry for the context's actor. A failure to
+// record is logged: the change itself has happened and is not undone.
+func (m *Manager) recordAudit(ctx context.Context, action, tenantUUID string, before, after json.RawMessage, opErr error) {
+	if m.auditor == nil {
+		return
+	}
+	e := NewAuditEntry(ctx, action, tenantUUID, before, after, opErr)
+	if err := m.auditor.RecordAudit(context.WithoutCancel(ctx), e); err != nil {
 		m.log.WarnContext(ctx, "audit entry not recorded", "action", action, "tenant", tenantUUID, "err", err)
 	}
 }
@@ -72,23 +81,4 @@ func jsonValue(v any) json.RawMessage {
 		return nil
 	}
 	return b
-}
-
-// Audit lists audit entries, newest first.
-func (m *Manager) Audit(ctx context.Context, f AuditFilter) ([]AuditEntry, error) {
-	switch {
-	case f.Limit < 0 || f.Limit > MaxAuditLimit:
-		return nil, &ValidationError{Field: "limit", Reason: fmt.Sprintf("must be between 1 and %d", MaxAuditLimit)}
-	case f.Limit == 0:
-		f.Limit = 100
-	}
-	f.TenantUUID = strings.TrimSpace(f.TenantUUID)
-	return m.store.ListAudit(ctx, f)
-}
-
-// RecordAction adds an audit entry for an operation that is not a change to
-// a tenant's record (a cache flush, a connection repair, …); tenantUUID may
-// be empty and details is stored as JSON.
-func (m *Manager) RecordAction(ctx context.Context, action, tenantUUID string, details any, opErr error) {
-	m.recordAudit(ctx, action, tenantUUID, nil, jsonValue(details), opErr)
 }

@@ -37,6 +37,11 @@ type Config struct {
 	Seeders *seed.Registry
 	// Logger receives hook failures and other diagnostics; default slog.Default().
 	Logger *slog.Logger
+	// Audit receives an entry for every change the Manager makes (and every
+	// fleet run, repair and failed change). When nil, the Store is used if
+	// it implements AuditRecorder (the project's catalog stores do);
+	// otherwise nothing is recorded.
+	Audit AuditRecorder
 	// Bootstrappers prepare tenant-scoped resources for Run and Enter, in order.
 	Bootstrappers []Bootstrapper
 	// CentralDomains are the hosts of the control plane (such as
@@ -64,6 +69,7 @@ type Manager struct {
 	migrations *migrate.Set
 	seeders    *seed.Registry
 	log        *slog.Logger
+	auditor    AuditRecorder
 	lockTTL    time.Duration
 	lockWait   time.Duration
 	// central are the normalised central domains, refused as tenant domains.
@@ -91,6 +97,7 @@ func NewManager(cfg *Config) (*Manager, error) {
 		migrations: cfg.Migrations,
 		seeders:    cfg.Seeders,
 		log:        cfg.Logger,
+		auditor:    cfg.Audit,
 		lockTTL:    cfg.LockTTL,
 		lockWait:   cfg.LockWait,
 		central:    centralSet(cfg.CentralDomains),
@@ -128,6 +135,9 @@ func NewManager(cfg *Config) (*Manager, error) {
 	}
 	if m.log == nil {
 		m.log = slog.Default()
+	}
+	if m.auditor == nil {
+		m.auditor, _ = cfg.Store.(AuditRecorder)
 	}
 	if m.lockTTL < 0 || m.lockWait < 0 {
 		return nil, errors.New("tenancy: Config.LockTTL and LockWait must not be negative")

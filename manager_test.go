@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/gotenancy/tenancy"
+	"github.com/gotenancy/tenancy/controlplane"
 	"github.com/gotenancy/tenancy/driver/sqlitedriver"
 	"github.com/gotenancy/tenancy/migrate"
 	"github.com/gotenancy/tenancy/seed"
@@ -21,6 +22,7 @@ import (
 // fixture is a Manager on a temporary data directory.
 type fixture struct {
 	mgr   *tenancy.Manager
+	cp    *controlplane.ControlPlane
 	store tenancy.Store
 	prov  *sqlitedriver.Provisioner
 	dir   string
@@ -47,7 +49,7 @@ func newFixture(t *testing.T, fo fixtureOptions) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := &tenancy.Config{Store: st, Provisioner: prov, CentralDomains: fo.central}
+	cfg := &tenancy.Config{Store: st, Provisioner: prov, CentralDomains: fo.central, Audit: st}
 	if fo.wrapStore != nil {
 		cfg.Store = fo.wrapStore(st)
 	}
@@ -70,7 +72,11 @@ func newFixture(t *testing.T, fo fixtureOptions) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { m.Close() })
-	return &fixture{mgr: m, store: st, prov: prov, dir: dir}
+	cp, err := controlplane.New(st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &fixture{mgr: m, cp: cp, store: st, prov: prov, dir: dir}
 }
 
 // databaseFiles lists the files in the tenant database directory.

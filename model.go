@@ -6,14 +6,10 @@ import "github.com/gotenancy/tenancy/model"
 // application needs only this package. See package model for their docs.
 
 type (
-	// APIKey is model.APIKey.
-	APIKey = model.APIKey
-	// AdminUser is model.AdminUser.
-	AdminUser = model.AdminUser
+	// AuditRecorder is model.AuditRecorder.
+	AuditRecorder = model.AuditRecorder
 	// AuditEntry is model.AuditEntry.
 	AuditEntry = model.AuditEntry
-	// AuditFilter is model.AuditFilter.
-	AuditFilter = model.AuditFilter
 	// Domain is model.Domain.
 	Domain = model.Domain
 	// ListOptions is model.ListOptions.
@@ -22,8 +18,6 @@ type (
 	LockedError = model.LockedError
 	// OperationRecord is model.OperationRecord.
 	OperationRecord = model.OperationRecord
-	// Scope is model.Scope.
-	Scope = model.Scope
 	// StateError is model.StateError.
 	StateError = model.StateError
 	// Status is model.Status.
@@ -39,20 +33,12 @@ type (
 const (
 	// DefaultPerPage is model.DefaultPerPage.
 	DefaultPerPage = model.DefaultPerPage
-	// MaxAuditLimit is model.MaxAuditLimit.
-	MaxAuditLimit = model.MaxAuditLimit
 	// MaxPerPage is model.MaxPerPage.
 	MaxPerPage = model.MaxPerPage
 	// OpMigrate is model.OpMigrate.
 	OpMigrate = model.OpMigrate
 	// OpSeed is model.OpSeed.
 	OpSeed = model.OpSeed
-	// ScopeAdmin is model.ScopeAdmin.
-	ScopeAdmin = model.ScopeAdmin
-	// ScopeRead is model.ScopeRead.
-	ScopeRead = model.ScopeRead
-	// ScopeWrite is model.ScopeWrite.
-	ScopeWrite = model.ScopeWrite
 	// StateFailed is model.StateFailed.
 	StateFailed = model.StateFailed
 	// StatePending is model.StatePending.
@@ -76,18 +62,12 @@ const (
 )
 
 var (
-	// ErrAdminExists is model.ErrAdminExists.
-	ErrAdminExists = model.ErrAdminExists
-	// ErrBadCredentials is model.ErrBadCredentials.
-	ErrBadCredentials = model.ErrBadCredentials
 	// ErrDatabaseTaken is model.ErrDatabaseTaken.
 	ErrDatabaseTaken = model.ErrDatabaseTaken
 	// ErrDomainNotFound is model.ErrDomainNotFound.
 	ErrDomainNotFound = model.ErrDomainNotFound
 	// ErrDomainTaken is model.ErrDomainTaken.
 	ErrDomainTaken = model.ErrDomainTaken
-	// ErrInvalidKey is model.ErrInvalidKey.
-	ErrInvalidKey = model.ErrInvalidKey
 	// ErrLastDomain is model.ErrLastDomain.
 	ErrLastDomain = model.ErrLastDomain
 	// ErrLockLost is model.ErrLockLost.

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gotenancy/tenancy"
+	"github.com/gotenancy/tenancy/controlplane"
 )
 
 //go:embed templates/*.html
@@ -31,6 +32,9 @@ const DefaultSessionTTL = 12 * time.Hour
 type Config struct {
 	// Manager is the service layer every page goes through (required).
 	Manager *tenancy.Manager
+	// ControlPlane holds the admin users, their sessions and the audit
+	// log (required).
+	ControlPlane *controlplane.ControlPlane
 	// Metrics are the per-tenant request metrics shown on a tenant's page.
 	Metrics *tenancy.RequestMetrics
 	// Monitoring serves the live monitoring routes under
@@ -40,7 +44,7 @@ type Config struct {
 	// APIKeyAllows, if set, lets API clients reach the monitoring routes
 	// with an API key instead of a session: it reports whether the
 	// request's credential has the scope.
-	APIKeyAllows func(r *http.Request, scope tenancy.Scope) bool
+	APIKeyAllows func(r *http.Request, scope controlplane.Scope) bool
 	// SessionTTL is how long a sign-in lasts; default DefaultSessionTTL.
 	SessionTTL time.Duration
 	// SecureCookies marks the session cookie Secure even on plain HTTP
@@ -72,6 +76,7 @@ type Config struct {
 type Admin struct {
 	cfg      Config
 	mgr      *tenancy.Manager
+	cp       *controlplane.ControlPlane
 	log      *slog.Logger
 	pages    map[string]*template.Template
 	handler  http.Handler
@@ -95,6 +100,9 @@ type Admin struct {
 func New(cfg *Config) (*Admin, error) {
 	if cfg == nil || cfg.Manager == nil {
 		return nil, errors.New("admin: Config.Manager is required")
+	}
+	if cfg.ControlPlane == nil {
+		return nil, errors.New("admin: Config.ControlPlane is required")
 	}
 	c := *cfg
 	if c.SessionTTL < 0 || c.SignInLimit < 0 || c.SignInWindow < 0 {
@@ -122,6 +130,7 @@ func New(cfg *Config) (*Admin, error) {
 	a := &Admin{
 		cfg:      c,
 		mgr:      c.Manager,
+		cp:       c.ControlPlane,
 		log:      c.Logger,
 		pages:    pages,
 		limiter:  newSignInLimiter(c.SignInLimit, c.SignInWindow),
@@ -220,8 +229,8 @@ type userKey struct{}
 
 // userFrom returns the signed-in admin of a request that went through
 // signedIn.
-func userFrom(ctx context.Context) *tenancy.AdminUser {
-	u, _ := ctx.Value(userKey{}).(*tenancy.AdminUser)
+func userFrom(ctx context.Context) *controlplane.AdminUser {
+	u, _ := ctx.Value(userKey{}).(*controlplane.AdminUser)
 	return u
 }
 
@@ -306,9 +315,9 @@ func (a *Admin) monitoringAuth(h http.Handler) http.Handler {
 	session := a.signedIn(h.ServeHTTP)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if a.cfg.APIKeyAllows != nil && (r.Header.Get("X-Api-Key") != "" || isBearer(r.Header.Get("Authorization"))) {
-			scope := tenancy.ScopeRead
+			scope := controlplane.ScopeRead
 			if r.Method != http.MethodGet && r.Method != http.MethodHead {
-				scope = tenancy.ScopeAdmin
+				scope = controlplane.ScopeAdmin
 			}
 			if !a.cfg.APIKeyAllows(r, scope) {
 				writeJSONError(w, http.StatusUnauthorized, "Invalid or missing API key, or the key lacks the "+string(scope)+" scope.")
@@ -336,7 +345,7 @@ type page struct {
 	Title string
 	// Nav marks the current section: tenants, migrations, monitoring.
 	Nav   string
-	User  *tenancy.AdminUser
+	User  *controlplane.AdminUser
 	Flash string
 	// Data is the page's own data.
 	Data any

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gotenancy/tenancy"
+	"github.com/gotenancy/tenancy/controlplane"
 )
 
 // SessionCookie is the name of the dashboard's session cookie.
@@ -37,12 +38,12 @@ func (s sessionCookie) clear(w http.ResponseWriter, r *http.Request) {
 }
 
 // sessionUser returns the admin the request's session cookie belongs to.
-func (a *Admin) sessionUser(r *http.Request) (*tenancy.AdminUser, bool) {
+func (a *Admin) sessionUser(r *http.Request) (*controlplane.AdminUser, bool) {
 	c, err := r.Cookie(SessionCookie)
 	if err != nil || c.Value == "" {
 		return nil, false
 	}
-	u, err := a.mgr.AdminSession(r.Context(), c.Value)
+	u, err := a.cp.AdminSession(r.Context(), c.Value)
 	if err != nil {
 		if !errors.Is(err, tenancy.ErrNotFound) && r.Context().Err() == nil {
 			a.log.ErrorContext(r.Context(), "admin: looking up a session", "err", err)
@@ -93,35 +94,35 @@ func (a *Admin) login(w http.ResponseWriter, r *http.Request) {
 	}
 	now := a.cfg.Now()
 	if wait := a.limiter.attempt(now, ip, email); wait > 0 {
-		a.mgr.RecordAction(ctx, "admin.sign_in", "", map[string]string{"email": email, "reason": "rate limited"}, errors.New("too many sign-in attempts"))
+		a.cp.RecordAction(ctx, "admin.sign_in", "", map[string]string{"email": email, "reason": "rate limited"}, errors.New("too many sign-in attempts"))
 		w.Header().Set("Retry-After", retryAfter(wait))
 		data.Error = "Too many sign-in attempts. Try again in " + wait.Round(time.Second).String() + "."
 		a.render(w, r, http.StatusTooManyRequests, "login", page{Title: "Sign in", Data: data})
 		return
 	}
-	u, err := a.mgr.AuthenticateAdmin(ctx, email, password)
+	u, err := a.cp.AuthenticateAdmin(ctx, email, password)
 	if err != nil {
-		if !errors.Is(err, tenancy.ErrBadCredentials) {
+		if !errors.Is(err, controlplane.ErrBadCredentials) {
 			a.limiter.cancel(now, ip, email)
 			a.log.ErrorContext(ctx, "admin: signing in", "err", err)
 			data.Error = "Signing in failed; try again."
 			a.render(w, r, http.StatusServiceUnavailable, "login", page{Title: "Sign in", Data: data})
 			return
 		}
-		a.mgr.RecordAction(ctx, "admin.sign_in", "", map[string]string{"email": email}, err)
+		a.cp.RecordAction(ctx, "admin.sign_in", "", map[string]string{"email": email}, err)
 		data.Error = "Wrong email address or password."
 		a.render(w, r, http.StatusUnauthorized, "login", page{Title: "Sign in", Data: data})
 		return
 	}
 	a.limiter.succeed(now, ip, email)
-	token, expires, err := a.mgr.CreateAdminSession(ctx, u.ID, a.cfg.SessionTTL)
+	token, expires, err := a.cp.CreateAdminSession(ctx, u.ID, a.cfg.SessionTTL)
 	if err != nil {
 		a.log.ErrorContext(ctx, "admin: creating a session", "err", err)
 		data.Error = "Signing in failed; try again."
 		a.render(w, r, http.StatusServiceUnavailable, "login", page{Title: "Sign in", Data: data})
 		return
 	}
-	a.mgr.RecordAction(ctx, "admin.sign_in", "", map[string]string{"email": email}, nil)
+	a.cp.RecordAction(ctx, "admin.sign_in", "", map[string]string{"email": email}, nil)
 	a.sessions.set(w, r, token, expires)
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
@@ -129,11 +130,11 @@ func (a *Admin) login(w http.ResponseWriter, r *http.Request) {
 // logout ends the session.
 func (a *Admin) logout(w http.ResponseWriter, r *http.Request) {
 	if c, err := r.Cookie(SessionCookie); err == nil {
-		if err := a.mgr.DeleteAdminSession(r.Context(), c.Value); err != nil {
+		if err := a.cp.DeleteAdminSession(r.Context(), c.Value); err != nil {
 			a.log.ErrorContext(r.Context(), "admin: ending a session", "err", err)
 		}
 	}
-	a.mgr.RecordAction(r.Context(), "admin.sign_out", "", nil, nil)
+	a.cp.RecordAction(r.Context(), "admin.sign_out", "", nil, nil)
 	a.sessions.clear(w, r)
 	http.Redirect(w, r, "/admin/login", http.StatusSeeOther)
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gotenancy/tenancy"
+	"github.com/gotenancy/tenancy/controlplane"
 )
 
 // sessionCookieOf returns the session cookie a response set.
@@ -41,11 +42,11 @@ func TestSignInSetsAHardenedSessionCookie(t *testing.T) {
 	if c.Expires.Before(time.Now().Add(DefaultSessionTTL - time.Hour)) {
 		t.Fatalf("session cookie expires %v", c.Expires)
 	}
-	u, err := f.mgr.AdminSession(context.Background(), c.Value)
+	u, err := cpOf(f.mgr).AdminSession(context.Background(), c.Value)
 	if err != nil || u.Email != dashEmail {
 		t.Fatalf("the cookie's session: %v, %v", u, err)
 	}
-	entries, err := f.mgr.Audit(context.Background(), tenancy.AuditFilter{Action: "admin.sign_in"})
+	entries, err := cpOf(f.mgr).Audit(context.Background(), controlplane.AuditFilter{Action: "admin.sign_in"})
 	if err != nil || len(entries) == 0 || entries[0].Outcome != "succeeded" || entries[0].Actor != "admin:"+dashEmail {
 		t.Fatalf("audit of the sign-in: %+v, %v", entries, err)
 	}
@@ -59,7 +60,7 @@ func TestSessionCookieIsSecureBehindTLS(t *testing.T) {
 		tls    bool
 	}{{"tls", false, true}, {"configured", true, false}} {
 		t.Run(tc.name, func(t *testing.T) {
-			a, err := New(&Config{Manager: f.mgr, SecureCookies: tc.secure})
+			a, err := New(&Config{Manager: f.mgr, ControlPlane: cpOf(f.mgr), SecureCookies: tc.secure})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -104,7 +105,7 @@ func TestSignOutEndsTheSession(t *testing.T) {
 		t.Fatalf("after sign-out: %d to %q", res.code, res.location)
 	}
 	// The old token is dead on the server, not only forgotten by the browser.
-	if _, err := f.mgr.AdminSession(context.Background(), token); err == nil {
+	if _, err := cpOf(f.mgr).AdminSession(context.Background(), token); err == nil {
 		t.Fatal("the session survived sign-out")
 	}
 }
@@ -133,7 +134,7 @@ func TestSignInFailures(t *testing.T) {
 			t.Errorf("%s: a failed sign-in set a session cookie", tc.name)
 		}
 	}
-	entries, err := f.mgr.Audit(context.Background(), tenancy.AuditFilter{Action: "admin.sign_in"})
+	entries, err := cpOf(f.mgr).Audit(context.Background(), controlplane.AuditFilter{Action: "admin.sign_in"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +153,7 @@ func TestFailedSignInsAreRateLimited(t *testing.T) {
 	f := newDashFixture(t)
 	var now atomic.Int64
 	now.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
-	a, err := New(&Config{Manager: f.mgr, SignInLimit: 3, SignInWindow: time.Minute, Now: func() time.Time { return time.Unix(0, now.Load()) }})
+	a, err := New(&Config{Manager: f.mgr, ControlPlane: cpOf(f.mgr), SignInLimit: 3, SignInWindow: time.Minute, Now: func() time.Time { return time.Unix(0, now.Load()) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +179,7 @@ func TestFailedSignInsAreRateLimited(t *testing.T) {
 	if rec := signIn(dashEmail, dashPassword); rec.Code != http.StatusSeeOther {
 		t.Fatalf("after the window: %d", rec.Code)
 	}
-	entries, err := f.mgr.Audit(context.Background(), tenancy.AuditFilter{Action: "admin.sign_in"})
+	entries, err := cpOf(f.mgr).Audit(context.Background(), controlplane.AuditFilter{Action: "admin.sign_in"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,12 +217,12 @@ func TestMonitoringAcceptsAPIKeysWithTheScope(t *testing.T) {
 	mon := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte(tenancy.ActorFrom(r.Context()).Name))
 	})
-	a, err := New(&Config{Manager: f.mgr, Monitoring: mon, APIKeyAllows: func(r *http.Request, s tenancy.Scope) bool {
+	a, err := New(&Config{Manager: f.mgr, ControlPlane: cpOf(f.mgr), Monitoring: mon, APIKeyAllows: func(r *http.Request, s controlplane.Scope) bool {
 		k := r.Header.Get("X-Api-Key")
 		if f := strings.Fields(r.Header.Get("Authorization")); len(f) == 2 && strings.EqualFold(f[0], "bearer") {
 			k = f[1]
 		}
-		return k == "admin-key" || (k == "read-key" && s == tenancy.ScopeRead)
+		return k == "admin-key" || (k == "read-key" && s == controlplane.ScopeRead)
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -254,11 +255,11 @@ func TestMonitoringAcceptsAPIKeysWithTheScope(t *testing.T) {
 	// Only a Bearer Authorization (any case) means an API client; Basic
 	// credentials of a proxy in front of the dashboard go the session's
 	// way.
-	u, err := f.mgr.AuthenticateAdmin(context.Background(), dashEmail, dashPassword)
+	u, err := cpOf(f.mgr).AuthenticateAdmin(context.Background(), dashEmail, dashPassword)
 	if err != nil {
 		t.Fatal(err)
 	}
-	token, _, err := f.mgr.CreateAdminSession(context.Background(), u.ID, time.Hour)
+	token, _, err := cpOf(f.mgr).CreateAdminSession(context.Background(), u.ID, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -310,7 +311,7 @@ func TestParallelSignInsAreLimited(t *testing.T) {
 		{"one IPv6 /64", func(i int) string { return "[2001:db8::" + itoa(i+1) + "]:1234" }, func(i int) string { return "v6-" + itoa(i) + "@example.com" }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			a, err := New(&Config{Manager: f.mgr, SignInLimit: limit, SignInWindow: time.Minute})
+			a, err := New(&Config{Manager: f.mgr, ControlPlane: cpOf(f.mgr), SignInLimit: limit, SignInWindow: time.Minute})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -340,7 +341,7 @@ func TestParallelSignInsAreLimited(t *testing.T) {
 			}
 		})
 	}
-	entries, err := f.mgr.Audit(context.Background(), tenancy.AuditFilter{Action: "admin.sign_in", Limit: 1000})
+	entries, err := cpOf(f.mgr).Audit(context.Background(), controlplane.AuditFilter{Action: "admin.sign_in", Limit: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/pressly/goose/v3"
 
 	"github.com/gotenancy/tenancy"
+	"github.com/gotenancy/tenancy/controlplane"
 )
 
 // gatedMigration is a Go migration (version 900) that waits until the
@@ -175,7 +176,7 @@ func TestFleetMigration(t *testing.T) {
 	}
 	page := f.get("/admin/migrations")
 	mustContain(t, page.body, `id="fleet-succeeded">3<`, `id="fleet-behind">0<`, `href="/admin/migrations/runs/1"`)
-	entries, err := f.mgr.Audit(ctx, tenancy.AuditFilter{Action: "fleet.migrate"})
+	entries, err := cpOf(f.mgr).Audit(ctx, controlplane.AuditFilter{Action: "fleet.migrate"})
 	if err != nil || len(entries) != 1 || entries[0].Actor != "admin:"+dashEmail || entries[0].Outcome != tenancy.StateSucceeded {
 		t.Fatalf("audit of the run: %+v, %v", entries, err)
 	}
@@ -309,7 +310,7 @@ func TestCloseStopsAFleetRun(t *testing.T) {
 		t.Fatalf("%d more tenants were started after Close", len(entered))
 	}
 	// The run kept the admin as the audit log's actor.
-	entries, err := f.mgr.Audit(ctx, tenancy.AuditFilter{Action: "fleet.migrate"})
+	entries, err := cpOf(f.mgr).Audit(ctx, controlplane.AuditFilter{Action: "fleet.migrate"})
 	if err != nil || len(entries) != 1 || entries[0].Actor != "admin:"+dashEmail || entries[0].Outcome != tenancy.StateFailed {
 		t.Fatalf("audit of the run: %+v, %v", entries, err)
 	}

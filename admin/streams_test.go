@@ -9,8 +9,8 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/gotenancy/tenancy"
 	"github.com/gotenancy/tenancy/api"
+	"github.com/gotenancy/tenancy/controlplane"
 	"github.com/gotenancy/tenancy/monitor"
 )
 
@@ -50,7 +50,7 @@ func TestStreamsEndWithTheirCredential(t *testing.T) {
 	t.Parallel()
 	mgr := dashManager(t, t.TempDir())
 	ctx := context.Background()
-	user, err := mgr.CreateAdminUser(ctx, dashEmail, dashPassword)
+	user, err := cpOf(mgr).CreateAdminUser(ctx, dashEmail, dashPassword)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,11 +65,11 @@ func TestStreamsEndWithTheirCredential(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		keys, err := api.New(&api.Config{Manager: mgr, KeyCacheTTL: -1, Logger: slog.New(slog.DiscardHandler)})
+		keys, err := api.New(&api.Config{Manager: mgr, ControlPlane: cpOf(mgr), KeyCacheTTL: -1, Logger: slog.New(slog.DiscardHandler)})
 		if err != nil {
 			t.Fatal(err)
 		}
-		a, err := New(&Config{Manager: mgr, Monitoring: mon.AdminHandler(), APIKeyAllows: keys.Allows, Logger: slog.New(slog.DiscardHandler)})
+		a, err := New(&Config{Manager: mgr, ControlPlane: cpOf(mgr), Monitoring: mon.AdminHandler(), APIKeyAllows: keys.Allows, Logger: slog.New(slog.DiscardHandler)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -81,7 +81,7 @@ func TestStreamsEndWithTheirCredential(t *testing.T) {
 		return a
 	}
 	session := func(t *testing.T, ttl time.Duration) string {
-		token, _, err := mgr.CreateAdminSession(ctx, user.ID, ttl)
+		token, _, err := cpOf(mgr).CreateAdminSession(ctx, user.ID, ttl)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -98,17 +98,17 @@ func TestStreamsEndWithTheirCredential(t *testing.T) {
 	}{
 		{"sign-out", func(t *testing.T, a *Admin) (http.Header, func()) {
 			token := session(t, time.Hour)
-			return cookie(token), func() { mgr.DeleteAdminSession(ctx, token) }
+			return cookie(token), func() { cpOf(mgr).DeleteAdminSession(ctx, token) }
 		}},
 		{"expiry", func(t *testing.T, a *Admin) (http.Header, func()) {
 			return cookie(session(t, 3*recheckInterval/2)), func() {}
 		}},
 		{"API key revoked", func(t *testing.T, a *Admin) (http.Header, func()) {
-			_, secret, err := mgr.CreateAPIKey(ctx, "stream-key", []tenancy.Scope{tenancy.ScopeRead})
+			_, secret, err := cpOf(mgr).CreateAPIKey(ctx, "stream-key", []controlplane.Scope{controlplane.ScopeRead})
 			if err != nil {
 				t.Fatal(err)
 			}
-			return http.Header{"X-Api-Key": {secret}}, func() { mgr.RevokeAPIKey(ctx, "stream-key") }
+			return http.Header{"X-Api-Key": {secret}}, func() { cpOf(mgr).RevokeAPIKey(ctx, "stream-key") }
 		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -133,11 +133,11 @@ func TestStreamsEndWithTheirCredential(t *testing.T) {
 	t.Run("user deleted, migration progress", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			a := dashboard(t)
-			other, err := mgr.CreateAdminUser(ctx, "other@example.test", dashPassword)
+			other, err := cpOf(mgr).CreateAdminUser(ctx, "other@example.test", dashPassword)
 			if err != nil {
 				t.Fatal(err)
 			}
-			token, _, err := mgr.CreateAdminSession(ctx, other.ID, time.Hour)
+			token, _, err := cpOf(mgr).CreateAdminSession(ctx, other.ID, time.Hour)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -148,7 +148,7 @@ func TestStreamsEndWithTheirCredential(t *testing.T) {
 			if ended(progress) || ended(samples) {
 				t.Fatal("a stream ended while its session was valid")
 			}
-			if err := mgr.DeleteAdminUser(ctx, "other@example.test"); err != nil {
+			if err := cpOf(mgr).DeleteAdminUser(ctx, "other@example.test"); err != nil {
 				t.Fatal(err)
 			}
 			time.Sleep(recheckInterval)

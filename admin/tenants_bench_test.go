@@ -101,7 +101,7 @@ func buildBenchCatalog(b *testing.B, dir string) error {
 	if err := mgr.FlushAccess(ctx, metrics); err != nil {
 		return err
 	}
-	_, err := mgr.CreateAdminUser(ctx, dashEmail, dashPassword)
+	_, err := cpOf(mgr).CreateAdminUser(ctx, dashEmail, dashPassword)
 	return err
 }
 
@@ -173,7 +173,7 @@ func setupBenchDash(b *testing.B) (*Admin, *tenancy.Manager, *http.Cookie) {
 	b.Helper()
 	dir := copyCatalog(b, benchCatalogDir(b))
 	mgr := dashManager(b, dir)
-	a, err := New(&Config{Manager: mgr, Metrics: tenancy.NewRequestMetrics(), Logger: slog.New(slog.DiscardHandler)})
+	a, err := New(&Config{Manager: mgr, ControlPlane: cpOf(mgr), Metrics: tenancy.NewRequestMetrics(), Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -9,11 +9,13 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/pressly/goose/v3"
 
 	"github.com/gotenancy/tenancy"
+	"github.com/gotenancy/tenancy/controlplane"
 	"github.com/gotenancy/tenancy/internal/testenv"
 )
 
@@ -41,8 +43,19 @@ type dashFixture struct {
 // the demo ones.
 func dashManager(tb testing.TB, dir string, extra ...*goose.Migration) *tenancy.Manager {
 	tb.Helper()
-	mgr, _ := testenv.NewManager(tb, dir, &testenv.ManagerConfig{Demo: true, DemoGoSeeders: true, ExtraMigrations: extra})
+	mgr, st := testenv.NewManager(tb, dir, &testenv.ManagerConfig{Demo: true, DemoGoSeeders: true, ExtraMigrations: extra})
+	controlPlanes.Store(mgr, testenv.ControlPlane(tb, st))
 	return mgr
+}
+
+// controlPlanes maps each test Manager to the control plane over its
+// catalog.
+var controlPlanes sync.Map
+
+// cpOf returns the control plane over mgr's catalog.
+func cpOf(mgr *tenancy.Manager) *controlplane.ControlPlane {
+	cp, _ := controlPlanes.Load(mgr)
+	return cp.(*controlplane.ControlPlane)
 }
 
 // newDashFixture starts the dashboard and signs in.
@@ -52,14 +65,14 @@ func newDashFixture(tb testing.TB, extra ...*goose.Migration) *dashFixture {
 	mgr := dashManager(tb, dir, extra...)
 	f := &dashFixture{t: tb, mgr: mgr, metrics: tenancy.NewRequestMetrics(), dir: dir}
 	var err error
-	f.admin, err = New(&Config{Manager: mgr, Metrics: f.metrics, Logger: slog.New(slog.DiscardHandler)})
+	f.admin, err = New(&Config{Manager: mgr, ControlPlane: cpOf(mgr), Metrics: f.metrics, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		tb.Fatal(err)
 	}
 	f.srv = httptest.NewServer(f.admin)
 	tb.Cleanup(f.srv.Close)
 	f.client = newBrowser(tb, f.srv)
-	if _, err := mgr.CreateAdminUser(context.Background(), dashEmail, dashPassword); err != nil {
+	if _, err := cpOf(mgr).CreateAdminUser(context.Background(), dashEmail, dashPassword); err != nil {
 		tb.Fatal(err)
 	}
 	f.signIn(f.client)

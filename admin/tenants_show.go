@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gotenancy/tenancy"
+	"github.com/gotenancy/tenancy/controlplane"
 	"github.com/gotenancy/tenancy/migrate"
 	"github.com/gotenancy/tenancy/tenantdb"
 )
@@ -125,7 +126,7 @@ func (a *Admin) renderTenant(w http.ResponseWriter, r *http.Request, status int,
 		}
 	})
 	wg.Go(func() {
-		entries, err := a.mgr.Audit(ctx, tenancy.AuditFilter{TenantUUID: t.UUID, Limit: auditLimit})
+		entries, err := a.cp.Audit(ctx, controlplane.AuditFilter{TenantUUID: t.UUID, Limit: auditLimit})
 		if err != nil {
 			v.AuditError = a.figureProblem(ctx, "reading a tenant's audit log", t, err, "the catalog could not be read; see the server log.")
 			return

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gotenancy/tenancy"
+	"github.com/gotenancy/tenancy/controlplane"
 )
 
 func TestTenantRoutesNeedSignIn(t *testing.T) {
@@ -262,7 +263,7 @@ func TestCreateTenant(t *testing.T) {
 	}
 	page := f.get(res.location)
 	mustContain(t, page.body, `class="flash"`, "Created tenant Acme Corp.", "www.acme.test")
-	entries, err := f.mgr.Audit(ctx, tenancy.AuditFilter{TenantUUID: ten.UUID, Action: "tenant.create"})
+	entries, err := cpOf(f.mgr).Audit(ctx, controlplane.AuditFilter{TenantUUID: ten.UUID, Action: "tenant.create"})
 	if err != nil || len(entries) != 1 || entries[0].Actor != "admin:"+dashEmail {
 		t.Fatalf("audit of the creation: %+v, %v", entries, err)
 	}
@@ -405,7 +406,8 @@ func TestTenantPageToleratesABrokenDatabase(t *testing.T) {
 func TestUnexpectedErrorsStayInTheLog(t *testing.T) {
 	t.Parallel()
 	var logged strings.Builder
-	a, err := New(&Config{Manager: dashManager(t, t.TempDir()), Logger: slog.New(slog.NewTextHandler(&logged, nil))})
+	mgr := dashManager(t, t.TempDir())
+	a, err := New(&Config{Manager: mgr, ControlPlane: cpOf(mgr), Logger: slog.New(slog.NewTextHandler(&logged, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -436,7 +438,7 @@ func TestTenantStatus(t *testing.T) {
 	if err != nil || got.Status != tenancy.StatusSuspended || got.StatusReason != "unpaid invoice" {
 		t.Fatalf("after suspend: %+v, %v", got, err)
 	}
-	entries, err := f.mgr.Audit(ctx, tenancy.AuditFilter{TenantUUID: ten.UUID, Action: "tenant.status"})
+	entries, err := cpOf(f.mgr).Audit(ctx, controlplane.AuditFilter{TenantUUID: ten.UUID, Action: "tenant.status"})
 	if err != nil || len(entries) != 1 || entries[0].Actor != "admin:"+dashEmail {
 		t.Fatalf("audit: %+v, %v", entries, err)
 	}
@@ -444,7 +446,7 @@ func TestTenantStatus(t *testing.T) {
 	// records the tenant after it).
 	mustContain(t, f.get("/admin/tenants/"+ten.UUID).body, `name="visitor_message"`)
 	f.postFollow(path, url.Values{"status": {"blocked"}, "reason": {"chargeback"}, "visitor_message": {"Closed for good."}}, "/admin/tenants/"+ten.UUID)
-	entries, err = f.mgr.Audit(ctx, tenancy.AuditFilter{TenantUUID: ten.UUID, Action: "tenant.status"})
+	entries, err = cpOf(f.mgr).Audit(ctx, controlplane.AuditFilter{TenantUUID: ten.UUID, Action: "tenant.status"})
 	if err != nil || len(entries) != 2 || !strings.Contains(string(entries[0].After), `"visitor_message":"Closed for good."`) {
 		t.Fatalf("audit of a status change with a visitor message: %+v, %v", entries, err)
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/gotenancy/tenancy"
 	"github.com/gotenancy/tenancy/cache"
+	"github.com/gotenancy/tenancy/controlplane"
 	jsonenv "github.com/gotenancy/tenancy/internal/envelope"
 	"github.com/gotenancy/tenancy/jobs"
 	"github.com/gotenancy/tenancy/resolve"
@@ -28,6 +29,8 @@ import (
 type Config struct {
 	// Manager is the service layer every endpoint goes through; required.
 	Manager *tenancy.Manager
+	// ControlPlane holds the API keys and the audit log; required.
+	ControlPlane *controlplane.ControlPlane
 	// Cache is the tenant cache backend; without it the cache endpoints
 	// answer 503 and cache figures are absent.
 	Cache cache.Backend
@@ -84,6 +87,7 @@ const maxBodyBytes = 1 << 20
 type API struct {
 	cfg    Config
 	mgr    *tenancy.Manager
+	cp     *controlplane.ControlPlane
 	log    *slog.Logger
 	mux    *http.ServeMux
 	routes []Route
@@ -112,6 +116,9 @@ type API struct {
 func New(cfg *Config) (*API, error) {
 	if cfg == nil || cfg.Manager == nil {
 		return nil, errors.New("api: Config.Manager is required")
+	}
+	if cfg.ControlPlane == nil {
+		return nil, errors.New("api: Config.ControlPlane is required")
 	}
 	c := *cfg
 	if c.Logger == nil {
@@ -144,6 +151,7 @@ func New(cfg *Config) (*API, error) {
 	a := &API{
 		cfg:       c,
 		mgr:       c.Manager,
+		cp:        c.ControlPlane,
 		log:       c.Logger,
 		now:       time.Now,
 		reqPrefix: hex.EncodeToString(prefix[:]) + "-",
@@ -208,7 +216,7 @@ type Route struct {
 	// Description says more, for the OpenAPI document.
 	Description string
 	// Scope is the API key scope the endpoint needs.
-	Scope tenancy.Scope
+	Scope controlplane.Scope
 
 	handle  handlerFunc
 	status  int      // the success status; default 200

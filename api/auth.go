@@ -12,7 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gotenancy/tenancy"
+	"github.com/gotenancy/tenancy/controlplane"
 )
 
 // Names the audit log records for the environment's credentials.
@@ -35,12 +35,12 @@ type principal struct {
 	// name is the actor the audit log records.
 	name string
 	// key is the stored key; nil for the environment's credentials.
-	key *tenancy.APIKey
+	key *controlplane.APIKey
 }
 
 // allows reports whether the principal has scope. The environment's
 // credentials are admin.
-func (p *principal) allows(s tenancy.Scope) bool {
+func (p *principal) allows(s controlplane.Scope) bool {
 	if p.key == nil {
 		return true
 	}
@@ -84,11 +84,11 @@ func (a *API) authenticate(r *http.Request) (*principal, error) {
 	if bearer && a.cfg.EnvBearerToken != "" && equalSecret(secret, a.keys.envBearer) {
 		return envBearerTokenPrincipal, nil
 	}
-	p, err := a.keys.verify(r.Context(), a.mgr, secret, a.now())
+	p, err := a.keys.verify(r.Context(), a.cp, secret, a.now())
 	switch {
 	case err == nil:
 		return p, nil
-	case errors.Is(err, tenancy.ErrInvalidKey):
+	case errors.Is(err, controlplane.ErrInvalidKey):
 		return nil, a.unauthorized(r.Context())
 	default:
 		return nil, &apiError{Status: http.StatusInternalServerError, Err: err}
@@ -99,7 +99,7 @@ func (a *API) authenticate(r *http.Request) (*principal, error) {
 // how to create a credential when none is configured at all.
 func (a *API) unauthorized(ctx context.Context) error {
 	msg := unauthorizedMessage
-	if a.cfg.EnvAPIKey == "" && a.cfg.EnvBearerToken == "" && !a.keys.anyKeys(ctx, a.mgr, a.now(), a.log) {
+	if a.cfg.EnvAPIKey == "" && a.cfg.EnvBearerToken == "" && !a.keys.anyKeys(ctx, a.cp, a.now(), a.log) {
 		msg = noCredentialMessage
 	}
 	return &apiError{Status: http.StatusUnauthorized, Message: msg}
@@ -148,7 +148,7 @@ func (c *keyCache) setEnv(apiKey, bearer string) {
 }
 
 // verify returns the principal of a stored key.
-func (c *keyCache) verify(ctx context.Context, m *tenancy.Manager, secret string, now time.Time) (*principal, error) {
+func (c *keyCache) verify(ctx context.Context, m *controlplane.ControlPlane, secret string, now time.Time) (*principal, error) {
 	if c.ttl < 0 {
 		k, err := m.VerifyAPIKey(ctx, secret)
 		if err != nil {
@@ -166,7 +166,7 @@ func (c *keyCache) verify(ctx context.Context, m *tenancy.Manager, secret string
 		return g.p, nil
 	}
 	if isBad && now.Before(b) {
-		return nil, tenancy.ErrInvalidKey
+		return nil, controlplane.ErrInvalidKey
 	}
 	k, err := m.VerifyAPIKey(ctx, secret)
 	until := now.Add(c.ttl)
@@ -181,7 +181,7 @@ func (c *keyCache) verify(ctx context.Context, m *tenancy.Manager, secret string
 		}
 		c.mu.Unlock()
 		return p, nil
-	case errors.Is(err, tenancy.ErrInvalidKey):
+	case errors.Is(err, controlplane.ErrInvalidKey):
 		c.mu.Lock()
 		if c.gen == gen {
 			delete(c.good, h)
@@ -222,14 +222,14 @@ func makeRoom[V any](m map[[32]byte]V, limit int, now time.Time, until func(V) t
 	}
 }
 
-func keyPrincipal(k *tenancy.APIKey) *principal {
+func keyPrincipal(k *controlplane.APIKey) *principal {
 	return &principal{id: "key:" + strconv.FormatInt(k.ID, 10), name: k.Name, key: k}
 }
 
 // anyKeys reports whether the catalog holds an active API key, remembered
 // for the cache's TTL. When the catalog cannot be read it says yes, so the
 // answer is the plain 401.
-func (c *keyCache) anyKeys(ctx context.Context, m *tenancy.Manager, now time.Time, log *slog.Logger) bool {
+func (c *keyCache) anyKeys(ctx context.Context, m *controlplane.ControlPlane, now time.Time, log *slog.Logger) bool {
 	c.anyMu.Lock()
 	defer c.anyMu.Unlock()
 	if c.ttl >= 0 && now.Before(c.anyUntil) {
@@ -255,7 +255,7 @@ func (c *keyCache) anyKeys(ctx context.Context, m *tenancy.Manager, now time.Tim
 // key, or the environment's key or bearer token) that has scope. Other
 // surfaces of the same server, such as the dashboard's monitoring routes,
 // use it to accept API clients.
-func (a *API) Allows(r *http.Request, scope tenancy.Scope) bool {
+func (a *API) Allows(r *http.Request, scope controlplane.Scope) bool {
 	p, err := a.authenticate(r)
 	if err != nil {
 		return false

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gotenancy/tenancy"
+	"github.com/gotenancy/tenancy/controlplane"
 )
 
 func TestAuthMatrix(t *testing.T) {
@@ -19,8 +19,8 @@ func TestAuthMatrix(t *testing.T) {
 	}})
 	tn := f.tenant("A", "a.example.test", false)
 	ctx := context.Background()
-	revoked := f.key("revoked-key", tenancy.ScopeAdmin)
-	if err := f.mgr.RevokeAPIKey(ctx, "revoked-key"); err != nil {
+	revoked := f.key("revoked-key", controlplane.ScopeAdmin)
+	if err := f.cp.RevokeAPIKey(ctx, "revoked-key"); err != nil {
 		t.Fatal(err)
 	}
 	getPath := "/tenancy/tenants/" + tn.UUID
@@ -68,7 +68,7 @@ func TestAuthMatrix(t *testing.T) {
 			}
 		}
 		if c.actor != "" {
-			entries, err := f.mgr.Audit(ctx, tenancy.AuditFilter{TenantUUID: tn.UUID, Limit: 1})
+			entries, err := f.cp.Audit(ctx, controlplane.AuditFilter{TenantUUID: tn.UUID, Limit: 1})
 			if err != nil || len(entries) != 1 || entries[0].Actor != c.actor {
 				t.Fatalf("%s: audit actor %+v %v, want %s", c.name, entries, err, c.actor)
 			}
@@ -82,23 +82,23 @@ func TestRevokedKeyStopsWithinTTL(t *testing.T) {
 
 	// With the cache: the key keeps working until the TTL passes.
 	f := newFixture(t, fixtureOptions{})
-	secret := f.key("soon-revoked", tenancy.ScopeRead)
+	secret := f.key("soon-revoked", controlplane.ScopeRead)
 	f.do(req{method: "GET", path: "/tenancy/stats", key: secret}).expect(t, http.StatusOK)
-	if err := f.mgr.RevokeAPIKey(ctx, "soon-revoked"); err != nil {
+	if err := f.cp.RevokeAPIKey(ctx, "soon-revoked"); err != nil {
 		t.Fatal(err)
 	}
 	f.do(req{method: "GET", path: "/tenancy/stats", key: secret}).expect(t, http.StatusOK)
 	f.clock.Advance(DefaultKeyCacheTTL)
 	f.do(req{method: "GET", path: "/tenancy/stats", key: secret}).expect(t, http.StatusUnauthorized)
 	// A failed verification is not remembered beyond the TTL either.
-	newKey := f.key("late", tenancy.ScopeRead)
+	newKey := f.key("late", controlplane.ScopeRead)
 	f.do(req{method: "GET", path: "/tenancy/stats", key: newKey}).expect(t, http.StatusOK)
 
 	// Without it: at once.
 	g := newFixture(t, fixtureOptions{config: func(c *Config) { c.KeyCacheTTL = -1 }})
-	secret = g.key("soon-revoked", tenancy.ScopeRead)
+	secret = g.key("soon-revoked", controlplane.ScopeRead)
 	g.do(req{method: "GET", path: "/tenancy/stats", key: secret}).expect(t, http.StatusOK)
-	if err := g.mgr.RevokeAPIKey(ctx, "soon-revoked"); err != nil {
+	if err := g.cp.RevokeAPIKey(ctx, "soon-revoked"); err != nil {
 		t.Fatal(err)
 	}
 	g.do(req{method: "GET", path: "/tenancy/stats", key: secret}).expect(t, http.StatusUnauthorized)
@@ -129,7 +129,7 @@ func TestNoCredentialConfigured(t *testing.T) {
 		t.Fatalf("message: %s", res.body)
 	}
 	// Once a key exists (and the remembered answer expires), the plain 401.
-	f.key("first", tenancy.ScopeAdmin)
+	f.key("first", controlplane.ScopeAdmin)
 	f.clock.Advance(DefaultKeyCacheTTL)
 	res = f.do(req{method: "GET", path: "/tenancy/tenants", key: "-"}).expect(t, http.StatusUnauthorized)
 	if res.env["message"] != unauthorizedMessage {
@@ -238,11 +238,14 @@ func TestNewValidates(t *testing.T) {
 	if _, err := New(&Config{}); err == nil {
 		t.Fatal("config without a Manager accepted")
 	}
-	mgr := newManager(t, t.TempDir())
-	if _, err := New(&Config{Manager: mgr, RateLimit: RateLimitConfig{Enabled: true, Attempts: -1}}); err == nil {
+	mgr, cp := newManager(t, t.TempDir())
+	if _, err := New(&Config{Manager: mgr}); err == nil {
+		t.Fatal("config without a ControlPlane accepted")
+	}
+	if _, err := New(&Config{Manager: mgr, ControlPlane: cp, RateLimit: RateLimitConfig{Enabled: true, Attempts: -1}}); err == nil {
 		t.Fatal("negative attempts accepted")
 	}
-	a, err := New(&Config{Manager: mgr})
+	a, err := New(&Config{Manager: mgr, ControlPlane: cp})
 	if err != nil {
 		t.Fatal(err)
 	}

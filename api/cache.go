@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/gotenancy/tenancy"
+	"github.com/gotenancy/tenancy/controlplane"
 )
 
 // maxClearKeys bounds the keys of one clear-cache request.
@@ -117,12 +118,12 @@ func (a *API) cacheStats(w http.ResponseWriter, r *http.Request) error {
 // listAudit serves GET /tenancy/audit.
 func (a *API) listAudit(w http.ResponseWriter, r *http.Request) error {
 	q := newQuery(r)
-	f := tenancy.AuditFilter{
+	f := controlplane.AuditFilter{
 		TenantUUID: q.uuid("tenant_uuid"),
 		Actor:      q.str("actor"),
 		Action:     q.str("action"),
 		Since:      q.time("since"),
-		Limit:      q.int("limit", 100, 1, tenancy.MaxAuditLimit),
+		Limit:      q.int("limit", 100, 1, controlplane.MaxAuditLimit),
 	}
 	if len(f.Actor) > 255 {
 		q.errs.add("actor", "longer than 255 bytes")
@@ -133,7 +134,7 @@ func (a *API) listAudit(w http.ResponseWriter, r *http.Request) error {
 	if err := q.errs.err(); err != nil {
 		return err
 	}
-	entries, err := a.mgr.Audit(r.Context(), f)
+	entries, err := a.cp.Audit(r.Context(), f)
 	if err != nil {
 		return err
 	}

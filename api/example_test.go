@@ -13,6 +13,7 @@ import (
 
 	"github.com/gotenancy/tenancy"
 	"github.com/gotenancy/tenancy/api"
+	"github.com/gotenancy/tenancy/controlplane"
 	"github.com/gotenancy/tenancy/driver/sqlitedriver"
 	"github.com/gotenancy/tenancy/store/sqlitestore"
 )
@@ -41,8 +42,13 @@ func ExampleNew() {
 	}
 	defer mgr.Close()
 
+	cp, err := controlplane.New(st, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+
 	// What `tenancy api-key create --name ops --scopes admin` does.
-	_, secret, err := mgr.CreateAPIKey(ctx, "ops", []tenancy.Scope{tenancy.ScopeAdmin})
+	_, secret, err := cp.CreateAPIKey(ctx, "ops", []controlplane.Scope{controlplane.ScopeAdmin})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -51,7 +57,7 @@ func ExampleNew() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	a, err := api.New(&api.Config{Manager: mgr, RateLimit: limits})
+	a, err := api.New(&api.Config{Manager: mgr, ControlPlane: cp, RateLimit: limits})
 	if err != nil {
 		log.Fatal(err)
 	}

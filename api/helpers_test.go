@@ -17,6 +17,7 @@ import (
 
 	"github.com/gotenancy/tenancy"
 	"github.com/gotenancy/tenancy/cache"
+	"github.com/gotenancy/tenancy/controlplane"
 	"github.com/gotenancy/tenancy/internal/testenv"
 	"github.com/gotenancy/tenancy/resolve"
 	"github.com/gotenancy/tenancy/storage"
@@ -28,6 +29,7 @@ type fixture struct {
 	tb      testing.TB
 	api     *API
 	mgr     *tenancy.Manager
+	cp      *controlplane.ControlPlane
 	cache   *cache.Memory
 	metrics *tenancy.RequestMetrics
 	dir     string
@@ -63,17 +65,17 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-func newManager(tb testing.TB, dir string) *tenancy.Manager {
+func newManager(tb testing.TB, dir string) (*tenancy.Manager, *controlplane.ControlPlane) {
 	tb.Helper()
-	mgr, _ := testenv.NewManager(tb, dir, &testenv.ManagerConfig{Demo: true, DemoGoSeeders: true, CentralDomains: []string{"localhost", "127.0.0.1"}})
-	return mgr
+	mgr, st := testenv.NewManager(tb, dir, &testenv.ManagerConfig{Demo: true, DemoGoSeeders: true, CentralDomains: []string{"localhost", "127.0.0.1"}})
+	return mgr, testenv.ControlPlane(tb, st)
 }
 
 func newFixture(tb testing.TB, fo fixtureOptions) *fixture {
 	tb.Helper()
 	ctx := context.Background()
 	dir := tb.TempDir()
-	mgr := newManager(tb, dir)
+	mgr, cp := newManager(tb, dir)
 	mem, err := cache.NewMemory(nil)
 	if err != nil {
 		tb.Fatal(err)
@@ -82,16 +84,17 @@ func newFixture(tb testing.TB, fo fixtureOptions) *fixture {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	f := &fixture{tb: tb, mgr: mgr, cache: mem, metrics: tenancy.NewRequestMetrics(), dir: dir,
+	f := &fixture{tb: tb, mgr: mgr, cp: cp, cache: mem, metrics: tenancy.NewRequestMetrics(), dir: dir,
 		clock: &fakeClock{t: time.Date(2025, 8, 1, 14, 30, 0, 0, time.UTC)}}
 	cfg := &Config{
-		Manager:   mgr,
-		Cache:     mem,
-		Metrics:   f.metrics,
-		Storage:   files,
-		DataDir:   dir,
-		StartedAt: f.clock.Now().Add(-time.Hour),
-		Logger:    slog.New(slog.DiscardHandler),
+		Manager:      mgr,
+		ControlPlane: cp,
+		Cache:        mem,
+		Metrics:      f.metrics,
+		Storage:      files,
+		DataDir:      dir,
+		StartedAt:    f.clock.Now().Add(-time.Hour),
+		Logger:       slog.New(slog.DiscardHandler),
 	}
 	if fo.resolver {
 		res, err := resolve.NewCache(ctx, mgr, &resolve.CacheConfig{Logger: slog.New(slog.DiscardHandler)})
@@ -111,17 +114,17 @@ func newFixture(tb testing.TB, fo fixtureOptions) *fixture {
 	f.api.now = f.clock.Now
 	tb.Cleanup(f.api.Close)
 	if !fo.noKeys {
-		f.admin = f.key("admin-key", tenancy.ScopeAdmin)
-		f.write = f.key("write-key", tenancy.ScopeWrite)
-		f.read = f.key("read-key", tenancy.ScopeRead)
+		f.admin = f.key("admin-key", controlplane.ScopeAdmin)
+		f.write = f.key("write-key", controlplane.ScopeWrite)
+		f.read = f.key("read-key", controlplane.ScopeRead)
 	}
 	return f
 }
 
 // key creates an API key and returns its secret.
-func (f *fixture) key(name string, scopes ...tenancy.Scope) string {
+func (f *fixture) key(name string, scopes ...controlplane.Scope) string {
 	f.tb.Helper()
-	_, secret, err := f.mgr.CreateAPIKey(context.Background(), name, scopes)
+	_, secret, err := f.cp.CreateAPIKey(context.Background(), name, scopes)
 	if err != nil {
 		f.tb.Fatal(err)
 	}

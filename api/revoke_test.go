@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gotenancy/tenancy"
+	"github.com/gotenancy/tenancy/controlplane"
 	"github.com/gotenancy/tenancy/driver/sqlitedriver"
 	"github.com/gotenancy/tenancy/internal/testenv"
 	"github.com/gotenancy/tenancy/resolve"
@@ -20,6 +21,7 @@ import (
 // resolution cache (watching the store) and API.
 type node struct {
 	mgr *tenancy.Manager
+	cp  *controlplane.ControlPlane
 	api *API
 }
 
@@ -27,6 +29,7 @@ type node struct {
 // verification for an hour: only the catalog watcher can make it forget.
 func newNode(t *testing.T, store interface {
 	tenancy.Store
+	controlplane.Store
 	resolve.Watcher
 }) *node {
 	t.Helper()
@@ -45,12 +48,13 @@ func newNode(t *testing.T, store interface {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { res.Close() })
-	a, err := New(&Config{Manager: mgr, Resolver: res, KeyCacheTTL: time.Hour, Logger: slog.New(slog.DiscardHandler)})
+	cp := testenv.ControlPlane(t, store)
+	a, err := New(&Config{Manager: mgr, ControlPlane: cp, Resolver: res, KeyCacheTTL: time.Hour, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(a.Close)
-	return &node{mgr: mgr, api: a}
+	return &node{mgr: mgr, cp: cp, api: a}
 }
 
 // status is the answer's code to a read with key.
@@ -84,7 +88,7 @@ func (n *node) eventually(t *testing.T, what, key string, want int) {
 // to refuse it.
 func testRevocationReachesEveryNode(t *testing.T, a, b *node) {
 	ctx := context.Background()
-	_, secret, err := a.mgr.CreateAPIKey(ctx, "shared", []tenancy.Scope{tenancy.ScopeRead})
+	_, secret, err := a.cp.CreateAPIKey(ctx, "shared", []controlplane.Scope{controlplane.ScopeRead})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +96,7 @@ func testRevocationReachesEveryNode(t *testing.T, a, b *node) {
 	if got := b.status(secret); got != http.StatusOK { // now from b's key cache
 		t.Fatalf("second use: %d", got)
 	}
-	if err := a.mgr.RevokeAPIKey(ctx, "shared"); err != nil {
+	if err := a.cp.RevokeAPIKey(ctx, "shared"); err != nil {
 		t.Fatal(err)
 	}
 	b.eventually(t, "a key revoked on another node", secret, http.StatusUnauthorized)

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/gotenancy/tenancy"
+	"github.com/gotenancy/tenancy/controlplane"
 )
 
 // param documents a query parameter.
@@ -20,9 +21,9 @@ type param struct {
 // built from it.
 func (a *API) routeTable() []Route {
 	const (
-		read  = tenancy.ScopeRead
-		write = tenancy.ScopeWrite
-		admin = tenancy.ScopeAdmin
+		read  = controlplane.ScopeRead
+		write = controlplane.ScopeWrite
+		admin = controlplane.ScopeAdmin
 	)
 	get, post, put, del := http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete
 	listQuery := []param{
@@ -153,11 +154,11 @@ func (a *API) routeTable() []Route {
 }
 
 // with returns rt served at another method, path and scope.
-func with(rt Route, method, path string, scope tenancy.Scope) Route {
+func with(rt Route, method, path string, scope controlplane.Scope) Route {
 	rt.Method, rt.Path, rt.Scope = method, path, scope
 	if rt.tags == nil {
 		switch scope {
-		case tenancy.ScopeAdmin:
+		case controlplane.ScopeAdmin:
 			if strings.Contains(path, "cache") {
 				rt.tags = []string{"Cache"}
 			} else {

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/gotenancy/tenancy"
+	"github.com/gotenancy/tenancy/controlplane"
 )
 
 // Request bodies. The api tag marks required fields for the OpenAPI
@@ -239,7 +240,7 @@ func (a *API) getTenant(w http.ResponseWriter, r *http.Request) error {
 		d.Health = a.tenantHealth(ctx, t)
 	}
 	if slices.Contains(want, "recent_activity") {
-		entries, err := a.mgr.Audit(ctx, tenancy.AuditFilter{TenantUUID: t.UUID, Limit: 10})
+		entries, err := a.cp.Audit(ctx, controlplane.AuditFilter{TenantUUID: t.UUID, Limit: 10})
 		if err != nil {
 			return err
 		}

@@ -74,7 +74,7 @@ func newMonitorBench(b *testing.B, tenants int) *monitorBench {
 	if err != nil {
 		b.Fatal(err)
 	}
-	srv, err := server.New(ctx, &server.Config{Manager: mgr, Storage: files, DataDir: dir, Watcher: st,
+	srv, err := server.New(ctx, &server.Config{Manager: mgr, ControlPlane: testenv.ControlPlane(b, st), Storage: files, DataDir: dir, Watcher: st,
 		EnvAPIKey: benchAPIKey, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		b.Fatal(err)

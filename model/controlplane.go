@@ -1,6 +1,7 @@
 package model
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"time"
@@ -87,3 +88,10 @@ type AuditFilter struct {
 
 // MaxAuditLimit bounds AuditFilter.Limit.
 const MaxAuditLimit = 1000
+
+// AuditRecorder appends entries to the audit log. The Manager records every
+// change it makes through one (tenancy.Config.Audit).
+type AuditRecorder interface {
+	// RecordAudit appends e, setting its ID and time.
+	RecordAudit(ctx context.Context, e *AuditEntry) error
+}

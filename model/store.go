@@ -92,50 +92,6 @@ type Store interface {
 	// CountByStatus counts tenants in each status.
 	CountByStatus(ctx context.Context) (map[Status]int, error)
 
-	// CreateAPIKey stores k, setting its ID and creation time; a taken
-	// name is a *ValidationError on "name".
-	CreateAPIKey(ctx context.Context, k *APIKey) error
-	// APIKeyByPrefix returns the key with this prefix, revoked or not.
-	APIKeyByPrefix(ctx context.Context, prefix string) (*APIKey, error)
-	// ListAPIKeys lists every key in creation order.
-	ListAPIKeys(ctx context.Context) ([]APIKey, error)
-	// RevokeAPIKey revokes the key with this name or prefix (ErrNotFound
-	// when none is active).
-	RevokeAPIKey(ctx context.Context, nameOrPrefix string) error
-
-	// RecordAudit appends e, setting its ID and time.
-	RecordAudit(ctx context.Context, e *AuditEntry) error
-	// ListAudit lists entries matching f, newest first, at most f.Limit.
-	ListAudit(ctx context.Context, f AuditFilter) ([]AuditEntry, error)
-
-	// Admin users and their dashboard sessions. Emails arrive normalised;
-	// passwords only as bcrypt hashes, session tokens only as their
-	// SHA-256 hashes.
-
-	// CreateAdminUser stores a user, setting its ID and creation time; a
-	// taken email is ErrAdminExists.
-	CreateAdminUser(ctx context.Context, email, passwordHash string) (*AdminUser, error)
-	// AdminUserByEmail returns the user with this email and its password
-	// hash (ErrNotFound when none).
-	AdminUserByEmail(ctx context.Context, email string) (*AdminUser, string, error)
-	// ListAdminUsers lists every user in creation order.
-	ListAdminUsers(ctx context.Context) ([]AdminUser, error)
-	// DeleteAdminUser removes the user with this email and its sessions
-	// (ErrNotFound when none).
-	DeleteAdminUser(ctx context.Context, email string) error
-	// TouchAdminSignIn sets the user's last sign-in time (ErrNotFound when
-	// there is no such user).
-	TouchAdminSignIn(ctx context.Context, id int64, at time.Time) error
-	// CreateAdminSession stores a session of userID that expires at
-	// expires (ErrNotFound when there is no such user), and deletes the
-	// sessions that have expired by now.
-	CreateAdminSession(ctx context.Context, tokenHash []byte, userID int64, expires, now time.Time) error
-	// AdminSessionUser returns the user of the session with tokenHash that
-	// expires after now (ErrNotFound for an unknown or expired session).
-	AdminSessionUser(ctx context.Context, tokenHash []byte, now time.Time) (*AdminUser, error)
-	// DeleteAdminSession removes the session; a missing one is no error.
-	DeleteAdminSession(ctx context.Context, tokenHash []byte) error
-
 	// Close releases the store's resources.
 	Close() error
 }

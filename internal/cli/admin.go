@@ -12,10 +12,9 @@ import (
 	"os"
 	"strings"
 
+	"github.com/gotenancy/tenancy/controlplane"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
-
-	"github.com/gotenancy/tenancy"
 )
 
 func newAdminCmd(o *options) *cobra.Command {
@@ -41,7 +40,7 @@ func newAdminCmd(o *options) *cobra.Command {
 				return err
 			}
 			return withEnv(o, false, func(ctx context.Context, cmd *cobra.Command, e *env, args []string) error {
-				u, err := e.mgr.CreateAdminUser(ctx, email, password)
+				u, err := e.cp.CreateAdminUser(ctx, email, password)
 				if err != nil {
 					return err
 				}
@@ -62,7 +61,7 @@ func newAdminCmd(o *options) *cobra.Command {
 		Short: "List admin users",
 		Args:  cobra.NoArgs,
 		RunE: withEnv(o, false, func(ctx context.Context, cmd *cobra.Command, e *env, args []string) error {
-			users, err := e.mgr.AdminUsers(ctx)
+			users, err := e.cp.AdminUsers(ctx)
 			if err != nil {
 				return err
 			}
@@ -83,7 +82,7 @@ func newAdminCmd(o *options) *cobra.Command {
 		Short: "Delete an admin user and sign out their sessions",
 		Args:  cobra.NoArgs,
 		RunE: withEnv(o, false, func(ctx context.Context, cmd *cobra.Command, e *env, args []string) error {
-			if err := e.mgr.DeleteAdminUser(ctx, deleteEmail); err != nil {
+			if err := e.cp.DeleteAdminUser(ctx, deleteEmail); err != nil {
 				return err
 			}
 			email := strings.ToLower(strings.TrimSpace(deleteEmail))
@@ -135,15 +134,15 @@ func readPassword(o *options, prompt io.Writer) (string, error) {
 // started at the same moment may create it first: its "already exists"
 // means the work is done, not that this start failed.
 func ensureDemoAdmin(ctx context.Context, e *env) (email, password string, err error) {
-	users, err := e.mgr.AdminUsers(ctx)
+	users, err := e.cp.AdminUsers(ctx)
 	if err != nil || len(users) > 0 {
 		return "", "", err
 	}
 	b := make([]byte, 12) // 16 characters in base64url
 	rand.Read(b)
 	password = base64.RawURLEncoding.EncodeToString(b)
-	u, err := e.mgr.CreateAdminUser(ctx, "admin@example.com", password)
-	if errors.Is(err, tenancy.ErrAdminExists) {
+	u, err := e.cp.CreateAdminUser(ctx, "admin@example.com", password)
+	if errors.Is(err, controlplane.ErrAdminExists) {
 		return "", "", nil
 	}
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gotenancy/tenancy"
+	"github.com/gotenancy/tenancy/controlplane"
 )
 
 // runStdin runs the command line on dataDir with stdin and returns stdout,
@@ -43,7 +44,7 @@ func TestAdminCommands(t *testing.T) {
 	if strings.Contains(out+errOut, "first password") {
 		t.Fatalf("the password was echoed: %s%s", out, errOut)
 	}
-	created := decode[tenancy.AdminUser](t, func() string {
+	created := decode[controlplane.AdminUser](t, func() string {
 		out, errOut, code := runStdin(t, dir, "second password 2", "admin", "create", "--email", "dev@example.com", "--password-stdin", "-o", "json")
 		if code != 0 {
 			t.Fatalf("admin create -o json: exit %d: %s", code, errOut)
@@ -58,10 +59,10 @@ func TestAdminCommands(t *testing.T) {
 	// newline is fine.
 	e := adminEnv(t, dir)
 	ctx := context.Background()
-	if _, err := e.mgr.AuthenticateAdmin(ctx, "ops@example.com", "first password 1"); err != nil {
+	if _, err := e.cp.AuthenticateAdmin(ctx, "ops@example.com", "first password 1"); err != nil {
 		t.Fatalf("signing in with the piped password: %v", err)
 	}
-	if _, err := e.mgr.AuthenticateAdmin(ctx, "dev@example.com", "second password 2"); err != nil {
+	if _, err := e.cp.AuthenticateAdmin(ctx, "dev@example.com", "second password 2"); err != nil {
 		t.Fatalf("signing in with the piped password (no newline): %v", err)
 	}
 
@@ -70,7 +71,7 @@ func TestAdminCommands(t *testing.T) {
 		!strings.Contains(list, "ops@example.com") || !strings.Contains(list, "dev@example.com") {
 		t.Fatalf("admin list:\n%s", list)
 	}
-	users := decode[[]tenancy.AdminUser](t, ok(t, dir, "admin", "list", "-o", "json"))
+	users := decode[[]controlplane.AdminUser](t, ok(t, dir, "admin", "list", "-o", "json"))
 	if len(users) != 2 || users[0].Email != "ops@example.com" || users[0].LastSignInAt == nil || users[1].Email != "dev@example.com" {
 		t.Fatalf("admin list -o json: %+v", users)
 	}
@@ -81,7 +82,7 @@ func TestAdminCommands(t *testing.T) {
 	if got := decode[map[string]any](t, ok(t, dir, "admin", "delete", "--email", "dev@example.com", "-o", "json")); got["email"] != "dev@example.com" {
 		t.Fatalf("admin delete -o json: %v", got)
 	}
-	if users := decode[[]tenancy.AdminUser](t, ok(t, dir, "admin", "list", "-o", "json")); len(users) != 0 {
+	if users := decode[[]controlplane.AdminUser](t, ok(t, dir, "admin", "list", "-o", "json")); len(users) != 0 {
 		t.Fatalf("after delete: %+v", users)
 	}
 
@@ -148,14 +149,14 @@ func TestEnsureDemoAdmin(t *testing.T) {
 	if err != nil || email != "admin@example.com" || !regexp.MustCompile(`^[A-Za-z0-9_-]{16}$`).MatchString(password) {
 		t.Fatalf("ensureDemoAdmin = %q, %q, %v", email, password, err)
 	}
-	if _, err := e.mgr.AuthenticateAdmin(ctx, email, password); err != nil {
+	if _, err := e.cp.AuthenticateAdmin(ctx, email, password); err != nil {
 		t.Fatalf("signing in as the demo admin: %v", err)
 	}
 	// With an admin user there, nothing is created.
 	if email, password, err := ensureDemoAdmin(ctx, e); err != nil || email != "" || password != "" {
 		t.Fatalf("second ensureDemoAdmin = %q, %q, %v", email, password, err)
 	}
-	if users, err := e.mgr.AdminUsers(ctx); err != nil || len(users) != 1 {
+	if users, err := e.cp.AdminUsers(ctx); err != nil || len(users) != 1 {
 		t.Fatalf("admin users: %+v %v", users, err)
 	}
 }
@@ -220,7 +221,7 @@ func TestServeDemoPrintsDashboardSignIn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = e.mgr.AuthenticateAdmin(context.Background(), m[1], m[2])
+	_, err = e.cp.AuthenticateAdmin(context.Background(), m[1], m[2])
 	e.Close()
 	if err != nil {
 		t.Fatalf("signing in with the printed password: %v", err)

@@ -9,9 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gotenancy/tenancy/controlplane"
 	"github.com/spf13/cobra"
-
-	"github.com/gotenancy/tenancy"
 )
 
 func newAPIKeyCmd(o *options) *cobra.Command {
@@ -26,11 +25,11 @@ func newAPIKeyCmd(o *options) *cobra.Command {
 		Short: "Create an API key; the key is printed once and stored only as a hash",
 		Args:  cobra.NoArgs,
 		RunE: withEnv(o, false, func(ctx context.Context, cmd *cobra.Command, e *env, args []string) error {
-			sc, err := tenancy.ParseScopes(scopes)
+			sc, err := controlplane.ParseScopes(scopes)
 			if err != nil {
 				return err
 			}
-			k, secret, err := e.mgr.CreateAPIKey(ctx, name, sc)
+			k, secret, err := e.cp.CreateAPIKey(ctx, name, sc)
 			if err != nil {
 				return err
 			}
@@ -51,7 +50,7 @@ func newAPIKeyCmd(o *options) *cobra.Command {
 		Short: "List API keys (never their secrets)",
 		Args:  cobra.NoArgs,
 		RunE: withEnv(o, false, func(ctx context.Context, cmd *cobra.Command, e *env, args []string) error {
-			keys, err := e.mgr.APIKeys(ctx)
+			keys, err := e.cp.APIKeys(ctx)
 			if err != nil {
 				return err
 			}
@@ -70,7 +69,7 @@ func newAPIKeyCmd(o *options) *cobra.Command {
 		Short: "Revoke an API key",
 		Args:  cobra.ExactArgs(1),
 		RunE: withEnv(o, false, func(ctx context.Context, cmd *cobra.Command, e *env, args []string) error {
-			if err := e.mgr.RevokeAPIKey(ctx, args[0]); err != nil {
+			if err := e.cp.RevokeAPIKey(ctx, args[0]); err != nil {
 				return err
 			}
 			if o.outputJSON() {
@@ -84,7 +83,7 @@ func newAPIKeyCmd(o *options) *cobra.Command {
 	return cmd
 }
 
-func joinScopes(scopes []tenancy.Scope) string {
+func joinScopes(scopes []controlplane.Scope) string {
 	parts := make([]string, len(scopes))
 	for i, s := range scopes {
 		parts[i] = string(s)
@@ -117,7 +116,7 @@ func newAuditCmd(o *options) *cobra.Command {
 		Short: "List the audit log of changes, newest first",
 		Args:  cobra.NoArgs,
 		RunE: withEnv(o, false, func(ctx context.Context, cmd *cobra.Command, e *env, args []string) error {
-			f := tenancy.AuditFilter{Actor: actor, Action: action, Limit: limit}
+			f := controlplane.AuditFilter{Actor: actor, Action: action, Limit: limit}
 			var err error
 			if f.Since, err = parseSince(since); err != nil {
 				return err
@@ -129,7 +128,7 @@ func newAuditCmd(o *options) *cobra.Command {
 				}
 				f.TenantUUID = t.UUID
 			}
-			entries, err := e.mgr.Audit(ctx, f)
+			entries, err := e.cp.Audit(ctx, f)
 			if err != nil {
 				return err
 			}
@@ -152,7 +151,7 @@ func newAuditCmd(o *options) *cobra.Command {
 	f.StringVar(&since, "since", "", "only entries since (RFC 3339 time, date or duration such as 24h)")
 	f.StringVar(&actor, "actor", "", "only this actor")
 	f.StringVar(&action, "action", "", "only this action (e.g. tenant.status)")
-	f.IntVar(&limit, "limit", 50, fmt.Sprintf("most entries (at most %d)", tenancy.MaxAuditLimit))
+	f.IntVar(&limit, "limit", 50, fmt.Sprintf("most entries (at most %d)", controlplane.MaxAuditLimit))
 	return cmd
 }
 

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/gotenancy/tenancy"
+	"github.com/gotenancy/tenancy/controlplane"
 	"github.com/gotenancy/tenancy/driver/mysqldriver"
 	"github.com/gotenancy/tenancy/driver/pgdriver"
 	"github.com/gotenancy/tenancy/driver/sqlitedriver"
@@ -87,7 +88,14 @@ func isPostgresURL(u string) bool {
 
 // openStore opens the catalog --database-url names: SQLite in the data
 // directory when empty.
-func openStore(ctx context.Context, o *options) (tenancy.Store, error) {
+// catalog is what the binary keeps in the central catalog: the tenancy
+// catalog and the control plane's records.
+type catalog interface {
+	tenancy.Store
+	controlplane.Store
+}
+
+func openStore(ctx context.Context, o *options) (catalog, error) {
 	u := o.databaseURL
 	switch {
 	case u == "":

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/gotenancy/tenancy"
+	"github.com/gotenancy/tenancy/controlplane"
 	"github.com/gotenancy/tenancy/demo"
 	"github.com/gotenancy/tenancy/feed"
 	"github.com/gotenancy/tenancy/migrate"
@@ -28,9 +29,10 @@ func (l layout) storage() string    { return filepath.Join(string(l), "storage")
 
 // env is what a command works with: the catalog and the Manager over it.
 type env struct {
-	store   tenancy.Store
+	store   catalog
 	prov    tenantdb.Provisioner
 	mgr     *tenancy.Manager
+	cp      *controlplane.ControlPlane
 	storage *storage.Storage
 	// feed announces changes to other nodes over Redis (nil without --redis-url).
 	feed *feed.Redis
@@ -82,7 +84,14 @@ func openEnv(ctx context.Context, o *options, withMigrations bool) (*env, error)
 	mgr.On(tenancy.EventDeleting, func(ctx context.Context, e tenancy.Event) error {
 		return files.Remove(e.Tenant.UUID)
 	})
-	e := &env{store: store, prov: prov, mgr: mgr, storage: files}
+	cp, err := controlplane.New(store, &controlplane.Config{Logger: o.log})
+	if err != nil {
+		mgr.Close()
+		closeProvisioner(prov)
+		store.Close()
+		return nil, err
+	}
+	e := &env{store: store, prov: prov, mgr: mgr, cp: cp, storage: files}
 	if o.redisURL != "" {
 		if e.feed, err = feed.NewRedis(ctx, &feed.RedisConfig{URL: o.redisURL, Logger: o.log}); err != nil {
 			e.Close()

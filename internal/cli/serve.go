@@ -17,6 +17,7 @@ import (
 	"github.com/gotenancy/tenancy/alert"
 	"github.com/gotenancy/tenancy/api"
 	"github.com/gotenancy/tenancy/cache/rediscache"
+	"github.com/gotenancy/tenancy/controlplane"
 	"github.com/gotenancy/tenancy/feed"
 	"github.com/gotenancy/tenancy/internal/server"
 	"github.com/gotenancy/tenancy/resolve"
@@ -89,8 +90,8 @@ func newServeCmd(o *options) *cobra.Command {
 				return err
 			}
 			if demoMode {
-				_, secret, err := e.mgr.CreateAPIKey(tenancy.WithActor(ctx, tenancy.Actor{Name: "serve --demo"}),
-					"demo-"+time.Now().UTC().Format("20060102-150405.000000"), []tenancy.Scope{tenancy.ScopeAdmin})
+				_, secret, err := e.cp.CreateAPIKey(tenancy.WithActor(ctx, tenancy.Actor{Name: "serve --demo"}),
+					"demo-"+time.Now().UTC().Format("20060102-150405.000000"), []controlplane.Scope{controlplane.ScopeAdmin})
 				if err != nil {
 					return err
 				}
@@ -111,6 +112,7 @@ func newServeCmd(o *options) *cobra.Command {
 			}
 			cfg := &server.Config{
 				Manager:        e.mgr,
+				ControlPlane:   e.cp,
 				Storage:        e.storage,
 				DataDir:        o.dataDir,
 				Watcher:        watcher,

@@ -87,7 +87,7 @@ func run(t *testing.T, ctx context.Context, what string, steps ...chromedp.Actio
 // dashboard's base URL and the port.
 func browserServer(t *testing.T, f *fixture) (base, port string) {
 	t.Helper()
-	if _, err := f.mgr.CreateAdminUser(context.Background(), adminEmail, adminPassword); err != nil {
+	if _, err := f.cp.CreateAdminUser(context.Background(), adminEmail, adminPassword); err != nil {
 		t.Fatal(err)
 	}
 	ts := httptest.NewServer(f.srv.Handler())

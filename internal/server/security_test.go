@@ -17,6 +17,7 @@ import (
 
 	"github.com/gotenancy/tenancy"
 	"github.com/gotenancy/tenancy/api"
+	"github.com/gotenancy/tenancy/controlplane"
 )
 
 // syncBuffer is a bytes.Buffer for a logger that several goroutines use.
@@ -193,7 +194,7 @@ func TestTrustedProxies(t *testing.T) {
 	if code := proxiedSignIn(behind, "203.0.113.8", "admin@example.test"); code != http.StatusUnauthorized {
 		t.Fatalf("another client behind the same proxy: %d, want 401", code)
 	}
-	entries, err := behind.mgr.Audit(ctx, tenancy.AuditFilter{Action: "admin.sign_in"})
+	entries, err := behind.cp.Audit(ctx, controlplane.AuditFilter{Action: "admin.sign_in"})
 	if err != nil || len(entries) == 0 {
 		t.Fatalf("audit: %v %v", entries, err)
 	}

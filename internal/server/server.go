@@ -24,6 +24,7 @@ import (
 	"github.com/gotenancy/tenancy/alert"
 	"github.com/gotenancy/tenancy/api"
 	"github.com/gotenancy/tenancy/cache"
+	"github.com/gotenancy/tenancy/controlplane"
 	"github.com/gotenancy/tenancy/demo"
 	"github.com/gotenancy/tenancy/jobs"
 	"github.com/gotenancy/tenancy/monitor"
@@ -35,6 +36,8 @@ import (
 type Config struct {
 	// Manager is the service layer; required.
 	Manager *tenancy.Manager
+	// ControlPlane holds API keys, admin users and the audit log; required.
+	ControlPlane *controlplane.ControlPlane
 	// Storage holds tenant files; required.
 	Storage *storage.Storage
 	// DataDir holds the jobs database; required.
@@ -112,8 +115,8 @@ type Server struct {
 
 // New assembles a server; Start begins its background work.
 func New(ctx context.Context, cfg *Config) (*Server, error) {
-	if cfg == nil || cfg.Manager == nil || cfg.Storage == nil || cfg.DataDir == "" {
-		return nil, errors.New("server: Manager, Storage and DataDir are required")
+	if cfg == nil || cfg.Manager == nil || cfg.ControlPlane == nil || cfg.Storage == nil || cfg.DataDir == "" {
+		return nil, errors.New("server: Manager, ControlPlane, Storage and DataDir are required")
 	}
 	s := &Server{cfg: *cfg, log: cfg.Logger, metrics: tenancy.NewRequestMetrics(), done: make(chan struct{})}
 	if s.log == nil {
@@ -175,7 +178,7 @@ func New(ctx context.Context, cfg *Config) (*Server, error) {
 		return nil, err
 	}
 	s.api, err = api.New(&api.Config{
-		Manager: mgr, Cache: s.cache, Resolver: s.resolver, Metrics: s.metrics, Storage: cfg.Storage, Jobs: s.jobs,
+		Manager: mgr, ControlPlane: cfg.ControlPlane, Cache: s.cache, Resolver: s.resolver, Metrics: s.metrics, Storage: cfg.Storage, Jobs: s.jobs,
 		DataDir: cfg.DataDir, StartedAt: time.Now(), Logger: s.log,
 		EnvAPIKey: cfg.EnvAPIKey, EnvBearerToken: cfg.EnvBearerToken, RateLimit: cfg.RateLimit,
 	})
@@ -195,7 +198,7 @@ func New(ctx context.Context, cfg *Config) (*Server, error) {
 	}
 	if s.monitor, err = monitor.New(monCfg); err == nil {
 		s.admin, err = admin.New(&admin.Config{
-			Manager: mgr, Metrics: s.metrics, Monitoring: s.monitor.AdminHandler(), APIKeyAllows: s.api.Allows,
+			Manager: mgr, ControlPlane: cfg.ControlPlane, Metrics: s.metrics, Monitoring: s.monitor.AdminHandler(), APIKeyAllows: s.api.Allows,
 			SecureCookies: cfg.SecureCookies, Logger: s.log,
 		})
 	}

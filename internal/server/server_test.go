@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/gotenancy/tenancy"
+	"github.com/gotenancy/tenancy/controlplane"
 	"github.com/gotenancy/tenancy/demo"
 	"github.com/gotenancy/tenancy/internal/testenv"
 	"github.com/gotenancy/tenancy/storage"
@@ -27,6 +28,7 @@ import (
 type fixture struct {
 	srv     *Server
 	mgr     *tenancy.Manager
+	cp      *controlplane.ControlPlane
 	tenants []*tenancy.Tenant
 }
 
@@ -57,7 +59,7 @@ func newUnstartedFixture(t testing.TB, tenants int, adjust ...func(*Config)) *fi
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{mgr: mgr}
+	f := &fixture{mgr: mgr, cp: testenv.ControlPlane(t, st)}
 	for i := range tenants {
 		tn, err := mgr.Create(ctx, tenancy.CreateRequest{Name: fmt.Sprint("Tenant ", i), Domain: fmt.Sprintf("t%d.example.test", i), Migrate: true})
 		if err != nil {
@@ -65,7 +67,7 @@ func newUnstartedFixture(t testing.TB, tenants int, adjust ...func(*Config)) *fi
 		}
 		f.tenants = append(f.tenants, tn)
 	}
-	cfg := &Config{Manager: mgr, Storage: files, DataDir: dir, Watcher: st, AccessFlushInterval: 50 * time.Millisecond,
+	cfg := &Config{Manager: mgr, ControlPlane: f.cp, Storage: files, DataDir: dir, Watcher: st, AccessFlushInterval: 50 * time.Millisecond,
 		Logger: slog.New(slog.DiscardHandler)}
 	for _, fn := range adjust {
 		fn(cfg)
@@ -216,7 +218,7 @@ func TestGateAndCentral(t *testing.T) {
 	if w := f.do("GET", "localhost", "/tenancy/tenants", nil); w.Code != 401 {
 		t.Fatalf("API without a key: %d %s", w.Code, w.Body)
 	}
-	_, key, err := f.mgr.CreateAPIKey(ctx, "test", []tenancy.Scope{tenancy.ScopeRead})
+	_, key, err := f.cp.CreateAPIKey(ctx, "test", []controlplane.Scope{controlplane.ScopeRead})
 	if err != nil {
 		t.Fatal(err)
 	}

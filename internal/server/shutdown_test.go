@@ -15,7 +15,7 @@ import (
 // a graceful shutdown.
 func TestShutdownEndsEventStreams(t *testing.T) {
 	f := newUnstartedFixture(t, 1)
-	if _, err := f.mgr.CreateAdminUser(context.Background(), adminEmail, adminPassword); err != nil {
+	if _, err := f.cp.CreateAdminUser(context.Background(), adminEmail, adminPassword); err != nil {
 		t.Fatal(err)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

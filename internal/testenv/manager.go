@@ -9,6 +9,7 @@ import (
 	"github.com/pressly/goose/v3"
 
 	"github.com/gotenancy/tenancy"
+	"github.com/gotenancy/tenancy/controlplane"
 	"github.com/gotenancy/tenancy/demo"
 	"github.com/gotenancy/tenancy/driver/sqlitedriver"
 	"github.com/gotenancy/tenancy/migrate"
@@ -94,4 +95,14 @@ func NewManager(tb testing.TB, dir string, cfg *ManagerConfig) (*tenancy.Manager
 	}
 	tb.Cleanup(func() { mgr.Close() })
 	return mgr, st
+}
+
+// ControlPlane returns a control plane over st, failing tb if it cannot.
+func ControlPlane(tb testing.TB, st controlplane.Store) *controlplane.ControlPlane {
+	tb.Helper()
+	cp, err := controlplane.New(st, &controlplane.Config{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return cp
 }

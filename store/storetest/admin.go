@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gotenancy/tenancy/controlplane"
 	"github.com/gotenancy/tenancy/model"
 )
 
@@ -23,7 +24,8 @@ func testAdmin(t *testing.T, s model.Store) {
 	t.Run("Sessions", func(t *testing.T) { testAdminSessions(t, s) })
 }
 
-func testAdminUsers(t *testing.T, s model.Store) {
+func testAdminUsers(t *testing.T, st model.Store) {
+	s := st.(controlplane.Store)
 	ctx := context.Background()
 	before := time.Now().Add(-time.Second)
 	a, err := s.CreateAdminUser(ctx, "ada@example.com", "$2a$10$hash-of-ada")
@@ -79,7 +81,8 @@ func testAdminUsers(t *testing.T, s model.Store) {
 	}
 }
 
-func testAdminSessions(t *testing.T, s model.Store) {
+func testAdminSessions(t *testing.T, st model.Store) {
+	s := st.(controlplane.Store)
 	ctx := context.Background()
 	a, err := s.CreateAdminUser(ctx, "carol@example.com", "h1")
 	if err != nil {

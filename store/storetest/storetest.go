@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/gotenancy/tenancy/controlplane"
 	"github.com/gotenancy/tenancy/model"
 )
 
@@ -526,7 +527,8 @@ func testUpdateDomain(t *testing.T, s model.Store) {
 	}
 }
 
-func testAPIKeys(t *testing.T, s model.Store) {
+func testAPIKeys(t *testing.T, st model.Store) {
+	s := st.(controlplane.Store)
 	ctx := context.Background()
 	k := &model.APIKey{Name: "deploy", Prefix: "abcd1234", Hash: []byte("0123456789abcdef0123456789abcdef"), Scopes: []model.Scope{model.ScopeRead, model.ScopeWrite}}
 	if err := s.CreateAPIKey(ctx, k); err != nil {
@@ -558,7 +560,8 @@ func testAPIKeys(t *testing.T, s model.Store) {
 	}
 }
 
-func testAudit(t *testing.T, s model.Store) {
+func testAudit(t *testing.T, st model.Store) {
+	s := st.(controlplane.Store)
 	ctx := context.Background()
 	start := time.Now().Add(-time.Second)
 	for i, e := range []model.AuditEntry{

@@ -37,6 +37,7 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/gotenancy/tenancy"
+	"github.com/gotenancy/tenancy/controlplane"
 	"github.com/gotenancy/tenancy/demo"
 	"github.com/gotenancy/tenancy/driver/sqlitedriver"
 	"github.com/gotenancy/tenancy/internal/server"
@@ -189,7 +190,11 @@ func tenancyHandler(ctx context.Context, dataDir string, budget int) (http.Handl
 	if err != nil {
 		return nil, nil, err
 	}
-	srv, err := server.New(ctx, &server.Config{Manager: mgr, Storage: files, DataDir: dataDir, Watcher: st,
+	cp, err := controlplane.New(st, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	srv, err := server.New(ctx, &server.Config{Manager: mgr, ControlPlane: cp, Storage: files, DataDir: dataDir, Watcher: st,
 		Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		return nil, nil, err

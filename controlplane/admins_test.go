@@ -1,4 +1,4 @@
-package tenancy_test
+package controlplane_test
 
 import (
 	"context"
@@ -9,11 +9,12 @@ import (
 	"time"
 
 	"github.com/gotenancy/tenancy"
+	"github.com/gotenancy/tenancy/controlplane"
 )
 
 const adminPassword = "correct horse battery"
 
-func mustCreateAdmin(t *testing.T, m *tenancy.Manager, email string) *tenancy.AdminUser {
+func mustCreateAdmin(t *testing.T, m *controlplane.ControlPlane, email string) *controlplane.AdminUser {
 	t.Helper()
 	u, err := m.CreateAdminUser(context.Background(), email, adminPassword)
 	if err != nil {
@@ -26,7 +27,7 @@ func TestCreateAdminUser(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, fixtureOptions{})
 	ctx := tenancy.WithActor(context.Background(), tenancy.Actor{Name: "tester"})
-	u, err := f.mgr.CreateAdminUser(ctx, "  Ada@Example.COM ", adminPassword)
+	u, err := f.cp.CreateAdminUser(ctx, "  Ada@Example.COM ", adminPassword)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,21 +40,21 @@ func TestCreateAdminUser(t *testing.T) {
 		t.Fatalf("stored hash %q, %v", hash, err)
 	}
 
-	_, err = f.mgr.CreateAdminUser(ctx, "ADA@example.com", "another password")
-	if !errors.Is(err, tenancy.ErrAdminExists) {
+	_, err = f.cp.CreateAdminUser(ctx, "ADA@example.com", "another password")
+	if !errors.Is(err, controlplane.ErrAdminExists) {
 		t.Fatalf("duplicate email: %v", err)
 	}
 
-	users, err := f.mgr.AdminUsers(ctx)
+	users, err := f.cp.AdminUsers(ctx)
 	if err != nil || len(users) != 1 || users[0].Email != "ada@example.com" {
 		t.Fatalf("AdminUsers: %+v %v", users, err)
 	}
 
-	entries, err := f.mgr.Audit(ctx, tenancy.AuditFilter{Action: "admin.create"})
+	entries, err := f.cp.Audit(ctx, controlplane.AuditFilter{Action: "admin.create"})
 	if err != nil || len(entries) != 1 || entries[0].Actor != "tester" || !strings.Contains(string(entries[0].After), "ada@example.com") {
 		t.Fatalf("audit: %+v %v", entries, err)
 	}
-	all, err := f.mgr.Audit(ctx, tenancy.AuditFilter{})
+	all, err := f.cp.Audit(ctx, controlplane.AuditFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,21 +87,21 @@ func TestCreateAdminUserRejectsBadInput(t *testing.T) {
 		{"password over 72 bytes", "ada@example.com", strings.Repeat("p", 73), "password"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := f.mgr.CreateAdminUser(ctx, c.email, c.password)
+			_, err := f.cp.CreateAdminUser(ctx, c.email, c.password)
 			var ve *tenancy.ValidationError
 			if !errors.As(err, &ve) || ve.Field != c.field {
 				t.Fatalf("CreateAdminUser(%q, %q) = %v; want a validation error on %s", c.email, c.password, err, c.field)
 			}
 		})
 	}
-	if users, err := f.mgr.AdminUsers(ctx); err != nil || len(users) != 0 {
+	if users, err := f.cp.AdminUsers(ctx); err != nil || len(users) != 0 {
 		t.Fatalf("bad input created users: %+v %v", users, err)
 	}
 	// The limits themselves are fine.
-	if _, err := f.mgr.CreateAdminUser(ctx, "min@example.com", "1234567890"); err != nil {
+	if _, err := f.cp.CreateAdminUser(ctx, "min@example.com", "1234567890"); err != nil {
 		t.Fatalf("10-character password: %v", err)
 	}
-	if _, err := f.mgr.CreateAdminUser(ctx, "max@example.com", strings.Repeat("p", 72)); err != nil {
+	if _, err := f.cp.CreateAdminUser(ctx, "max@example.com", strings.Repeat("p", 72)); err != nil {
 		t.Fatalf("72-byte password: %v", err)
 	}
 }
@@ -109,13 +110,13 @@ func TestAuthenticateAdmin(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, fixtureOptions{})
 	ctx := context.Background()
-	created := mustCreateAdmin(t, f.mgr, "ada@example.com")
+	created := mustCreateAdmin(t, f.cp, "ada@example.com")
 
-	u, err := f.mgr.AuthenticateAdmin(ctx, " ADA@example.com", adminPassword)
+	u, err := f.cp.AuthenticateAdmin(ctx, " ADA@example.com", adminPassword)
 	if err != nil || u.ID != created.ID || u.LastSignInAt == nil || time.Since(*u.LastSignInAt) > time.Minute {
 		t.Fatalf("good credentials: %+v %v", u, err)
 	}
-	users, err := f.mgr.AdminUsers(ctx)
+	users, err := f.cp.AdminUsers(ctx)
 	if err != nil || users[0].LastSignInAt == nil || !users[0].LastSignInAt.Equal(*u.LastSignInAt) {
 		t.Fatalf("sign-in time not stored: %+v %v", users, err)
 	}
@@ -129,14 +130,14 @@ func TestAuthenticateAdmin(t *testing.T) {
 		{"empty email", "", adminPassword},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			u, err := f.mgr.AuthenticateAdmin(ctx, c.email, c.password)
-			if !errors.Is(err, tenancy.ErrBadCredentials) || u != nil {
+			u, err := f.cp.AuthenticateAdmin(ctx, c.email, c.password)
+			if !errors.Is(err, controlplane.ErrBadCredentials) || u != nil {
 				t.Fatalf("AuthenticateAdmin(%q, %q) = %+v, %v; want ErrBadCredentials", c.email, c.password, u, err)
 			}
 		})
 	}
 	// Sign-ins are not audited by the Manager (the dashboard does it).
-	if entries, err := f.mgr.Audit(ctx, tenancy.AuditFilter{}); err != nil || len(entries) != 1 {
+	if entries, err := f.cp.Audit(ctx, controlplane.AuditFilter{}); err != nil || len(entries) != 1 {
 		t.Fatalf("audit after sign-ins: %+v %v", entries, err)
 	}
 }
@@ -145,10 +146,10 @@ func TestAdminSessions(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, fixtureOptions{})
 	ctx := context.Background()
-	ada := mustCreateAdmin(t, f.mgr, "ada@example.com")
-	bob := mustCreateAdmin(t, f.mgr, "bob@example.com")
+	ada := mustCreateAdmin(t, f.cp, "ada@example.com")
+	bob := mustCreateAdmin(t, f.cp, "bob@example.com")
 
-	token, expires, err := f.mgr.CreateAdminSession(ctx, ada.ID, time.Hour)
+	token, expires, err := f.cp.CreateAdminSession(ctx, ada.ID, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,11 +159,11 @@ func TestAdminSessions(t *testing.T) {
 	if d := time.Until(expires); d < 59*time.Minute || d > time.Hour {
 		t.Fatalf("expires in %s", d)
 	}
-	other, _, err := f.mgr.CreateAdminSession(ctx, ada.ID, time.Hour)
+	other, _, err := f.cp.CreateAdminSession(ctx, ada.ID, time.Hour)
 	if err != nil || other == token {
 		t.Fatalf("second session: %q %v", other, err)
 	}
-	u, err := f.mgr.AdminSession(ctx, token)
+	u, err := f.cp.AdminSession(ctx, token)
 	if err != nil || u.ID != ada.ID || u.Email != "ada@example.com" {
 		t.Fatalf("AdminSession: %+v %v", u, err)
 	}
@@ -176,41 +177,41 @@ func TestAdminSessions(t *testing.T) {
 		"with padding":    base64.URLEncoding.EncodeToString(make([]byte, 32)),
 		"standard base64": strings.Repeat("+", len(token)),
 	} {
-		if _, err := f.mgr.AdminSession(ctx, tok); !errors.Is(err, tenancy.ErrNotFound) {
+		if _, err := f.cp.AdminSession(ctx, tok); !errors.Is(err, tenancy.ErrNotFound) {
 			t.Errorf("%s token: %v", name, err)
 		}
 	}
 
-	short, _, err := f.mgr.CreateAdminSession(ctx, bob.ID, time.Millisecond)
+	short, _, err := f.cp.CreateAdminSession(ctx, bob.ID, time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(20 * time.Millisecond)
-	if _, err := f.mgr.AdminSession(ctx, short); !errors.Is(err, tenancy.ErrNotFound) {
+	if _, err := f.cp.AdminSession(ctx, short); !errors.Is(err, tenancy.ErrNotFound) {
 		t.Fatalf("expired session: %v", err)
 	}
 
-	if _, _, err := f.mgr.CreateAdminSession(ctx, ada.ID, 0); !tenancy.IsValidation(err) {
+	if _, _, err := f.cp.CreateAdminSession(ctx, ada.ID, 0); !tenancy.IsValidation(err) {
 		t.Fatalf("zero ttl: %v", err)
 	}
-	if _, _, err := f.mgr.CreateAdminSession(ctx, ada.ID+bob.ID+1000, time.Hour); !errors.Is(err, tenancy.ErrNotFound) {
+	if _, _, err := f.cp.CreateAdminSession(ctx, ada.ID+bob.ID+1000, time.Hour); !errors.Is(err, tenancy.ErrNotFound) {
 		t.Fatalf("session of an unknown user: %v", err)
 	}
 
 	// Signing out ends that session only; doing it twice is fine.
-	if err := f.mgr.DeleteAdminSession(ctx, token); err != nil {
+	if err := f.cp.DeleteAdminSession(ctx, token); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.mgr.DeleteAdminSession(ctx, token); err != nil {
+	if err := f.cp.DeleteAdminSession(ctx, token); err != nil {
 		t.Fatalf("second sign-out: %v", err)
 	}
-	if err := f.mgr.DeleteAdminSession(ctx, "garbage"); err != nil {
+	if err := f.cp.DeleteAdminSession(ctx, "garbage"); err != nil {
 		t.Fatalf("sign-out of a malformed token: %v", err)
 	}
-	if _, err := f.mgr.AdminSession(ctx, token); !errors.Is(err, tenancy.ErrNotFound) {
+	if _, err := f.cp.AdminSession(ctx, token); !errors.Is(err, tenancy.ErrNotFound) {
 		t.Fatalf("signed-out session: %v", err)
 	}
-	if u, err := f.mgr.AdminSession(ctx, other); err != nil || u.ID != ada.ID {
+	if u, err := f.cp.AdminSession(ctx, other); err != nil || u.ID != ada.ID {
 		t.Fatalf("other session: %+v %v", u, err)
 	}
 }
@@ -219,33 +220,33 @@ func TestDeleteAdminUser(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, fixtureOptions{})
 	ctx := context.Background()
-	ada := mustCreateAdmin(t, f.mgr, "ada@example.com")
-	bob := mustCreateAdmin(t, f.mgr, "bob@example.com")
-	adaToken, _, err := f.mgr.CreateAdminSession(ctx, ada.ID, time.Hour)
+	ada := mustCreateAdmin(t, f.cp, "ada@example.com")
+	bob := mustCreateAdmin(t, f.cp, "bob@example.com")
+	adaToken, _, err := f.cp.CreateAdminSession(ctx, ada.ID, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
-	bobToken, _, err := f.mgr.CreateAdminSession(ctx, bob.ID, time.Hour)
+	bobToken, _, err := f.cp.CreateAdminSession(ctx, bob.ID, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
 
-	if err := f.mgr.DeleteAdminUser(ctx, " Ada@Example.com "); err != nil {
+	if err := f.cp.DeleteAdminUser(ctx, " Ada@Example.com "); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.mgr.AdminSession(ctx, adaToken); !errors.Is(err, tenancy.ErrNotFound) {
+	if _, err := f.cp.AdminSession(ctx, adaToken); !errors.Is(err, tenancy.ErrNotFound) {
 		t.Fatalf("session of a deleted user: %v", err)
 	}
-	if _, err := f.mgr.AuthenticateAdmin(ctx, "ada@example.com", adminPassword); !errors.Is(err, tenancy.ErrBadCredentials) {
+	if _, err := f.cp.AuthenticateAdmin(ctx, "ada@example.com", adminPassword); !errors.Is(err, controlplane.ErrBadCredentials) {
 		t.Fatalf("sign-in of a deleted user: %v", err)
 	}
-	if u, err := f.mgr.AdminSession(ctx, bobToken); err != nil || u.ID != bob.ID {
+	if u, err := f.cp.AdminSession(ctx, bobToken); err != nil || u.ID != bob.ID {
 		t.Fatalf("another user's session: %+v %v", u, err)
 	}
-	if err := f.mgr.DeleteAdminUser(ctx, "ada@example.com"); !errors.Is(err, tenancy.ErrNotFound) || err.Error() != `no admin user "ada@example.com"` {
+	if err := f.cp.DeleteAdminUser(ctx, "ada@example.com"); !errors.Is(err, tenancy.ErrNotFound) || err.Error() != `no admin user "ada@example.com"` {
 		t.Fatalf("deleting twice: %v", err)
 	}
-	if entries, err := f.mgr.Audit(ctx, tenancy.AuditFilter{Action: "admin.delete"}); err != nil || len(entries) != 1 {
+	if entries, err := f.cp.Audit(ctx, controlplane.AuditFilter{Action: "admin.delete"}); err != nil || len(entries) != 1 {
 		t.Fatalf("audit: %+v %v", entries, err)
 	}
 }

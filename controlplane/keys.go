@@ -1,4 +1,4 @@
-package tenancy
+package controlplane
 
 import (
 	"context"
@@ -10,6 +10,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/gotenancy/tenancy/model"
 )
 
 // keyPrefix starts every API key, so keys are easy to recognise in logs
@@ -31,7 +33,7 @@ func ParseScopes(s string) ([]Scope, error) {
 				out = append(out, sc)
 			}
 		default:
-			return nil, &ValidationError{Field: "scopes", Reason: fmt.Sprintf("unknown scope %q (want read, write or admin)", part)}
+			return nil, &model.ValidationError{Field: "scopes", Reason: fmt.Sprintf("unknown scope %q (want read, write or admin)", part)}
 		}
 	}
 	if len(out) == 0 {
@@ -46,37 +48,37 @@ func hashKey(key string) []byte {
 }
 
 // CreateAPIKey makes a key; the returned secret is shown once and never stored.
-func (m *Manager) CreateAPIKey(ctx context.Context, name string, scopes []Scope) (*APIKey, string, error) {
+func (c *ControlPlane) CreateAPIKey(ctx context.Context, name string, scopes []Scope) (*APIKey, string, error) {
 	if !keyNameRE.MatchString(name) {
-		return nil, "", &ValidationError{Field: "name", Reason: fmt.Sprintf("%q must be 1-64 letters, digits or _.@- starting with a letter or digit", name)}
+		return nil, "", &model.ValidationError{Field: "name", Reason: fmt.Sprintf("%q must be 1-64 letters, digits or _.@- starting with a letter or digit", name)}
 	}
 	if len(scopes) == 0 {
 		scopes = []Scope{ScopeRead}
 	}
 	for _, s := range scopes {
 		if s != ScopeRead && s != ScopeWrite && s != ScopeAdmin {
-			return nil, "", &ValidationError{Field: "scopes", Reason: fmt.Sprintf("unknown scope %q", s)}
+			return nil, "", &model.ValidationError{Field: "scopes", Reason: fmt.Sprintf("unknown scope %q", s)}
 		}
 	}
 	id := strings.ToLower(rand.Text()[:8])
 	secret := keyPrefix + id + "_" + rand.Text()
 	k := &APIKey{Name: name, Prefix: id, Hash: hashKey(secret), Scopes: scopes}
-	if err := m.store.CreateAPIKey(ctx, k); err != nil {
+	if err := c.store.CreateAPIKey(ctx, k); err != nil {
 		return nil, "", err
 	}
-	m.recordAudit(ctx, "api_key.create", "", nil, jsonValue(k), nil)
+	c.recordAudit(ctx, "api_key.create", "", nil, jsonValue(k), nil)
 	return k, secret, nil
 }
 
 // VerifyAPIKey returns the stored key matching secret, comparing hashes in
 // constant time; unknown, malformed and revoked keys give ErrInvalidKey.
-func (m *Manager) VerifyAPIKey(ctx context.Context, secret string) (*APIKey, error) {
+func (c *ControlPlane) VerifyAPIKey(ctx context.Context, secret string) (*APIKey, error) {
 	rest, ok := strings.CutPrefix(secret, keyPrefix)
 	if !ok || len(rest) < 10 || rest[8] != '_' {
 		return nil, ErrInvalidKey
 	}
-	k, err := m.store.APIKeyByPrefix(ctx, rest[:8])
-	if errors.Is(err, ErrNotFound) {
+	k, err := c.store.APIKeyByPrefix(ctx, rest[:8])
+	if errors.Is(err, model.ErrNotFound) {
 		return nil, ErrInvalidKey
 	}
 	if err != nil {
@@ -89,16 +91,18 @@ func (m *Manager) VerifyAPIKey(ctx context.Context, secret string) (*APIKey, err
 }
 
 // APIKeys lists the keys (without secrets).
-func (m *Manager) APIKeys(ctx context.Context) ([]APIKey, error) { return m.store.ListAPIKeys(ctx) }
+func (c *ControlPlane) APIKeys(ctx context.Context) ([]APIKey, error) {
+	return c.store.ListAPIKeys(ctx)
+}
 
 // RevokeAPIKey revokes the key with this name or prefix.
-func (m *Manager) RevokeAPIKey(ctx context.Context, nameOrPrefix string) error {
-	if err := m.store.RevokeAPIKey(ctx, nameOrPrefix); err != nil {
-		if errors.Is(err, ErrNotFound) {
-			return fmt.Errorf("%w: no API key named %q", ErrNotFound, nameOrPrefix)
+func (c *ControlPlane) RevokeAPIKey(ctx context.Context, nameOrPrefix string) error {
+	if err := c.store.RevokeAPIKey(ctx, nameOrPrefix); err != nil {
+		if errors.Is(err, model.ErrNotFound) {
+			return fmt.Errorf("%w: no API key named %q", model.ErrNotFound, nameOrPrefix)
 		}
 		return err
 	}
-	m.recordAudit(ctx, "api_key.revoke", "", jsonValue(map[string]string{"key": nameOrPrefix}), nil, nil)
+	c.recordAudit(ctx, "api_key.revoke", "", jsonValue(map[string]string{"key": nameOrPrefix}), nil, nil)
 	return nil
 }
