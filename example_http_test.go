@@ -115,7 +115,7 @@ func ExampleMiddleware() {
 	}
 	get("acme.example.com:8080")
 	get("unknown.example.com")
-	env.mgr.SetStatus(ctx, "acme.example.com", tenancy.StatusSuspended, "unpaid")
+	env.mgr.ChangeStatus(ctx, "acme.example.com", tenancy.StatusChange{Status: tenancy.StatusSuspended, Reason: "unpaid"})
 	get("acme.example.com")
 	// Output:
 	// 200 hello from Acme

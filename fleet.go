@@ -15,6 +15,9 @@ import (
 type MigrateOptions struct {
 	// Fresh drops every table first and migrates from nothing.
 	Fresh bool
+	// Rollback, when positive, rolls the database back by that many
+	// migrations instead of migrating it up (with neither Fresh nor Seed).
+	Rollback int
 	// Seed runs Seeders (all when empty) after migrating.
 	Seed    bool
 	Seeders []string
@@ -79,6 +82,14 @@ func newOutcome(t *Tenant) *Outcome {
 // Migrate brings one tenant's database up to date (or rebuilds it with
 // Fresh), seeds it when asked and records the outcome in the catalog.
 func (m *Manager) Migrate(ctx context.Context, t *Tenant, opts MigrateOptions) (*Outcome, error) {
+	switch {
+	case opts.Rollback < 0:
+		return nil, &ValidationError{Field: "steps", Reason: "must be at least 1"}
+	case opts.Rollback > 0 && (opts.Fresh || opts.Seed):
+		return nil, &ValidationError{Field: "steps", Reason: "a rollback neither starts fresh nor seeds"}
+	case opts.Rollback > 0:
+		return m.rollback(ctx, t, opts.Rollback)
+	}
 	if err := m.checkSeeders(opts); err != nil {
 		return nil, err
 	}
@@ -441,12 +452,9 @@ func (m *Manager) fleetOne(ctx context.Context, op, runID string, lockWait time.
 	return err
 }
 
-// Rollback rolls a tenant's database back by steps migrations and records
+// rollback rolls a tenant's database back by steps migrations and records
 // the resulting version.
-func (m *Manager) Rollback(ctx context.Context, t *Tenant, steps int) (*Outcome, error) {
-	if steps < 1 {
-		return nil, &ValidationError{Field: "steps", Reason: "must be at least 1"}
-	}
+func (m *Manager) rollback(ctx context.Context, t *Tenant, steps int) (*Outcome, error) {
 	return m.runOne(ctx, t, OpMigrate, "tenant.rollback", func(ctx context.Context, o *Outcome) error {
 		h, err := m.acquire(ctx, o.Tenant)
 		if err != nil {

@@ -128,7 +128,7 @@ func TestRollbackFreshAndStatus(t *testing.T) {
 		t.Fatal(err)
 	}
 	sabotage(t, f, tn, `INSERT INTO notes (body) VALUES ('keep?')`)
-	o, err := f.mgr.Rollback(ctx, tn, 1)
+	o, err := f.mgr.Migrate(ctx, tn, tenancy.MigrateOptions{Rollback: 1})
 	if err != nil || o.From != 2 || o.To != 1 {
 		t.Fatalf("rollback %+v %v", o, err)
 	}
@@ -136,7 +136,7 @@ func TestRollbackFreshAndStatus(t *testing.T) {
 	if err != nil || len(st) != 2 || !st[0].Applied || st[1].Applied {
 		t.Fatalf("status %+v %v", st, err)
 	}
-	if _, err := f.mgr.Rollback(ctx, tn, 0); !tenancy.IsValidation(err) {
+	if _, err := f.mgr.Migrate(ctx, tn, tenancy.MigrateOptions{Rollback: 0}); !tenancy.IsValidation(err) {
 		t.Fatalf("rollback 0 steps: %v", err)
 	}
 	o, err = f.mgr.Migrate(ctx, tn, tenancy.MigrateOptions{Fresh: true})

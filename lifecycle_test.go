@@ -50,7 +50,7 @@ func TestCreateIsProvisioningUntilCommitted(t *testing.T) {
 	if !errors.Is(err, tenancy.ErrTenantState) || !errors.Is(err, tenancy.ErrLocked) || !strings.Contains(err.Error(), "provisioning") {
 		t.Errorf("delete during create: err = %v, want a state error naming provisioning and the lock", err)
 	}
-	if _, err := f.mgr.SetStatus(ctx, during.UUID, tenancy.StatusActive, ""); !errors.Is(err, tenancy.ErrTenantState) {
+	if _, err := f.mgr.ChangeStatus(ctx, during.UUID, tenancy.StatusChange{Status: tenancy.StatusActive, Reason: ""}); !errors.Is(err, tenancy.ErrTenantState) {
 		t.Errorf("status change during create: err = %v, want ErrTenantState", err)
 	}
 	if _, err := f.mgr.Migrate(ctx, during, tenancy.MigrateOptions{}); !errors.Is(err, tenancy.ErrTenantState) {

@@ -76,7 +76,7 @@ type Manager struct {
 	central map[string]bool
 
 	hooksMu sync.RWMutex
-	hooks   map[EventKind][]Hook
+	hooks   map[EventKind][]*hookEntry
 
 	bootMu        sync.RWMutex
 	bootstrappers []Bootstrapper
@@ -101,7 +101,7 @@ func NewManager(cfg *Config) (*Manager, error) {
 		lockTTL:    cfg.LockTTL,
 		lockWait:   cfg.LockWait,
 		central:    centralSet(cfg.CentralDomains),
-		hooks:      map[EventKind][]Hook{},
+		hooks:      map[EventKind][]*hookEntry{},
 
 		bootstrappers: slices.Clone(cfg.Bootstrappers),
 	}
@@ -160,21 +160,23 @@ func (m *Manager) Close() error {
 	return nil
 }
 
-// Connections returns the tenant database pool, for its statistics.
-func (m *Manager) Connections() *tenantdb.ConnManager { return m.conns }
-
-// Migrations returns the tenant migrations the Manager applies.
-func (m *Manager) Migrations() *migrate.Set { return m.migrations }
-
-// Seeders returns the seeder registry.
-func (m *Manager) Seeders() *seed.Registry { return m.seeders }
-
-// On registers a hook for an event kind. Hooks run in registration order.
-func (m *Manager) On(kind EventKind, h Hook) {
+// On registers a hook for an event kind and returns the function that
+// removes it. Hooks run in registration order.
+func (m *Manager) On(kind EventKind, h Hook) (unsubscribe func()) {
+	entry := &hookEntry{fn: h}
 	m.hooksMu.Lock()
 	defer m.hooksMu.Unlock()
-	m.hooks[kind] = append(m.hooks[kind], h)
+	m.hooks[kind] = append(m.hooks[kind], entry)
+	return func() {
+		m.hooksMu.Lock()
+		defer m.hooksMu.Unlock()
+		m.hooks[kind] = slices.DeleteFunc(slices.Clone(m.hooks[kind]), func(e *hookEntry) bool { return e == entry })
+	}
 }
+
+// hookEntry is one registered hook; its address identifies it for
+// unsubscribing.
+type hookEntry struct{ fn Hook }
 
 // emit runs the hooks of e.Kind. For vetoable kinds the first error is
 // returned; for the others errors are logged.
@@ -185,7 +187,7 @@ func (m *Manager) emit(ctx context.Context, e Event) error {
 	for _, h := range hooks {
 		ev := e
 		ev.Tenant = e.Tenant.Clone()
-		if err := h(ctx, ev); err != nil {
+		if err := h.fn(ctx, ev); err != nil {
 			if e.Kind.vetoable() {
 				return fmt.Errorf("%s hook: %w", e.Kind, err)
 			}
@@ -705,8 +707,8 @@ func (m *Manager) update(ctx context.Context, action, ref string, req UpdateRequ
 	return t, nil
 }
 
-// SetStatus changes a tenant's status, recording the reason.
-func (m *Manager) SetStatus(ctx context.Context, ref string, status Status, reason string) (*Tenant, error) {
+// setStatus changes a tenant's status, recording the reason.
+func (m *Manager) setStatus(ctx context.Context, ref string, status Status, reason string) (*Tenant, error) {
 	return m.update(ctx, "tenant.status", ref, UpdateRequest{Status: &status, StatusReason: &reason})
 }
 
@@ -899,7 +901,7 @@ func (m *Manager) Use(b ...Bootstrapper) {
 // opens its database on first use, and the bootstrappers' resources (cache,
 // storage, jobs, logger) are available. Everything is released when fn returns.
 func (m *Manager) Run(ctx context.Context, t *Tenant, fn func(ctx context.Context) error) error {
-	ctx, end, err := m.Enter(ctx, t)
+	ctx, end, err := m.enterTenant(ctx, t)
 	if err != nil {
 		return err
 	}
@@ -907,11 +909,11 @@ func (m *Manager) Run(ctx context.Context, t *Tenant, fn func(ctx context.Contex
 	return fn(ctx)
 }
 
-// Enter starts code running for t: it returns the tenant context and the
+// enterTenant starts code running for t: it returns the tenant context and the
 // function that ends it (reverting the bootstrappers in reverse order and
 // releasing the database handle). Run is Enter and end around a function;
-// Enter serves callers, such as HTTP middleware, that want no closure.
-func (m *Manager) Enter(ctx context.Context, t *Tenant) (context.Context, func(), error) {
+// enterTenant serves callers, such as HTTP middleware, that want no closure.
+func (m *Manager) enterTenant(ctx context.Context, t *Tenant) (context.Context, func(), error) {
 	ctx, s, err := m.enter(ctx, t)
 	if err != nil {
 		return nil, nil, err
@@ -952,11 +954,6 @@ func (m *Manager) acquire(ctx context.Context, t *Tenant) (*tenantdb.Handle, err
 	return m.conns.AcquireKey(ctx, tenantdb.Key{Database: t.DatabaseName, Tenant: t.UUID, Generation: t.Generation})
 }
 
-// Evict closes the database handles of a tenant that was deleted or whose
-// database was replaced, here or by another process; the change watchers
-// call it for every tenant that left the catalog.
-func (m *Manager) Evict(t *Tenant) { m.conns.ForgetTenant(t.UUID) }
-
 // openFor acquires the database of the tenant of ctx from the pool.
 func (m *Manager) openFor(ctx context.Context, t *Tenant) (*tenantdb.Handle, error) {
 	if t.Status.Lifecycle() {
@@ -969,7 +966,4 @@ func (m *Manager) openFor(ctx context.Context, t *Tenant) (*tenantdb.Handle, err
 	return h, nil
 }
 
-// DatabaseSize reports the bytes a tenant's database occupies.
-func (m *Manager) DatabaseSize(ctx context.Context, t *Tenant) (int64, error) {
-	return m.prov.Size(ctx, t.DatabaseName)
-}
+

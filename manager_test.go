@@ -303,7 +303,7 @@ func TestLifecycleHooksAndDomains(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tn, err = f.mgr.SetStatus(ctx, "a.test", tenancy.StatusSuspended, "unpaid"); err != nil || tn.StatusReason != "unpaid" {
+	if tn, err = f.mgr.ChangeStatus(ctx, "a.test", tenancy.StatusChange{Status: tenancy.StatusSuspended, Reason: "unpaid"}); err != nil || tn.StatusReason != "unpaid" {
 		t.Fatalf("SetStatus: %+v %v", tn, err)
 	}
 	if _, err := f.mgr.AddDomain(ctx, tn.UUID, tenancy.DomainRequest{Domain: "WWW.A.test", Primary: true}); err != nil {
@@ -433,7 +433,7 @@ func TestFailClosedWithoutTenant(t *testing.T) {
 	if _, err := tenancy.DB(leaked); !errors.Is(err, tenancy.ErrNoTenant) {
 		t.Fatalf("DB after Run returned: %v", err)
 	}
-	if st := f.mgr.Connections().Stats(); st.InUse != 0 {
+	if st := f.mgr.Databases().Stats(); st.InUse != 0 {
 		t.Fatalf("handles in use after Run: %d", st.InUse)
 	}
 }

@@ -170,8 +170,8 @@ func (rm *RequestMetrics) dirtyAccess() (map[int64]time.Time, func()) {
 }
 
 // FlushAccess writes the last-access times gathered since the previous flush
-// to the catalog in one batch.
-func (m *Manager) FlushAccess(ctx context.Context, rm *RequestMetrics) error {
+// to m's catalog in one batch.
+func (rm *RequestMetrics) FlushAccess(ctx context.Context, m *Manager) error {
 	batch, done := rm.dirtyAccess()
 	if len(batch) == 0 {
 		return nil
@@ -183,20 +183,20 @@ func (m *Manager) FlushAccess(ctx context.Context, rm *RequestMetrics) error {
 	return nil
 }
 
-// TrackAccess flushes last-access times every interval until ctx is done,
-// then once more.
-func (m *Manager) TrackAccess(ctx context.Context, rm *RequestMetrics, interval time.Duration) {
+// TrackAccess flushes last-access times to m's catalog every interval
+// until ctx is done, then once more.
+func (rm *RequestMetrics) TrackAccess(ctx context.Context, m *Manager, interval time.Duration) {
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			if err := m.FlushAccess(context.WithoutCancel(ctx), rm); err != nil {
+			if err := rm.FlushAccess(context.WithoutCancel(ctx), m); err != nil {
 				m.log.Warn("flushing last access", "err", err)
 			}
 			return
 		case <-tick.C:
-			if err := m.FlushAccess(ctx, rm); err != nil {
+			if err := rm.FlushAccess(ctx, m); err != nil {
 				m.log.Warn("flushing last access", "err", err)
 			}
 		}

@@ -14,14 +14,6 @@ func (m *Manager) CountByStatus(ctx context.Context) (map[Status]int, error) {
 	return m.store.CountByStatus(ctx)
 }
 
-// BulkSetStatus sets the status of several tenants, given by uuid. Every
-// uuid is checked first: one unknown or malformed uuid changes nothing.
-func (m *Manager) BulkSetStatus(ctx context.Context, uuids []string, status Status, reason string) ([]*Tenant, error) {
-	return m.bulkStatus(ctx, uuids, status, reason, func(t *Tenant) (*Tenant, error) {
-		return m.SetStatus(ctx, t.UUID, status, reason)
-	})
-}
-
 // BulkChangeStatus is ChangeStatus for several tenants, given by uuid.
 // Every uuid is checked first: one unknown or malformed uuid changes
 // nothing.
@@ -228,15 +220,3 @@ func (m *Manager) UpdateDomain(ctx context.Context, ref string, domainID int64, 
 	return t, nil
 }
 
-// RemoveDomainByID removes one of a tenant's domains, given by id.
-func (m *Manager) RemoveDomainByID(ctx context.Context, ref string, domainID int64) (*Tenant, error) {
-	t, err := m.getReady(ctx, ref)
-	if err != nil {
-		return nil, err
-	}
-	d, err := domainByID(t, domainID)
-	if err != nil {
-		return nil, err
-	}
-	return m.RemoveDomain(ctx, t.UUID, d.Domain)
-}

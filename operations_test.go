@@ -20,7 +20,7 @@ func TestAuditRecordsActorAndChange(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.mgr.SetStatus(ctx, tn.UUID, tenancy.StatusBlocked, "abuse"); err != nil {
+	if _, err := f.mgr.ChangeStatus(ctx, tn.UUID, tenancy.StatusChange{Status: tenancy.StatusBlocked, Reason: "abuse"}); err != nil {
 		t.Fatal(err)
 	}
 	entries, err := f.cp.Audit(context.Background(), controlplane.AuditFilter{TenantUUID: tn.UUID})
@@ -38,7 +38,7 @@ func TestAuditRecordsActorAndChange(t *testing.T) {
 		t.Fatalf("limit: %v", err)
 	}
 	// Without an actor the change is the system's.
-	if _, err := f.mgr.SetStatus(context.Background(), tn.UUID, tenancy.StatusActive, ""); err != nil {
+	if _, err := f.mgr.ChangeStatus(context.Background(), tn.UUID, tenancy.StatusChange{Status: tenancy.StatusActive, Reason: ""}); err != nil {
 		t.Fatal(err)
 	}
 	entries, _ = f.cp.Audit(ctx, controlplane.AuditFilter{Limit: 1})
@@ -60,21 +60,21 @@ func TestBulkOperations(t *testing.T) {
 		uuids = append(uuids, tn.UUID)
 	}
 	// One unknown uuid changes nothing.
-	if _, err := f.mgr.BulkSetStatus(ctx, append(uuids[:2:2], "01a2185c-8068-7cbf-ba4e-a68e05dd8e16"), tenancy.StatusSuspended, "x"); !errors.Is(err, tenancy.ErrNotFound) {
+	if _, err := f.mgr.BulkChangeStatus(ctx, append(uuids[:2:2], "01a2185c-8068-7cbf-ba4e-a68e05dd8e16"), tenancy.StatusChange{Status: tenancy.StatusSuspended, Reason: "x"}); !errors.Is(err, tenancy.ErrNotFound) {
 		t.Fatalf("unknown uuid: %v", err)
 	}
 	for _, bad := range [][]string{nil, {"not-a-uuid"}} {
-		if _, err := f.mgr.BulkSetStatus(ctx, bad, tenancy.StatusSuspended, ""); !tenancy.IsValidation(err) {
-			t.Fatalf("BulkSetStatus(%v): %v", bad, err)
+		if _, err := f.mgr.BulkChangeStatus(ctx, bad, tenancy.StatusChange{Status: tenancy.StatusSuspended, Reason: ""}); !tenancy.IsValidation(err) {
+			t.Fatalf("BulkChangeStatus(%v): %v", bad, err)
 		}
 	}
-	if _, err := f.mgr.BulkSetStatus(ctx, uuids, "frozen", ""); !tenancy.IsValidation(err) {
+	if _, err := f.mgr.BulkChangeStatus(ctx, uuids, tenancy.StatusChange{Status: "frozen"}); !tenancy.IsValidation(err) {
 		t.Fatalf("bad status: %v", err)
 	}
 	if counts, _ := f.mgr.CountByStatus(ctx); counts[tenancy.StatusActive] != 3 {
 		t.Fatalf("failed bulk changes changed something: %v", counts)
 	}
-	changed, err := f.mgr.BulkSetStatus(ctx, uuids[:2], tenancy.StatusSuspended, "bulk")
+	changed, err := f.mgr.BulkChangeStatus(ctx, uuids[:2], tenancy.StatusChange{Status: tenancy.StatusSuspended, Reason: "bulk"})
 	if err != nil || len(changed) != 2 || changed[0].StatusReason != "bulk" {
 		t.Fatalf("bulk: %+v %v", changed, err)
 	}
@@ -135,8 +135,8 @@ func TestUpdateDomain(t *testing.T) {
 	if _, err := f.mgr.UpdateDomain(ctx, tn.UUID, 9999, tenancy.DomainUpdate{Primary: &yes}); !errors.Is(err, tenancy.ErrDomainNotFound) {
 		t.Fatalf("unknown id: %v", err)
 	}
-	if tn, err = f.mgr.RemoveDomainByID(ctx, tn.UUID, second); err != nil || len(tn.Domains) != 1 || tn.PrimaryDomain() != "a.test" {
-		t.Fatalf("RemoveDomainByID: %+v %v", tn, err)
+	if tn, err = f.mgr.RemoveDomain(ctx, tn.UUID, name); err != nil || len(tn.Domains) != 1 || tn.PrimaryDomain() != "a.test" {
+		t.Fatalf("RemoveDomain: %+v %v", tn, err)
 	}
 }
 
@@ -151,14 +151,14 @@ func TestFreeTextTheCatalogsCannotStoreIsRejected(t *testing.T) {
 		name string
 		do   func() error
 	}{
-		{"reason with NUL", func() error { _, err := f.mgr.SetStatus(ctx, tn.UUID, tenancy.StatusSuspended, "a\x00b"); return err }},
-		{"reason not UTF-8", func() error { _, err := f.mgr.SetStatus(ctx, tn.UUID, tenancy.StatusSuspended, "\xff"); return err }},
+		{"reason with NUL", func() error { _, err := f.mgr.ChangeStatus(ctx, tn.UUID, tenancy.StatusChange{Status: tenancy.StatusSuspended, Reason: "a\x00b"}); return err }},
+		{"reason not UTF-8", func() error { _, err := f.mgr.ChangeStatus(ctx, tn.UUID, tenancy.StatusChange{Status: tenancy.StatusSuspended, Reason: "\xff"}); return err }},
 		{"reason too long", func() error {
-			_, err := f.mgr.SetStatus(ctx, tn.UUID, tenancy.StatusSuspended, strings.Repeat("x", 17<<10))
+			_, err := f.mgr.ChangeStatus(ctx, tn.UUID, tenancy.StatusChange{Status: tenancy.StatusSuspended, Reason: strings.Repeat("x", 17<<10)})
 			return err
 		}},
 		{"bulk reason", func() error {
-			_, err := f.mgr.BulkSetStatus(ctx, []string{tn.UUID}, tenancy.StatusSuspended, "\xff")
+			_, err := f.mgr.BulkChangeStatus(ctx, []string{tn.UUID}, tenancy.StatusChange{Status: tenancy.StatusSuspended, Reason: "\xff"})
 			return err
 		}},
 		{"maintenance message", func() error { _, err := f.mgr.SetMaintenance(ctx, tn.UUID, true, "a\x00"); return err }},

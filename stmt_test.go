@@ -56,7 +56,7 @@ func TestStmtIsPreparedOncePerOpenDatabase(t *testing.T) {
 		t.Fatal("two tenants share one prepared statement")
 	}
 	// Closing the database closes its statements; the next request prepares anew.
-	if n := f.mgr.Connections().CloseUnused(); n != 2 {
+	if n := f.mgr.Databases().CloseUnused(); n != 2 {
 		t.Fatalf("CloseUnused closed %d handles, want 2", n)
 	}
 	if _, err := first.QueryContext(ctx); err == nil {

@@ -278,8 +278,7 @@ func (a *Admin) migrationsPage(w http.ResponseWriter, r *http.Request) {
 // renderMigrations renders the migrations page with the form's values
 // and errors in d.
 func (a *Admin) renderMigrations(w http.ResponseWriter, r *http.Request, status int, d migrationsData) {
-	set := a.mgr.Migrations()
-	d.Migrations, d.Latest = set.Len(), set.Latest()
+	d.Migrations, d.Latest = a.mgr.Databases().Migrations()
 	ops, err := a.mgr.OperationStatus(r.Context(), tenancy.OpMigrate)
 	if err != nil {
 		a.log.ErrorContext(r.Context(), "admin: migration outcomes", "err", err)

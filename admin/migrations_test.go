@@ -113,7 +113,7 @@ func TestFleetMigration(t *testing.T) {
 	for _, d := range []string{"a.test", "b.test", "c.test"} {
 		tenants = append(tenants, f.create(strings.ToUpper(d[:1]), d, func(r *tenancy.CreateRequest) { r.Migrate = false }))
 	}
-	latest := f.mgr.Migrations().Latest()
+	_, latest := f.mgr.Databases().Migrations()
 
 	res := f.get("/admin/migrations")
 	if res.code != http.StatusOK {
@@ -189,7 +189,7 @@ func TestFleetMigrationFailuresAndRetry(t *testing.T) {
 	ctx := context.Background()
 	f.create("Good", "good.test", func(r *tenancy.CreateRequest) { r.Migrate = false })
 	bad := f.create("Bad <b>", "bad.test", func(r *tenancy.CreateRequest) { r.Migrate = false })
-	f.mgr.Connections().Forget(bad.DatabaseName)
+	f.mgr.Databases().Forget(bad)
 	files, _ := filepath.Glob(filepath.Join(f.dir, "tenants", bad.DatabaseName+".*"))
 	for _, p := range files {
 		os.Remove(p)

@@ -98,7 +98,7 @@ func buildBenchCatalog(b *testing.B, dir string) error {
 	for i := 2; i <= benchTenants; i += 2 {
 		metrics.Observe(ids[i], http.StatusOK, time.Millisecond, base.Add(time.Duration(i)*time.Second))
 	}
-	if err := mgr.FlushAccess(ctx, metrics); err != nil {
+	if err := metrics.FlushAccess(ctx, mgr); err != nil {
 		return err
 	}
 	_, err := cpOf(mgr).CreateAdminUser(ctx, dashEmail, dashPassword)

@@ -97,8 +97,7 @@ func (a *Admin) renderTenant(w http.ResponseWriter, r *http.Request, status int,
 			v.Requests = &rs
 		}
 	}
-	set := a.mgr.Migrations()
-	v.Migrations, v.LatestMigration = set.Len(), set.Latest()
+	v.Migrations, v.LatestMigration = a.mgr.Databases().Migrations()
 
 	ctx, cancel := context.WithTimeout(r.Context(), tenantPageTimeout)
 	defer cancel()

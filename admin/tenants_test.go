@@ -123,7 +123,7 @@ func listFixture(t *testing.T) (*dashFixture, []*tenancy.Tenant) {
 		}
 		all = append(all, ten)
 	}
-	if err := f.mgr.FlushAccess(ctx, f.metrics); err != nil {
+	if err := f.metrics.FlushAccess(ctx, f.mgr); err != nil {
 		t.Fatal(err)
 	}
 	all = append(all, f.create("Acme Corp", "acme.test", func(r *tenancy.CreateRequest) { r.Migrate = false }))
@@ -345,7 +345,7 @@ func TestTenantPage(t *testing.T) {
 	if _, err := f.mgr.AddDomain(ctx, ten.UUID, tenancy.DomainRequest{Domain: "www.acme.test"}); err != nil {
 		t.Fatal(err)
 	}
-	latest := f.mgr.Migrations().Latest()
+	_, latest := f.mgr.Databases().Migrations()
 
 	res := f.get("/admin/tenants/" + ten.UUID)
 	if res.code != http.StatusOK {
@@ -383,7 +383,7 @@ func TestTenantPageToleratesABrokenDatabase(t *testing.T) {
 	t.Parallel()
 	f := newDashFixture(t)
 	ten := f.create("Acme", "acme.test")
-	f.mgr.Connections().Forget(ten.DatabaseName)
+	f.mgr.Databases().Forget(ten)
 	files, err := filepath.Glob(filepath.Join(f.dir, "tenants", ten.DatabaseName+".*"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("database files: %v, %v", files, err)
@@ -706,7 +706,7 @@ func TestTenantPagesEscapeHostileInput(t *testing.T) {
 	if err != nil || ten.Name != evil {
 		t.Fatalf("%+v, %v", ten, err)
 	}
-	if _, err := f.mgr.SetStatus(ctx, ten.UUID, tenancy.StatusSuspended, evil); err != nil {
+	if _, err := f.mgr.ChangeStatus(ctx, ten.UUID, tenancy.StatusChange{Status: tenancy.StatusSuspended, Reason: evil}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.mgr.SetMaintenance(ctx, ten.UUID, true, evil); err != nil {

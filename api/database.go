@@ -110,17 +110,16 @@ func (a *API) operationError(ctx context.Context, what string, t *tenancy.Tenant
 // (unless registered) means all of them; an unknown name is 422.
 func (a *API) seederNames(class string) ([]string, error) {
 	class = strings.TrimSpace(class)
-	reg := a.mgr.Seeders()
+	known := a.mgr.Databases().Seeders()
 	switch {
 	case class == "":
 		return nil, nil
-	case reg.Has(class):
+	case slices.Contains(known, class):
 		return []string{class}, nil
 	case class == databaseSeeder:
 		return nil, nil
 	}
-	known := reg.Names()
-	slices.Sort(known)
+	known = slices.Sorted(slices.Values(known))
 	reason := fmt.Sprintf("unknown seeder %q", truncate(class, 64))
 	if len(known) > 0 {
 		reason += " (known: " + strings.Join(known, ", ") + ")"
@@ -192,7 +191,7 @@ func (a *API) tenantResources(w http.ResponseWriter, r *http.Request) error {
 		Requests     *requestFigures        `json:"requests,omitempty"`
 	}{TenantUUID: t.UUID, DatabaseName: t.DatabaseName}
 	// Whether it is open before measuring it, which opens it.
-	out.DatabaseOpen = slices.Contains(a.mgr.Connections().Names(), t.DatabaseName)
+	out.DatabaseOpen = slices.Contains(a.mgr.Databases().Open(), t.DatabaseName)
 	out.Database = a.databaseStats(ctx, t)
 	if a.cfg.Storage != nil {
 		if n, err := a.cfg.Storage.Usage(t.UUID); err == nil {

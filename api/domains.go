@@ -3,6 +3,7 @@ package api
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -116,8 +117,15 @@ func (a *API) removeDomain(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	t, err := a.mgr.RemoveDomainByID(r.Context(), id, domainID)
+	t, err := a.mgr.Get(r.Context(), id)
 	if err != nil {
+		return err
+	}
+	i := slices.IndexFunc(t.Domains, func(d tenancy.Domain) bool { return d.ID == domainID })
+	if i < 0 {
+		return fmt.Errorf("%w: no domain %d on %s", tenancy.ErrDomainNotFound, domainID, t.Name)
+	}
+	if t, err = a.mgr.RemoveDomain(r.Context(), t.UUID, t.Domains[i].Domain); err != nil {
 		return err
 	}
 	return a.ok(w, t, "Domain removed successfully")

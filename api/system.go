@@ -65,7 +65,7 @@ func (a *API) fleetSizes(ctx context.Context) (*fleetSizes, error) {
 		for _, t := range res.Tenants {
 			out.Tenants++
 			out.Domains += len(t.Domains)
-			n, err := a.mgr.DatabaseSize(ctx, t)
+			n, err := a.mgr.Databases().Size(ctx, t)
 			if err != nil {
 				out.Unmeasured++
 				continue
@@ -178,7 +178,7 @@ func (a *API) dashboard(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	conns := a.mgr.Connections().Stats()
+	conns := a.mgr.Databases().Stats()
 	mem := memory()
 	return a.ok(w, map[string]any{
 		"tenants":     counts,
@@ -219,7 +219,7 @@ func (a *API) stats(w http.ResponseWriter, r *http.Request) error {
 		"total_database_size_bytes": sizes.TotalBytes,
 		"total_database_size_mb":    round3(float64(sizes.TotalBytes) / (1 << 20)),
 		"database":                  sizes,
-		"connections":               a.mgr.Connections().Stats(),
+		"connections":               a.mgr.Databases().Stats(),
 		"system_uptime":             humanDuration(up),
 		"uptime_seconds":            int64(up.Seconds()),
 		"started_at":                a.cfg.StartedAt.UTC(),
@@ -249,7 +249,7 @@ func (a *API) liveStats(w http.ResponseWriter, r *http.Request) error {
 		"tenants":            counts,
 		"uptime_seconds":     int64(a.sinceStart().Seconds()),
 		"memory":             memory(),
-		"connections":        a.mgr.Connections().Stats(),
+		"connections":        a.mgr.Databases().Stats(),
 		"fleet_jobs_running": a.jobs.runningCount(),
 	}
 	if f := a.fleetRequests(); f != nil {
@@ -288,7 +288,7 @@ func (a *API) health(w http.ResponseWriter, r *http.Request) error {
 		"status":         "healthy",
 		"healthy":        healthy,
 		"checks":         checks,
-		"connections":    a.mgr.Connections().Stats(),
+		"connections":    a.mgr.Databases().Stats(),
 		"uptime_seconds": int64(a.sinceStart().Seconds()),
 	}
 	if a.cfg.Jobs != nil {
@@ -384,7 +384,7 @@ func (a *API) resources(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	conns := a.mgr.Connections().Stats()
+	conns := a.mgr.Databases().Stats()
 	out := map[string]any{
 		"tenants":          counts.Total,
 		"open_databases":   conns.Open,
@@ -405,9 +405,9 @@ func (a *API) resources(w http.ResponseWriter, r *http.Request) error {
 
 // connectionStats serves GET /tenancy/connection-stats.
 func (a *API) connectionStats(w http.ResponseWriter, r *http.Request) error {
-	names := a.mgr.Connections().Names()
+	names := a.mgr.Databases().Open()
 	slices.Sort(names)
-	return a.ok(w, map[string]any{"stats": a.mgr.Connections().Stats(), "open_databases": names}, "")
+	return a.ok(w, map[string]any{"stats": a.mgr.Databases().Stats(), "open_databases": names}, "")
 }
 
 // optimizeConnections serves POST /tenancy/optimize-connections: every
@@ -416,10 +416,10 @@ func (a *API) optimizeConnections(w http.ResponseWriter, r *http.Request) error 
 	if err := decodeBody(w, r, &struct{}{}); err != nil {
 		return err
 	}
-	cm := a.mgr.Connections()
-	before := cm.Stats()
-	closed := cm.CloseUnused()
-	return a.ok(w, map[string]any{"closed": closed, "before": before, "after": cm.Stats()},
+	dbs := a.mgr.Databases()
+	before := dbs.Stats()
+	closed := dbs.CloseUnused()
+	return a.ok(w, map[string]any{"closed": closed, "before": before, "after": dbs.Stats()},
 		fmt.Sprintf("Closed %d unused database handles", closed))
 }
 
@@ -429,9 +429,9 @@ func (a *API) repairConnections(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeBody(w, r, &struct{}{}); err != nil {
 		return err
 	}
-	cm := a.mgr.Connections()
-	checked := len(cm.Names())
-	forgotten := cm.Repair(r.Context())
+	dbs := a.mgr.Databases()
+	checked := len(dbs.Open())
+	forgotten := dbs.Repair(r.Context())
 	if forgotten == nil {
 		forgotten = []string{}
 	}

@@ -57,7 +57,7 @@ func TestFleetJobs(t *testing.T) {
 		f.tenant(fmt.Sprint("T", i), fmt.Sprintf("t%d.example.test", i), false)
 	}
 	suspended := f.tenant("S", "s.example.test", false)
-	if _, err := f.mgr.SetStatus(ctx, suspended.UUID, tenancy.StatusSuspended, ""); err != nil {
+	if _, err := f.mgr.ChangeStatus(ctx, suspended.UUID, tenancy.StatusChange{Status: tenancy.StatusSuspended, Reason: ""}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -167,7 +167,7 @@ func TestSystemEndpoints(t *testing.T) {
 	ctx := context.Background()
 	a := f.tenant("A", "a.example.test", true)
 	b := f.tenant("B", "b.example.test", true)
-	if _, err := f.mgr.SetStatus(ctx, b.UUID, tenancy.StatusBlocked, ""); err != nil {
+	if _, err := f.mgr.ChangeStatus(ctx, b.UUID, tenancy.StatusChange{Status: tenancy.StatusBlocked, Reason: ""}); err != nil {
 		t.Fatal(err)
 	}
 	f.metrics.Observe(a.ID, 200, 2*time.Millisecond, f.clock.Now())
@@ -256,7 +256,7 @@ func TestSystemEndpoints(t *testing.T) {
 		t.Fatalf("repair: %v", d)
 	}
 	d = f.do(req{method: "POST", path: "/tenancy/optimize-connections", body: "{}"}).expect(t, http.StatusOK).data(t)
-	if d["closed"].(float64) < 1 || f.mgr.Connections().Stats().Open != 0 {
+	if d["closed"].(float64) < 1 || f.mgr.Databases().Stats().Open != 0 {
 		t.Fatalf("optimize: %v", d)
 	}
 

@@ -252,12 +252,7 @@ func (a *API) getTenant(w http.ResponseWriter, r *http.Request) error {
 // tenantHealth opens the tenant's database and runs a query on it.
 func (a *API) tenantHealth(ctx context.Context, t *tenancy.Tenant) *tenantHealth {
 	start := time.Now()
-	h, err := a.mgr.Connections().Acquire(ctx, t.DatabaseName)
-	if err == nil {
-		var one int
-		err = h.DB().QueryRowContext(ctx, `SELECT 1`).Scan(&one)
-		h.Release()
-	}
+	err := a.mgr.Databases().Ping(ctx, t)
 	check := checkResult{OK: err == nil, LatencyMS: durationMS(time.Since(start))}
 	if err != nil {
 		check.Error = err.Error()

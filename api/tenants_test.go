@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -17,7 +19,7 @@ func TestListTenants(t *testing.T) {
 	a := f.tenant("Acme", "acme.example.test", true)
 	f.tenant("Beta", "beta.example.test", false)
 	c := f.tenant("Corp", "corp.example.test", false)
-	if _, err := f.mgr.SetStatus(ctx, c.UUID, tenancy.StatusSuspended, "late"); err != nil {
+	if _, err := f.mgr.ChangeStatus(ctx, c.UUID, tenancy.StatusChange{Status: tenancy.StatusSuspended, Reason: "late"}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -193,9 +195,10 @@ func TestGetTenant(t *testing.T) {
 			}
 
 			// A tenant whose database is gone is unhealthy, not an error.
-			if err := f.mgr.Connections().Close(); err != nil {
+			if err := os.Remove(filepath.Join(f.dir, "tenants", tn.DatabaseName+".sqlite")); err != nil {
 				t.Fatal(err)
 			}
+			f.mgr.Databases().CloseUnused()
 			res = f.do(req{method: "GET", path: "/tenancy/tenants/" + tn.UUID + "?include=health,stats"}).expect(t, http.StatusOK)
 			if h := res.data(t)["health"].(map[string]any); h["healthy"] != false {
 				t.Fatalf("health without a database: %v", h)
@@ -262,7 +265,7 @@ func TestDeleteTenant(t *testing.T) {
 	}
 
 	suspended := f.tenant("Suspended", "suspended.example.test", false)
-	if _, err := f.mgr.SetStatus(context.Background(), suspended.UUID, tenancy.StatusSuspended, ""); err != nil {
+	if _, err := f.mgr.ChangeStatus(context.Background(), suspended.UUID, tenancy.StatusChange{Status: tenancy.StatusSuspended, Reason: ""}); err != nil {
 		t.Fatal(err)
 	}
 	f.do(req{method: "DELETE", path: "/tenancy/tenants/" + suspended.UUID}).expect(t, http.StatusOK)

@@ -201,7 +201,7 @@ func BenchmarkMigrateAllOneNew(b *testing.B) {
 			for b.Loop() {
 				b.StopTimer()
 				for _, t := range all {
-					if _, err := mgr.Rollback(ctx, t, 1); err != nil {
+					if _, err := mgr.Migrate(ctx, t, tenancy.MigrateOptions{Rollback: 1}); err != nil {
 						// The first iteration starts at version 5.
 						if r, _ := mgr.MigrationStatus(ctx, t); len(r) == 6 && r[5].Applied {
 							b.Fatal(err)

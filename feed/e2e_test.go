@@ -79,7 +79,7 @@ func TestTwoNodes(t *testing.T) {
 	}
 	defer c.Close()
 
-	if _, err := a.mgr.SetStatus(ctx, tn.UUID, tenancy.StatusBlocked, "unpaid"); err != nil {
+	if _, err := a.mgr.ChangeStatus(ctx, tn.UUID, tenancy.StatusChange{Status: tenancy.StatusBlocked, Reason: "unpaid"}); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, deliverWithin, "node B to see the tenant blocked", func() bool {
@@ -146,7 +146,7 @@ func TestMultiWithCatalog(t *testing.T) {
 	if _, err := c.ByHost(ctx, "acme.test"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := other.SetStatus(ctx, tn.UUID, tenancy.StatusSuspended, ""); err != nil {
+	if _, err := other.ChangeStatus(ctx, tn.UUID, tenancy.StatusChange{Status: tenancy.StatusSuspended}); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, 10*time.Second, "the catalog watcher to report the change", func() bool {
@@ -192,7 +192,7 @@ func TestCatalogWatcherWhileRedisIsDown(t *testing.T) {
 	for _, kind := range changeEvents {
 		other.On(kind, of.Hook())
 	}
-	if _, err := other.SetStatus(ctx, tn.UUID, tenancy.StatusSuspended, "outage drill"); err != nil {
+	if _, err := other.ChangeStatus(ctx, tn.UUID, tenancy.StatusChange{Status: tenancy.StatusSuspended, Reason: "outage drill"}); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, 10*time.Second, "the catalog watcher to report the suspension", func() bool {

@@ -399,7 +399,7 @@ func TestRefusesInactiveTenants(t *testing.T) {
 	statuses := []tenancy.Status{tenancy.StatusBlocked, tenancy.StatusSuspended, tenancy.StatusInactive}
 	for _, st := range statuses {
 		tn := e.tenant(t, "Tenant "+string(st))
-		if _, err := e.mgr.SetStatus(ctx, tn.UUID, st, "test"); err != nil {
+		if _, err := e.mgr.ChangeStatus(ctx, tn.UUID, tenancy.StatusChange{Status: st, Reason: "test"}); err != nil {
 			t.Fatal(err)
 		}
 		if err := e.jobs.Enqueue(ctx, tn, noteArgs{Want: tn.UUID}); err != nil {

@@ -378,11 +378,10 @@ func (m *Monitor) tenantDetail(w http.ResponseWriter, r *http.Request) error {
 // connections serves GET /admin/monitoring/connections.
 func (m *Monitor) connections(w http.ResponseWriter, r *http.Request) error {
 	rep := ConnectionReport{OpenDatabases: []string{}}
-	if cm := m.cfg.Manager.Connections(); cm != nil {
-		rep.ConnStats = cm.Stats()
-		rep.OpenDatabases = cm.Names()
-		slices.Sort(rep.OpenDatabases)
-	}
+	dbs := m.cfg.Manager.Databases()
+	rep.ConnStats = dbs.Stats()
+	rep.OpenDatabases = dbs.Open()
+	slices.Sort(rep.OpenDatabases)
 	rep.BudgetUse = ratio(uint64(rep.Open), uint64(rep.MaxOpen))
 	rep.HitRatio, rep.IntervalHitRatio = knownRatio(rep.Hits, rep.Hits+rep.Misses), -1
 	if s, ok := m.Latest(); ok {

@@ -348,11 +348,7 @@ func (m *Monitor) tenantFamily(ctx context.Context) *family {
 
 // connFamilies are the connection manager's figures.
 func connFamilies(mgr *tenancy.Manager) []*family {
-	cm := mgr.Connections()
-	if cm == nil {
-		return nil
-	}
-	s := cm.Stats()
+	s := mgr.Databases().Stats()
 	return []*family{
 		gauge("tenancy_connections_open", "Tenant databases open, being opened or being closed.", float64(s.Open)),
 		gauge("tenancy_connections_in_use", "Open tenant databases with at least one unreleased acquire.", float64(s.InUse)),

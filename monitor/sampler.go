@@ -197,8 +197,8 @@ func (m *Monitor) take(ctx context.Context) Snapshot {
 	m.requestFigures(ctx, &s, dt)
 	m.tenantCounts(ctx, &s)
 	s.Connections.HitRatio, s.Cache.HitRatio, s.Resolver.HitRatio = -1, -1, -1
-	if cm := m.cfg.Manager.Connections(); cm != nil {
-		cs := cm.Stats()
+	{
+		cs := m.cfg.Manager.Databases().Stats()
 		s.Connections = ConnectionFigures{
 			Open: cs.Open, InUse: cs.InUse, Budget: cs.MaxOpen, BudgetUse: ratio(uint64(cs.Open), uint64(cs.MaxOpen)),
 			Hits: cs.Hits, Misses: cs.Misses, Evictions: cs.Evictions, HitRatio: -1,

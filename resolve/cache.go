@@ -417,7 +417,7 @@ func (c *Cache) Reload(ctx context.Context) error {
 	// deleted or got another database are closed here too, not only on
 	// the node that made the change.
 	for _, t := range gone {
-		c.m.Evict(t)
+		c.m.Databases().Forget(t)
 	}
 	return nil
 }

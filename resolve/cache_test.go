@@ -144,7 +144,7 @@ func TestHooksUpdateSnapshot(t *testing.T) {
 	}
 
 	// Status changed: the next lookup sees it.
-	if _, err := e.mgr.SetStatus(ctx, "new.test", tenancy.StatusSuspended, "unpaid"); err != nil {
+	if _, err := e.mgr.ChangeStatus(ctx, "new.test", tenancy.StatusChange{Status: tenancy.StatusSuspended, Reason: "unpaid"}); err != nil {
 		t.Fatal(err)
 	}
 	if got := mustHost(t, c, "new.test", nt.UUID); got.Status != tenancy.StatusSuspended || got.StatusReason != "unpaid" {
@@ -212,7 +212,7 @@ func TestCrossProcessChange(t *testing.T) {
 	ctx := context.Background()
 
 	lookups := c.Stats().StoreLookups
-	if _, err := m2.SetStatus(ctx, "acme.test", tenancy.StatusBlocked, "fraud"); err != nil {
+	if _, err := m2.ChangeStatus(ctx, "acme.test", tenancy.StatusChange{Status: tenancy.StatusBlocked, Reason: "fraud"}); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, 2*time.Second, "status change by another process seen", func() bool {
@@ -411,7 +411,7 @@ func TestReloadKeepsConcurrentChanges(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- c.Reload(ctx) }()
 	<-read // the reload holds a copy of the catalog as it is now
-	if _, err := m.SetStatus(ctx, "acme.test", tenancy.StatusSuspended, ""); err != nil {
+	if _, err := m.ChangeStatus(ctx, "acme.test", tenancy.StatusChange{Status: tenancy.StatusSuspended, Reason: ""}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := m.Delete(ctx, "gone.test"); err != nil {
@@ -486,7 +486,7 @@ func TestConcurrentUse(t *testing.T) {
 		if i%2 == 0 {
 			st = tenancy.StatusInactive
 		}
-		if _, err := e.mgr.SetStatus(ctx, "beta.test", st, ""); err != nil {
+		if _, err := e.mgr.ChangeStatus(ctx, "beta.test", tenancy.StatusChange{Status: st, Reason: ""}); err != nil {
 			t.Fatal(err)
 		}
 		if err := e.cache.Reload(ctx); err != nil {

@@ -56,7 +56,7 @@ func ExampleCache() {
 	t, err := cache.ByHost(ctx, "ACME.example:8443")
 	fmt.Println(t.Name, t.Status, err)
 
-	if _, err := mgr.SetStatus(ctx, "acme.example", tenancy.StatusSuspended, "unpaid"); err != nil {
+	if _, err := mgr.ChangeStatus(ctx, "acme.example", tenancy.StatusChange{Status: tenancy.StatusSuspended, Reason: "unpaid"}); err != nil {
 		log.Fatal(err)
 	}
 	t, _ = cache.ByHost(ctx, "acme.example")

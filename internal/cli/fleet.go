@@ -160,7 +160,7 @@ func newMigrateCmd(o *options) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			oc, err := e.mgr.Rollback(ctx, t, steps)
+			oc, err := e.mgr.Migrate(ctx, t, tenancy.MigrateOptions{Rollback: steps})
 			return singleResult(cmd, o, "rollback", oc, err)
 		}),
 	}
@@ -226,7 +226,7 @@ func fleetMigrationStatus(ctx context.Context, cmd *cobra.Command, o *options, e
 	if err != nil {
 		return err
 	}
-	latest := e.mgr.Migrations().Latest()
+	_, latest := e.mgr.Databases().Migrations()
 	rows := make([]fleetStatus, 0, len(ops))
 	counts := map[string]int{}
 	for _, op := range ops {
@@ -275,7 +275,7 @@ func newSeedCmd(o *options) *cobra.Command {
 			if err := ff.check(cmd, args); err != nil {
 				return err
 			}
-			if len(e.mgr.Seeders().Names()) == 0 {
+			if len(e.mgr.Databases().Seeders()) == 0 {
 				return errors.New("no seeders: add .sql files to the seeders directory")
 			}
 			if !ff.all {

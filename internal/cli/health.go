@@ -315,8 +315,8 @@ func migrationsCheck(res *healthResult, start time.Time, mgr *tenancy.Manager, m
 		res.add(checkMigration, start, "", fmt.Errorf("cannot read the migrations: %w", migErr))
 		return
 	}
-	latest := mgr.Migrations().Latest()
-	if mgr.Migrations().Len() == 0 {
+	count, latest := mgr.Databases().Migrations()
+	if count == 0 {
 		res.add(checkMigration, start, "no tenant migrations defined", nil)
 		res.Checks[len(res.Checks)-1].Skipped = true
 		return

@@ -96,7 +96,7 @@ func collectStats(ctx context.Context, o *options, mgr *tenancy.Manager) (*fleet
 		func(ctx context.Context, i int) error {
 			ctx, cancel := context.WithTimeout(ctx, tenantCheckTimeout)
 			defer cancel()
-			n, err := mgr.DatabaseSize(ctx, tenants[i])
+			n, err := mgr.Databases().Size(ctx, tenants[i])
 			sizes[i] = n
 			return err
 		})
@@ -122,7 +122,7 @@ func collectStats(ctx context.Context, o *options, mgr *tenancy.Manager) (*fleet
 	if d.Measured > 0 {
 		d.AvgBytes = d.TotalBytes / int64(d.Measured)
 	}
-	s.Budget = budgetFigures{TenantDB: o.tenantDB, MaxOpenDatabases: mgr.Connections().Stats().MaxOpen}
+	s.Budget = budgetFigures{TenantDB: o.tenantDB, MaxOpenDatabases: mgr.Databases().Stats().MaxOpen}
 	if o.tenantDB != modeSQLite {
 		s.Budget.ConnectionBudget = o.connBudget
 	}

@@ -151,7 +151,7 @@ func (a *alerter) databaseSizes(ctx context.Context) (map[string]int64, map[stri
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			n, err := a.mgr.DatabaseSize(ctx, t)
+			n, err := a.mgr.Databases().Size(ctx, t)
 			if err != nil {
 				a.log.WarnContext(ctx, "alerts: measuring a tenant database", "tenant", t.UUID, "err", err)
 				return

@@ -253,7 +253,7 @@ func (s *Server) Start(ctx context.Context) error {
 		if s.alerter != nil {
 			wg.Go(func() { s.alerter.run(bg) })
 		}
-		s.cfg.Manager.TrackAccess(bg, s.metrics, s.cfg.AccessFlushInterval)
+		s.metrics.TrackAccess(bg, s.cfg.Manager, s.cfg.AccessFlushInterval)
 		wg.Wait()
 	}()
 	return nil

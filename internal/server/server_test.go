@@ -239,7 +239,7 @@ func TestGateAndCentral(t *testing.T) {
 		status tenancy.Status
 		word   string
 	}{{tenancy.StatusBlocked, "Blocked"}, {tenancy.StatusSuspended, "Suspended"}, {tenancy.StatusInactive, "Inactive"}} {
-		if _, err := f.mgr.SetStatus(ctx, host, c.status, "reason "+string(c.status)); err != nil {
+		if _, err := f.mgr.ChangeStatus(ctx, host, tenancy.StatusChange{Status: c.status, Reason: "reason "+string(c.status)}); err != nil {
 			t.Fatal(err)
 		}
 		w := f.do("GET", host, "/api/whoami", nil, "Accept", "text/html")
@@ -255,7 +255,7 @@ func TestGateAndCentral(t *testing.T) {
 			t.Fatalf("%s json: %d %s", c.status, w.Code, w.Body)
 		}
 	}
-	if _, err := f.mgr.SetStatus(ctx, host, tenancy.StatusActive, ""); err != nil {
+	if _, err := f.mgr.ChangeStatus(ctx, host, tenancy.StatusChange{Status: tenancy.StatusActive, Reason: ""}); err != nil {
 		t.Fatal(err)
 	}
 	if w := f.do("GET", host, "/api/whoami", nil); w.Code != 200 {
@@ -414,13 +414,13 @@ func TestLeakSuite(t *testing.T) {
 			time.Sleep(100 * time.Millisecond)
 			tn := f.tenants[k]
 			blockMu.Lock()
-			if _, err := f.mgr.SetStatus(ctx, tn.UUID, tenancy.StatusBlocked, "leak suite"); err != nil {
+			if _, err := f.mgr.ChangeStatus(ctx, tn.UUID, tenancy.StatusChange{Status: tenancy.StatusBlocked, Reason: "leak suite"}); err != nil {
 				fail("block: %v", err)
 			}
 			if res := f.do("GET", tn.PrimaryDomain(), "/api/whoami", nil); res.Code != 403 {
 				fail("blocked tenant %s answered %d", tn.PrimaryDomain(), res.Code)
 			}
-			if _, err := f.mgr.SetStatus(ctx, tn.UUID, tenancy.StatusActive, ""); err != nil {
+			if _, err := f.mgr.ChangeStatus(ctx, tn.UUID, tenancy.StatusChange{Status: tenancy.StatusActive, Reason: ""}); err != nil {
 				fail("unblock: %v", err)
 			}
 			if res := f.do("GET", tn.PrimaryDomain(), "/api/whoami", nil); res.Code != 200 {
@@ -462,5 +462,5 @@ func TestLeakSuite(t *testing.T) {
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
-	t.Logf("%d requests over %d tenants; connection manager %+v", requests, tenants, f.mgr.Connections().Stats())
+	t.Logf("%d requests over %d tenants; connection manager %+v", requests, tenants, f.mgr.Databases().Stats())
 }

@@ -203,7 +203,7 @@ func tenancyHandler(ctx context.Context, dataDir string, budget int) (http.Handl
 		return nil, nil, err
 	}
 	return srv.Handler(), func() map[string]any {
-		s := mgr.Connections().Stats()
+		s := mgr.Databases().Stats()
 		ratio := 0.0
 		if s.Hits+s.Misses > 0 {
 			ratio = float64(s.Hits) / float64(s.Hits+s.Misses)
