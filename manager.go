@@ -965,5 +965,3 @@ func (m *Manager) openFor(ctx context.Context, t *Tenant) (*tenantdb.Handle, err
 	}
 	return h, nil
 }
-
-

@@ -219,4 +219,3 @@ func (m *Manager) UpdateDomain(ctx context.Context, ref string, domainID int64, 
 	}
 	return t, nil
 }
-

@@ -151,8 +151,14 @@ func TestFreeTextTheCatalogsCannotStoreIsRejected(t *testing.T) {
 		name string
 		do   func() error
 	}{
-		{"reason with NUL", func() error { _, err := f.mgr.ChangeStatus(ctx, tn.UUID, tenancy.StatusChange{Status: tenancy.StatusSuspended, Reason: "a\x00b"}); return err }},
-		{"reason not UTF-8", func() error { _, err := f.mgr.ChangeStatus(ctx, tn.UUID, tenancy.StatusChange{Status: tenancy.StatusSuspended, Reason: "\xff"}); return err }},
+		{"reason with NUL", func() error {
+			_, err := f.mgr.ChangeStatus(ctx, tn.UUID, tenancy.StatusChange{Status: tenancy.StatusSuspended, Reason: "a\x00b"})
+			return err
+		}},
+		{"reason not UTF-8", func() error {
+			_, err := f.mgr.ChangeStatus(ctx, tn.UUID, tenancy.StatusChange{Status: tenancy.StatusSuspended, Reason: "\xff"})
+			return err
+		}},
 		{"reason too long", func() error {
 			_, err := f.mgr.ChangeStatus(ctx, tn.UUID, tenancy.StatusChange{Status: tenancy.StatusSuspended, Reason: strings.Repeat("x", 17<<10)})
 			return err

@@ -239,7 +239,7 @@ func TestGateAndCentral(t *testing.T) {
 		status tenancy.Status
 		word   string
 	}{{tenancy.StatusBlocked, "Blocked"}, {tenancy.StatusSuspended, "Suspended"}, {tenancy.StatusInactive, "Inactive"}} {
-		if _, err := f.mgr.ChangeStatus(ctx, host, tenancy.StatusChange{Status: c.status, Reason: "reason "+string(c.status)}); err != nil {
+		if _, err := f.mgr.ChangeStatus(ctx, host, tenancy.StatusChange{Status: c.status, Reason: "reason " + string(c.status)}); err != nil {
 			t.Fatal(err)
 		}
 		w := f.do("GET", host, "/api/whoami", nil, "Accept", "text/html")
