@@ -136,8 +136,8 @@ func TestRollbackFreshAndStatus(t *testing.T) {
 	if err != nil || len(st) != 2 || !st[0].Applied || st[1].Applied {
 		t.Fatalf("status %+v %v", st, err)
 	}
-	if _, err := f.mgr.Migrate(ctx, tn, tenancy.MigrateOptions{Rollback: 0}); !tenancy.IsValidation(err) {
-		t.Fatalf("rollback 0 steps: %v", err)
+	if _, err := f.mgr.Migrate(ctx, tn, tenancy.MigrateOptions{Rollback: -1}); !tenancy.IsValidation(err) {
+		t.Fatalf("rollback -1 steps: %v", err)
 	}
 	o, err = f.mgr.Migrate(ctx, tn, tenancy.MigrateOptions{Fresh: true})
 	if err != nil || o.From != 1 || o.To != 2 {

@@ -78,6 +78,12 @@ type Manager struct {
 	hooksMu sync.RWMutex
 	hooks   map[EventKind][]*hookEntry
 
+	// Set by New: the engine's resolver (for Handler) and the functions
+	// that stop it and close the engine.
+	resolver     RequestResolver
+	stopResolver func()
+	closeEngine  func() error
+
 	bootMu        sync.RWMutex
 	bootstrappers []Bootstrapper
 }
@@ -89,6 +95,9 @@ func NewManager(cfg *Config) (*Manager, error) {
 	}
 	if cfg.Provisioner == nil {
 		return nil, errors.New("tenancy: Config.Provisioner is required")
+	}
+	if err := cfg.Migrations.Err(); err != nil {
+		return nil, fmt.Errorf("tenancy: %w", err)
 	}
 	m := &Manager{
 		store:      cfg.Store,
@@ -151,13 +160,21 @@ func NewManager(cfg *Config) (*Manager, error) {
 	return m, nil
 }
 
-// Close closes the connection pool if the Manager made it. The store is the
-// caller's to close.
+// Close closes the connection pool if the Manager made it and, for a
+// Manager made by New, its resolver and engine. A store passed to
+// NewManager is the caller's to close.
 func (m *Manager) Close() error {
-	if m.ownsConns {
-		return m.conns.Close()
+	if m.stopResolver != nil {
+		m.stopResolver()
 	}
-	return nil
+	var err error
+	if m.ownsConns {
+		err = m.conns.Close()
+	}
+	if m.closeEngine != nil {
+		err = errors.Join(err, m.closeEngine())
+	}
+	return err
 }
 
 // On registers a hook for an event kind and returns the function that

@@ -34,6 +34,8 @@ type Set struct {
 	versions []int64
 	// names maps a version to its display name (file name for SQL).
 	names map[int64]string
+	// err is the load error of a Set made by Failed.
+	err error
 }
 
 // Load reads the migrations in fsys into memory: every goose-format *.sql
@@ -50,6 +52,9 @@ type Set struct {
 // SQL inside the files is parsed by goose when a migration first runs, and
 // a parse error then names the file too.
 func Load(fsys fs.FS, goMigrations ...*goose.Migration) (*Set, error) {
+	if err := rootHasNoMigrations(fsys, len(goMigrations)); err != nil {
+		return nil, err
+	}
 	s := &Set{names: make(map[int64]string)}
 	if fsys != nil {
 		entries, err := fs.ReadDir(fsys, ".")
@@ -196,3 +201,43 @@ func (noConnector) Driver() driver.Driver                        { return noDriv
 type noDriver struct{}
 
 func (noDriver) Open(string) (driver.Conn, error) { return nil, errNoConnect }
+
+// rootHasNoMigrations reports the usual mistake of passing the file system
+// of `//go:embed migrations/*.sql` itself: its root holds the directory,
+// not the .sql files, and loading it would find no migrations at all.
+func rootHasNoMigrations(fsys fs.FS, goMigrations int) error {
+	if fsys == nil || goMigrations > 0 {
+		return nil
+	}
+	entries, err := fs.ReadDir(fsys, ".")
+	if err != nil {
+		return nil // reported by Load
+	}
+	var dirs []string
+	for _, e := range entries {
+		if !e.IsDir() && path.Ext(e.Name()) == ".sql" {
+			return nil
+		}
+		if e.IsDir() {
+			dirs = append(dirs, e.Name())
+		}
+	}
+	if len(dirs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("read migrations: no .sql files at the root of the file system, only the directories %s (pass fs.Sub(fsys, %q))", strings.Join(dirs, ", "), dirs[0])
+}
+
+// Failed returns a Set that carries err: Err reports it, and
+// tenancy.New refuses to start with it. It lets a loader be written
+// inline in a configuration literal.
+func Failed(err error) *Set { return &Set{names: map[int64]string{}, err: err} }
+
+// Err returns the error the Set was made with by Failed, or nil; a nil Set
+// has none.
+func (s *Set) Err() error {
+	if s == nil {
+		return nil
+	}
+	return s.err
+}

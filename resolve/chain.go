@@ -1,6 +1,7 @@
 package resolve
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -155,4 +156,21 @@ func (c *Chain) ResolveRequest(r *http.Request) (*tenancy.Tenant, *http.Request,
 		return nil, r, nil
 	}
 	return nil, r, &notFoundError{"host", r.Host}
+}
+
+// NewDefault returns the default request resolver of m, the one
+// Manager.Handler uses: host lookups from an in-memory snapshot of the
+// catalog, reloaded when watcher (the engine's change feed; nil for none)
+// reports a change. The returned function stops it.
+func NewDefault(ctx context.Context, m *tenancy.Manager, watcher Watcher) (tenancy.RequestResolver, func(), error) {
+	cache, err := NewCache(ctx, m, &CacheConfig{Watcher: watcher})
+	if err != nil {
+		return nil, nil, err
+	}
+	chain, err := NewChain(&ChainConfig{Cache: cache})
+	if err != nil {
+		cache.Close()
+		return nil, nil, err
+	}
+	return chain, func() { cache.Close() }, nil
 }
