@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/gotenancy/tenancy"
 	"github.com/gotenancy/tenancy/driver/sqlitedriver"
@@ -79,5 +80,33 @@ func TestEnsureTenantIsIdempotent(t *testing.T) {
 	}
 	if n := created.Load(); n != 1 {
 		t.Fatalf("the unsubscribed hook ran: %d created events", n)
+	}
+}
+
+// TestManagerClockTimesOperations runs a migration on a clock that moves a
+// second at each reading: the outcome lasts exactly one second.
+func TestManagerClockTimesOperations(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	var ticks atomic.Int64
+	now := func() time.Time { return time.Unix(1_700_000_000+ticks.Add(1), 0) }
+	mgr, err := tenancy.New(ctx, sqlitedriver.Open(t.TempDir()), &tenancy.Config{
+		Now:        now,
+		Migrations: tenancy.MigrationsFS(embeddedFS, "testdata/embedded/migrations"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mgr.Close()
+	tn, err := mgr.Create(ctx, tenancy.CreateRequest{Name: "Acme", Domain: "acme.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := mgr.Migrate(ctx, tn, tenancy.MigrateOptions{})
+	if err != nil || o.Applied != 1 {
+		t.Fatalf("Migrate = %+v, %v", o, err)
+	}
+	if o.Duration != time.Second {
+		t.Fatalf("Duration = %s, want 1s on the injected clock", o.Duration)
 	}
 }

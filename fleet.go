@@ -99,10 +99,10 @@ func (m *Manager) Migrate(ctx context.Context, t *Tenant, opts MigrateOptions) (
 }
 
 // timed runs fn for o and sets o's duration and state (and error).
-func timed(ctx context.Context, o *Outcome, fn func(context.Context, *Outcome) error) error {
-	start := time.Now()
+func (m *Manager) timed(ctx context.Context, o *Outcome, fn func(context.Context, *Outcome) error) error {
+	start := m.now()
 	err := fn(ctx, o)
-	o.Duration = time.Since(start)
+	o.Duration = m.now().Sub(start)
 	o.State = StateSucceeded
 	if err != nil {
 		o.State, o.Error = StateFailed, err.Error()
@@ -130,7 +130,7 @@ func (m *Manager) runOne(ctx context.Context, t *Tenant, op, action string, fn f
 	if err := m.recordState(lctx, op, runID, t, StateRunning); err != nil {
 		return nil, err
 	}
-	err = timed(lctx, o, fn)
+	err = m.timed(lctx, o, fn)
 	if err != nil && lctx.Err() != nil && ctx.Err() == nil {
 		err = context.Cause(lctx) // the lock was lost
 		o.Error = err.Error()
@@ -338,7 +338,7 @@ func (m *Manager) fleet(ctx context.Context, op string, opts FleetOptions, fn fu
 	if err != nil {
 		return nil, err
 	}
-	start := time.Now()
+	start := m.now()
 	runID := newRunID()
 	lockWait := opts.LockWait
 	if lockWait <= 0 {
@@ -392,7 +392,7 @@ func (m *Manager) fleet(ctx context.Context, op string, opts FleetOptions, fn fu
 			report.Succeeded++
 		}
 	}
-	report.Duration = time.Since(start)
+	report.Duration = m.now().Sub(start)
 	summary := map[string]any{"run_id": runID, "tenants": len(outcomes), "succeeded": report.Succeeded, "failed": report.Failed, "skipped": report.Skipped}
 	var fleetErr error
 	if report.Failed > 0 || report.Skipped > 0 {
@@ -440,7 +440,7 @@ func (m *Manager) fleetOne(ctx context.Context, op, runID string, lockWait time.
 	if err := m.recordState(lctx, op, runID, t, StateRunning); err != nil {
 		return fmt.Errorf("%w: %w", errRecord, err)
 	}
-	err = timed(lctx, o, fn)
+	err = m.timed(lctx, o, fn)
 	if err != nil && lctx.Err() != nil && ctx.Err() == nil {
 		err = context.Cause(lctx) // the lock was lost
 		o.Error = err.Error()

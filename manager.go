@@ -35,6 +35,10 @@ type Config struct {
 	Migrations *migrate.Set
 	// Seeders are the named seeders; nil means none.
 	Seeders *seed.Registry
+	// Now is the clock of operation durations and request timings; default
+	// time.Now. (Waiting for a tenant lock and renewing it run on real
+	// time: they talk to the catalog, whose lease expiry is the server's.)
+	Now func() time.Time
 	// Logger receives hook failures and other diagnostics; default slog.Default().
 	Logger *slog.Logger
 	// Audit receives an entry for every change the Manager makes (and every
@@ -69,6 +73,7 @@ type Manager struct {
 	migrations *migrate.Set
 	seeders    *seed.Registry
 	log        *slog.Logger
+	now        func() time.Time
 	auditor    AuditRecorder
 	lockTTL    time.Duration
 	lockWait   time.Duration
@@ -106,6 +111,7 @@ func NewManager(cfg *Config) (*Manager, error) {
 		migrations: cfg.Migrations,
 		seeders:    cfg.Seeders,
 		log:        cfg.Logger,
+		now:        cfg.Now,
 		auditor:    cfg.Audit,
 		lockTTL:    cfg.LockTTL,
 		lockWait:   cfg.LockWait,
@@ -144,6 +150,9 @@ func NewManager(cfg *Config) (*Manager, error) {
 	}
 	if m.log == nil {
 		m.log = slog.Default()
+	}
+	if m.now == nil {
+		m.now = time.Now
 	}
 	if m.auditor == nil {
 		m.auditor, _ = cfg.Store.(AuditRecorder)
@@ -385,7 +394,7 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (*Tenant, error
 		m.audit(ctx, "tenant.create", nil, nil, err)
 		return nil, err
 	}
-	start := time.Now()
+	start := m.now()
 	version, err := m.provision(ctx, t, req)
 	if err == nil {
 		err = m.commit(ctx, t, status)
@@ -405,7 +414,7 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (*Tenant, error
 	}
 	m.audit(ctx, "tenant.create", nil, t, nil)
 	if req.Migrate {
-		o := &Outcome{Tenant: t, UUID: t.UUID, State: StateSucceeded, To: version, Duration: time.Since(start)}
+		o := &Outcome{Tenant: t, UUID: t.UUID, State: StateSucceeded, To: version, Duration: m.now().Sub(start)}
 		if err := m.record(ctx, OpMigrate, o); err != nil {
 			m.log.WarnContext(ctx, "tenant created but its migration outcome was not recorded", "tenant", t.UUID, "err", err)
 		}

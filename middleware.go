@@ -108,7 +108,7 @@ func (mw *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	start := time.Now()
+	start := mw.cfg.Manager.now()
 	ctx, s, err := mw.cfg.Manager.enter(r2.Context(), t)
 	if err != nil {
 		mw.cfg.Manager.log.ErrorContext(r.Context(), "bootstrapping tenant", "tenant", t.UUID, "err", err)
@@ -121,7 +121,7 @@ func (mw *middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer func() {
 		s.finish(s.ctx)
 		if mw.cfg.Metrics != nil {
-			now := time.Now()
+			now := mw.cfg.Manager.now()
 			mw.cfg.Metrics.Observe(t.ID, sw.code(), now.Sub(start), now)
 		}
 		sw.ResponseWriter = nil
@@ -202,10 +202,10 @@ func RedactMaintenancePath(path string) string {
 
 // refuseTenant refuses a known tenant's request and counts it in its metrics.
 func (mw *middleware) refuseTenant(w http.ResponseWriter, r *http.Request, t *Tenant, p Page) {
-	start := time.Now()
+	start := mw.cfg.Manager.now()
 	mw.refuse(w, r, p)
 	if mw.cfg.Metrics != nil {
-		now := time.Now()
+		now := mw.cfg.Manager.now()
 		mw.cfg.Metrics.Observe(t.ID, p.Code, now.Sub(start), now)
 	}
 }
