@@ -6,41 +6,47 @@ import (
 	"github.com/gotenancy/tenancy/tenantdb"
 )
 
-// Databases is the Manager's view of the tenant databases: the pool of
-// open handles, their sizes, and the schema (migrations and seeders) the
-// Manager applies to them. Get it with Manager.Databases.
-type Databases struct{ m *Manager }
+// Databases is the Manager's view of the tenant databases (see
+// tenantdb.Databases); get it with Manager.Databases.
+type Databases = tenantdb.Databases
 
-// Databases returns the view of the tenant databases.
-func (m *Manager) Databases() Databases { return Databases{m} }
+// Databases returns the view of the tenant databases: the pool of open
+// handles, their sizes, and the schema (migrations and seeders) the
+// Manager applies to them.
+func (m *Manager) Databases() Databases { return databases{m} }
+
+// databases implements Databases over a Manager.
+type databases struct{ m *Manager }
+
+var _ Databases = databases{}
 
 // Stats reports the pool of open tenant database handles.
-func (d Databases) Stats() tenantdb.ConnStats { return d.m.conns.Stats() }
+func (d databases) Stats() tenantdb.ConnStats { return d.m.conns.Stats() }
 
 // Open lists the names of the databases with an open handle.
-func (d Databases) Open() []string { return d.m.conns.Names() }
+func (d databases) Open() []string { return d.m.conns.Names() }
 
 // CloseUnused closes every handle no request is using and returns how many
 // it closed.
-func (d Databases) CloseUnused() int { return d.m.conns.CloseUnused() }
+func (d databases) CloseUnused() int { return d.m.conns.CloseUnused() }
 
 // Repair pings every open handle and forgets those that fail, to be opened
 // afresh; it returns the names of the databases it forgot.
-func (d Databases) Repair(ctx context.Context) []string { return d.m.conns.Repair(ctx) }
+func (d databases) Repair(ctx context.Context) []string { return d.m.conns.Repair(ctx) }
 
 // Forget closes the handles of a tenant that was deleted or whose database
 // was replaced, here or by another process; the change watchers call it for
 // every tenant that left the catalog.
-func (d Databases) Forget(t *Tenant) { d.m.conns.ForgetTenant(t.UUID) }
+func (d databases) Forget(t *Tenant) { d.m.conns.ForgetTenant(t.UUID) }
 
 // Size reports the bytes a tenant's database occupies.
-func (d Databases) Size(ctx context.Context, t *Tenant) (int64, error) {
+func (d databases) Size(ctx context.Context, t *Tenant) (int64, error) {
 	return d.m.prov.Size(ctx, t.DatabaseName)
 }
 
 // Ping opens the tenant's database (from the pool) and runs a trivial
 // query on it.
-func (d Databases) Ping(ctx context.Context, t *Tenant) error {
+func (d databases) Ping(ctx context.Context, t *Tenant) error {
 	h, err := d.m.openFor(ctx, t)
 	if err != nil {
 		return err
@@ -52,9 +58,9 @@ func (d Databases) Ping(ctx context.Context, t *Tenant) error {
 
 // Migrations reports how many tenant migrations the Manager applies and
 // the latest version among them (0 when there are none).
-func (d Databases) Migrations() (count int, latest int64) {
+func (d databases) Migrations() (count int, latest int64) {
 	return d.m.migrations.Len(), d.m.migrations.Latest()
 }
 
 // Seeders lists the names of the registered seeders.
-func (d Databases) Seeders() []string { return d.m.seeders.Names() }
+func (d databases) Seeders() []string { return d.m.seeders.Names() }

@@ -7,34 +7,19 @@ import (
 	"io/fs"
 	"net/http"
 
+	"github.com/gotenancy/tenancy/driver"
 	"github.com/gotenancy/tenancy/migrate"
-	"github.com/gotenancy/tenancy/tenantdb"
+	"github.com/gotenancy/tenancy/resolve"
 )
 
-// Driver is what an engine provides, the way River takes
-// riverpgxv5.New(pool): the central catalog, the provisioner of tenant
-// databases and the request resolver kept current by the engine's change
+// Driver is what an engine provides (see package driver): the central
+// catalog, the provisioner of tenant databases and the catalog's change
 // watcher. The engines live in their own packages (driver/sqlitedriver,
 // driver/pgdriver, driver/mysqldriver); this package never imports one.
-type Driver interface {
-	// Connect opens the engine: it connects to the catalog (creating and
-	// migrating it if needed) and prepares the tenant databases' home.
-	Connect(ctx context.Context) (*Engine, error)
-}
+type Driver = driver.Driver
 
-// Engine is a connected Driver.
-type Engine struct {
-	// Store is the central catalog; required.
-	Store Store
-	// Provisioner makes, drops and opens tenant databases; required.
-	Provisioner tenantdb.Provisioner
-	// Resolver returns the request resolver of m (a cached host lookup
-	// kept current by the engine's change watcher) and the function that
-	// stops it; nil leaves Manager.Handler unavailable.
-	Resolver func(ctx context.Context, m *Manager) (RequestResolver, func(), error)
-	// Close releases the engine after the Manager is closed; may be nil.
-	Close func() error
-}
+// Engine is a connected Driver (see package driver).
+type Engine = driver.Engine
 
 // New connects d and returns a Manager over it; Close closes both. cfg's
 // Store and Provisioner must be empty: they come from the driver. A nil
@@ -75,11 +60,11 @@ func New(ctx context.Context, d Driver, cfg *Config) (*Manager, error) {
 		return nil, errors.Join(err, closeEngine())
 	}
 	m.closeEngine = closeEngine
-	if e.Resolver != nil {
-		if m.resolver, m.stopResolver, err = e.Resolver(ctx, m); err != nil {
-			return nil, errors.Join(fmt.Errorf("tenancy: resolver: %w", err), m.Close())
-		}
+	chain, stop, err := resolve.NewDefault(ctx, m, e.Watcher)
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("tenancy: resolver: %w", err), m.Close())
 	}
+	m.resolver, m.stopResolver = chain, stop
 	return m, nil
 }
 
@@ -103,13 +88,14 @@ func MigrationsFS(fsys fs.FS, dir string) *migrate.Set {
 }
 
 // Handler wraps next, the tenant application, as Middleware does with the
-// Manager's own resolver (made by its Driver; see New): each request is
-// resolved by host, refused when the tenant's status says so, and served
-// in the tenant's context. It panics for a Manager made by NewManager,
-// which has no resolver: use Middleware there.
+// Manager's own resolver (an in-memory snapshot of the catalog kept
+// current by the Driver's watcher; see New): each request is resolved by
+// host, refused when the tenant's status says so, and served in the
+// tenant's context. It panics for a Manager made by NewManager, which has
+// no resolver: use Middleware with a resolve.Chain there.
 func (m *Manager) Handler(next http.Handler) http.Handler {
 	if m.resolver == nil {
-		panic("tenancy: Manager.Handler needs a Manager made by New with a Driver that provides a resolver")
+		panic("tenancy: Manager.Handler needs a Manager made by New")
 	}
 	return Middleware(next, &MiddlewareConfig{Manager: m, Resolver: m.resolver})
 }

@@ -214,7 +214,7 @@ func (m *Manager) emit(ctx context.Context, e Event) error {
 		ev := e
 		ev.Tenant = e.Tenant.Clone()
 		if err := h.fn(ctx, ev); err != nil {
-			if e.Kind.vetoable() {
+			if vetoable(e.Kind) {
 				return fmt.Errorf("%s hook: %w", e.Kind, err)
 			}
 			m.log.ErrorContext(ctx, "tenant hook failed", "event", string(e.Kind), "tenant", e.Tenant.UUID, "err", err)

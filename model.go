@@ -6,6 +6,14 @@ import "github.com/gotenancy/tenancy/model"
 // application needs only this package. See package model for their docs.
 
 type (
+	// Event is model.Event.
+	Event = model.Event
+	// EventKind is model.EventKind.
+	EventKind = model.EventKind
+	// Hook is model.Hook.
+	Hook = model.Hook
+	// Watcher is model.Watcher.
+	Watcher = model.Watcher
 	// AuditRecorder is model.AuditRecorder.
 	AuditRecorder = model.AuditRecorder
 	// AuditEntry is model.AuditEntry.
@@ -31,6 +39,22 @@ type (
 )
 
 const (
+	// EventCreating is model.EventCreating.
+	EventCreating = model.EventCreating
+	// EventCreated is model.EventCreated.
+	EventCreated = model.EventCreated
+	// EventUpdated is model.EventUpdated.
+	EventUpdated = model.EventUpdated
+	// EventStatusChanged is model.EventStatusChanged.
+	EventStatusChanged = model.EventStatusChanged
+	// EventDeleting is model.EventDeleting.
+	EventDeleting = model.EventDeleting
+	// EventDeleted is model.EventDeleted.
+	EventDeleted = model.EventDeleted
+	// EventDomainAdded is model.EventDomainAdded.
+	EventDomainAdded = model.EventDomainAdded
+	// EventDomainRemoved is model.EventDomainRemoved.
+	EventDomainRemoved = model.EventDomainRemoved
 	// DefaultPerPage is model.DefaultPerPage.
 	DefaultPerPage = model.DefaultPerPage
 	// MaxPerPage is model.MaxPerPage.
@@ -93,3 +117,6 @@ func ParseStatus(s string) (Status, error) { return model.ParseStatus(s) }
 
 // IsValidation is model.IsValidation.
 func IsValidation(err error) bool { return model.IsValidation(err) }
+
+// NormalizeDomain is model.NormalizeDomain.
+func NormalizeDomain(s string) (string, error) { return model.NormalizeDomain(s) }

@@ -13,17 +13,29 @@ import (
 	"github.com/google/uuid"
 	"golang.org/x/sync/singleflight"
 
-	"github.com/gotenancy/tenancy"
+	"github.com/gotenancy/tenancy/model"
+	"github.com/gotenancy/tenancy/tenantdb"
 )
 
 // Watcher reports changes to the catalog made by other processes or nodes:
 // *sqlitestore.Store polls PRAGMA data_version and a catalog version,
 // *pgstore.Store listens with LISTEN/NOTIFY, *mysqlstore.Store polls a
 // catalog version, and feed.Redis subscribes to Redis pub/sub.
-type Watcher interface {
-	// Watch calls onChange after each detected change, checking every
-	// interval, until ctx is done.
-	Watch(ctx context.Context, interval time.Duration, onChange func()) error
+type Watcher = model.Watcher
+
+// Catalog is what a Cache reads and listens to: the tenancy.Manager
+// satisfies it. It is an interface so that this package does not import
+// the Manager, which builds its default resolver from it.
+type Catalog interface {
+	// Get returns the tenant with this uuid or domain.
+	Get(ctx context.Context, ref string) (*model.Tenant, error)
+	// AllTenants returns every tenant with its domains.
+	AllTenants(ctx context.Context) ([]*model.Tenant, error)
+	// On registers a hook and returns the function that removes it.
+	On(kind model.EventKind, h model.Hook) (unsubscribe func())
+	// Databases is the view of the tenant databases, whose handles the
+	// Cache forgets for tenants that left the catalog.
+	Databases() tenantdb.Databases
 }
 
 // Defaults of CacheConfig.
@@ -92,12 +104,14 @@ type CacheStats struct {
 // The tenants it returns are shared between all callers and must not be
 // changed; Clone one to change it.
 type Cache struct {
-	m        *tenancy.Manager
-	log      *slog.Logger
-	watcher  Watcher
-	interval time.Duration
-	neg      *negativeCache
-	lookups  singleflight.Group
+	m Catalog
+	// unsubscribe removes the Cache's hooks from the Manager.
+	unsubscribe []func()
+	log         *slog.Logger
+	watcher     Watcher
+	interval    time.Duration
+	neg         *negativeCache
+	lookups     singleflight.Group
 
 	snap atomic.Pointer[snapshot]
 
@@ -132,7 +146,7 @@ type Cache struct {
 //
 // The hooks stay registered on m (a Manager cannot forget a hook); after
 // Close they do nothing.
-func NewCache(ctx context.Context, m *tenancy.Manager, cfg *CacheConfig) (*Cache, error) {
+func NewCache(ctx context.Context, m Catalog, cfg *CacheConfig) (*Cache, error) {
 	if m == nil {
 		return nil, errors.New("resolve: NewCache needs a Manager")
 	}
@@ -171,14 +185,17 @@ func NewCache(ctx context.Context, m *tenancy.Manager, cfg *CacheConfig) (*Cache
 	c.snap.Store(newSnapshot(0))
 	// Hooks first, so that a change committed during the first load is
 	// not lost: it is journaled and applied over what the load read.
-	for _, kind := range []tenancy.EventKind{
-		tenancy.EventCreated, tenancy.EventUpdated, tenancy.EventStatusChanged,
-		tenancy.EventDeleted, tenancy.EventDomainAdded, tenancy.EventDomainRemoved,
+	for _, kind := range []model.EventKind{
+		model.EventCreated, model.EventUpdated, model.EventStatusChanged,
+		model.EventDeleted, model.EventDomainAdded, model.EventDomainRemoved,
 	} {
-		m.On(kind, c.onEvent)
+		c.unsubscribe = append(c.unsubscribe, m.On(kind, c.onEvent))
 	}
 	if err := c.Reload(ctx); err != nil {
 		c.closed.Store(true)
+		for _, unsubscribe := range c.unsubscribe {
+			unsubscribe()
+		}
 		return nil, err
 	}
 	if c.watcher != nil {
@@ -195,6 +212,9 @@ func NewCache(ctx context.Context, m *tenancy.Manager, cfg *CacheConfig) (*Cache
 func (c *Cache) Close() error {
 	if !c.closed.CompareAndSwap(false, true) {
 		return nil
+	}
+	for _, unsubscribe := range c.unsubscribe {
+		unsubscribe()
 	}
 	if c.cancel != nil {
 		c.cancel()
@@ -214,16 +234,16 @@ func (e *notFoundError) Error() string {
 	if len(ref) > 100 {
 		ref = ref[:100] + "…"
 	}
-	return fmt.Sprintf("%v: %s %q", tenancy.ErrNotFound, e.what, ref)
+	return fmt.Sprintf("%v: %s %q", model.ErrNotFound, e.what, ref)
 }
 
-func (e *notFoundError) Unwrap() error { return tenancy.ErrNotFound }
+func (e *notFoundError) Unwrap() error { return model.ErrNotFound }
 
 // ByHost returns the tenant with the domain host. host is taken as it comes
 // in a Host header: it may carry a port, upper case, Unicode or a trailing
 // dot. An unknown host, or one that is not a host name, gives an error
-// wrapping tenancy.ErrNotFound. The tenant is shared: do not change it.
-func (c *Cache) ByHost(ctx context.Context, host string) (*tenancy.Tenant, error) {
+// wrapping model.ErrNotFound. The tenant is shared: do not change it.
+func (c *Cache) ByHost(ctx context.Context, host string) (*model.Tenant, error) {
 	key, ok := fastHost(host)
 	if !ok {
 		if key, ok = slowHost(host); !ok {
@@ -236,8 +256,8 @@ func (c *Cache) ByHost(ctx context.Context, host string) (*tenancy.Tenant, error
 
 // ByRef returns the tenant a reference names, as Manager.Get reads it: a
 // uuid, or else one of the tenant's domains. An unknown reference gives an
-// error wrapping tenancy.ErrNotFound. The tenant is shared: do not change it.
-func (c *Cache) ByRef(ctx context.Context, ref string) (*tenancy.Tenant, error) {
+// error wrapping model.ErrNotFound. The tenant is shared: do not change it.
+func (c *Cache) ByRef(ctx context.Context, ref string) (*model.Tenant, error) {
 	ref = strings.TrimSpace(ref)
 	if canonicalUUID(ref) {
 		return c.byUUID(ctx, ref)
@@ -249,7 +269,7 @@ func (c *Cache) ByRef(ctx context.Context, ref string) (*tenancy.Tenant, error) 
 }
 
 // byDomain looks up a normalised domain (or IP key) in the snapshot.
-func (c *Cache) byDomain(ctx context.Context, key string) (*tenancy.Tenant, error) {
+func (c *Cache) byDomain(ctx context.Context, key string) (*model.Tenant, error) {
 	if t := c.snap.Load().byDomain[key]; t != nil {
 		c.hits.Add(1)
 		return t, nil
@@ -258,7 +278,7 @@ func (c *Cache) byDomain(ctx context.Context, key string) (*tenancy.Tenant, erro
 }
 
 // byUUID looks up a canonical uuid in the snapshot.
-func (c *Cache) byUUID(ctx context.Context, id string) (*tenancy.Tenant, error) {
+func (c *Cache) byUUID(ctx context.Context, id string) (*model.Tenant, error) {
 	if t := c.snap.Load().byUUID[id]; t != nil {
 		c.hits.Add(1)
 		return t, nil
@@ -274,7 +294,7 @@ const uuidNegPrefix = "uuid:"
 // miss answers a lookup the snapshot could not: from the negative cache, or
 // from the Manager, once per key however many requests ask at the same time.
 // A tenant found is added to the snapshot, a not-found is remembered.
-func (c *Cache) miss(ctx context.Context, key string, isUUID bool) (*tenancy.Tenant, error) {
+func (c *Cache) miss(ctx context.Context, key string, isUUID bool) (*model.Tenant, error) {
 	c.misses.Add(1)
 	what, negKey := "domain", key
 	if isUUID {
@@ -304,7 +324,7 @@ func (c *Cache) miss(ctx context.Context, key string, isUUID bool) (*tenancy.Ten
 		c.storeLookups.Add(1)
 		t, err := c.m.Get(ctx, ref)
 		switch {
-		case errors.Is(err, tenancy.ErrNotFound) || tenancy.IsValidation(err):
+		case errors.Is(err, model.ErrNotFound) || model.IsValidation(err):
 			c.neg.add(negKey, time.Now().UnixNano())
 			return nil, &notFoundError{what, key}
 		case err != nil:
@@ -316,13 +336,13 @@ func (c *Cache) miss(ctx context.Context, key string, isUUID bool) (*tenancy.Ten
 	if err != nil {
 		return nil, err
 	}
-	return v.(*tenancy.Tenant), nil
+	return v.(*model.Tenant), nil
 }
 
 // found adds a tenant a store lookup found to the snapshot, unless a hook
 // changed the snapshot while the lookup was in flight: the lookup may then
 // have read a state older than the hook's (a deleted tenant, say).
-func (c *Cache) found(t *tenancy.Tenant, gen uint64) {
+func (c *Cache) found(t *model.Tenant, gen uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.gen != gen {
@@ -344,14 +364,14 @@ func (c *Cache) applyLocked(ch change) {
 // onEvent is the hook that applies a change made through this process's
 // Manager. The event carries the tenant after the change (before it, for a
 // deletion), so no store query is needed.
-func (c *Cache) onEvent(_ context.Context, e tenancy.Event) error {
+func (c *Cache) onEvent(_ context.Context, e model.Event) error {
 	if c.closed.Load() || e.Tenant == nil {
 		return nil
 	}
 	t := e.Tenant
 	c.mu.Lock()
 	c.gen++
-	if e.Kind == tenancy.EventDeleted {
+	if e.Kind == model.EventDeleted {
 		c.applyLocked(change{deleted: t.UUID})
 	} else {
 		c.applyLocked(change{tenant: t})
@@ -374,7 +394,7 @@ func (c *Cache) onEvent(_ context.Context, e tenancy.Event) error {
 // behind the Manager's back.
 //
 // It costs a full read: the Manager has no change feed, so the catalog is
-// listed in pages of tenancy.MaxPerPage: for 10,000 tenants, 100 pages of
+// listed in pages of model.MaxPerPage: for 10,000 tenants, 100 pages of
 // three queries each, which took 130-220 ms on a small shared test machine
 // (SQLite, OFFSET paging). Pages
 // are by creation time, so tenants created meanwhile land on later pages; a
@@ -425,8 +445,8 @@ func (c *Cache) Reload(ctx context.Context) error {
 // departed lists the tenants of prev whose database handles must not be
 // used any more according to next: gone from the catalog, in a lifecycle
 // state, or on another database or generation.
-func departed(prev, next *snapshot) []*tenancy.Tenant {
-	var gone []*tenancy.Tenant
+func departed(prev, next *snapshot) []*model.Tenant {
+	var gone []*model.Tenant
 	for id, old := range prev.byUUID {
 		cur := next.byUUID[id]
 		if cur == nil || cur.Status.Lifecycle() || cur.DatabaseName != old.DatabaseName || cur.Generation != old.Generation {
@@ -436,19 +456,10 @@ func departed(prev, next *snapshot) []*tenancy.Tenant {
 	return gone
 }
 
-// readAll lists every tenant through the Manager.
-func (c *Cache) readAll(ctx context.Context) ([]*tenancy.Tenant, error) {
-	var all []*tenancy.Tenant
-	for page := 1; ; page++ {
-		res, err := c.m.List(ctx, tenancy.ListOptions{Page: page, PerPage: tenancy.MaxPerPage, Sort: "created_at"})
-		if err != nil {
-			return nil, err
-		}
-		all = append(all, res.Tenants...)
-		if len(res.Tenants) < res.PerPage || page >= res.LastPage() {
-			return all, nil
-		}
-	}
+// readAll lists every tenant through the Manager, in one read of the
+// catalog.
+func (c *Cache) readAll(ctx context.Context) ([]*model.Tenant, error) {
+	return c.m.AllTenants(ctx)
 }
 
 // Stats returns the Cache's counters.

@@ -431,7 +431,8 @@ func TestReloadKeepsConcurrentChanges(t *testing.T) {
 	mustNotFound(t, "deleted during reload", err)
 }
 
-// stallingStore can hold one ListTenants answer back until released.
+// stallingStore can hold one AllTenants answer (a reload's read) back
+// until released.
 type stallingStore struct {
 	tenancy.Store
 	mu    sync.Mutex
@@ -446,8 +447,8 @@ func (s *stallingStore) stallNextList() (read <-chan struct{}, release chan stru
 	return s.read, s.stall
 }
 
-func (s *stallingStore) ListTenants(ctx context.Context, opts tenancy.ListOptions) ([]*tenancy.Tenant, int, error) {
-	ts, n, err := s.Store.ListTenants(ctx, opts)
+func (s *stallingStore) AllTenants(ctx context.Context, statuses ...tenancy.Status) ([]*tenancy.Tenant, error) {
+	ts, err := s.Store.AllTenants(ctx, statuses...)
 	s.mu.Lock()
 	read, stall := s.read, s.stall
 	s.read, s.stall = nil, nil
@@ -456,7 +457,7 @@ func (s *stallingStore) ListTenants(ctx context.Context, opts tenancy.ListOption
 		close(read)
 		<-stall
 	}
-	return ts, n, err
+	return ts, err
 }
 
 // TestConcurrentUse runs lookups, changes and reloads together for the race

@@ -7,7 +7,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/gotenancy/tenancy"
+	"github.com/gotenancy/tenancy/model"
 )
 
 // DefaultCentralDomains are the central domains of a ChainConfig that names
@@ -48,18 +48,18 @@ func (in Input) Subdomain() (label string, ok bool) {
 // Resolve returns the tenant and the request to pass on (in.Request itself,
 // or a changed shallow copy; nil means in.Request). It returns a nil tenant
 // and a nil error when the request is not its to decide, and the chain asks
-// the next Resolver. An error ends the chain: one wrapping tenancy.ErrNotFound
+// the next Resolver. An error ends the chain: one wrapping model.ErrNotFound
 // when the request names a tenant that does not exist, any other when the
 // lookup failed.
 type Resolver interface {
-	Resolve(in Input) (*tenancy.Tenant, *http.Request, error)
+	Resolve(in Input) (*model.Tenant, *http.Request, error)
 }
 
 // ResolverFunc adapts a function to a Resolver.
-type ResolverFunc func(in Input) (*tenancy.Tenant, *http.Request, error)
+type ResolverFunc func(in Input) (*model.Tenant, *http.Request, error)
 
 // Resolve calls f(in).
-func (f ResolverFunc) Resolve(in Input) (*tenancy.Tenant, *http.Request, error) { return f(in) }
+func (f ResolverFunc) Resolve(in Input) (*model.Tenant, *http.Request, error) { return f(in) }
 
 // ChainConfig configures a Chain.
 type ChainConfig struct {
@@ -87,7 +87,7 @@ type Chain struct {
 }
 
 var _ interface {
-	ResolveRequest(*http.Request) (*tenancy.Tenant, *http.Request, error)
+	ResolveRequest(*http.Request) (*model.Tenant, *http.Request, error)
 } = (*Chain)(nil)
 
 // NewChain returns a Chain over cfg.Cache. Central domains are normalised;
@@ -105,7 +105,7 @@ func NewChain(cfg *ChainConfig) (*Chain, error) {
 		key, isIP := ipKey(strings.TrimSpace(d))
 		if !isIP {
 			var err error
-			if key, err = tenancy.NormalizeDomain(d); err != nil {
+			if key, err = model.NormalizeDomain(d); err != nil {
 				return nil, fmt.Errorf("resolve: central domain %q: %w", d, err)
 			}
 			if _, dup := c.central[key]; !dup {
@@ -131,9 +131,9 @@ func NewChain(cfg *ChainConfig) (*Chain, error) {
 // r itself when nothing changed, a shallow copy when a resolver changed it
 // (Path strips its prefix). It returns (nil, r, nil) for a request to a
 // central domain that no resolver claims (it goes to the central routes),
-// and an error wrapping tenancy.ErrNotFound when the request names an
+// and an error wrapping model.ErrNotFound when the request names an
 // unknown tenant, including every non-central host that matches none.
-func (c *Chain) ResolveRequest(r *http.Request) (*tenancy.Tenant, *http.Request, error) {
+func (c *Chain) ResolveRequest(r *http.Request) (*model.Tenant, *http.Request, error) {
 	key, ok := hostKey(r.Host)
 	in := Input{Request: r, Cache: c.cache, parents: c.parents}
 	if ok {
@@ -162,7 +162,7 @@ func (c *Chain) ResolveRequest(r *http.Request) (*tenancy.Tenant, *http.Request,
 // Manager.Handler uses: host lookups from an in-memory snapshot of the
 // catalog, reloaded when watcher (the engine's change feed; nil for none)
 // reports a change. The returned function stops it.
-func NewDefault(ctx context.Context, m *tenancy.Manager, watcher Watcher) (tenancy.RequestResolver, func(), error) {
+func NewDefault(ctx context.Context, m Catalog, watcher Watcher) (*Chain, func(), error) {
 	cache, err := NewCache(ctx, m, &CacheConfig{Watcher: watcher})
 	if err != nil {
 		return nil, nil, err

@@ -4,7 +4,7 @@ import (
 	"net/netip"
 	"strings"
 
-	"github.com/gotenancy/tenancy"
+	"github.com/gotenancy/tenancy/model"
 )
 
 // maxHostLen bounds the Host values the slow path normalises. A host name is
@@ -16,9 +16,9 @@ const maxHostLen = 4*253 + len(":65535")
 // digits, hyphens and dots, optionally with one trailing dot and a numeric
 // port. The key is a substring of host, so the hit path allocates nothing.
 // ok is false for anything else (upper case, Unicode, IPv6 literals, junk),
-// which hostKey hands to tenancy.NormalizeDomain.
+// which hostKey hands to model.NormalizeDomain.
 //
-// Whenever tenancy.NormalizeDomain accepts host, fastHost either returns the
+// Whenever model.NormalizeDomain accepts host, fastHost either returns the
 // same key or declines (FuzzFastHost checks this). It may accept a few hosts
 // NormalizeDomain rejects (an IPv4 address, a label starting with a hyphen);
 // those are never keys of the snapshot, so they simply miss.
@@ -94,7 +94,7 @@ func slowHost(host string) (string, bool) {
 	if ip, ok := ipKey(h); ok {
 		return ip, true
 	}
-	d, err := tenancy.NormalizeDomain(h)
+	d, err := model.NormalizeDomain(h)
 	if err != nil {
 		return "", false
 	}

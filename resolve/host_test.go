@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gotenancy/tenancy"
+	"github.com/gotenancy/tenancy/model"
 )
 
 var hostSeeds = []string{
@@ -107,7 +107,7 @@ func FuzzFastHost(f *testing.F) {
 		if fastOK && (len(fast) > 253 || !strings.HasPrefix(host, fast)) {
 			t.Fatalf("fastHost(%q) = %q", host, fast)
 		}
-		want, err := tenancy.NormalizeDomain(host)
+		want, err := model.NormalizeDomain(host)
 		if err != nil {
 			return
 		}

@@ -6,7 +6,7 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/gotenancy/tenancy"
+	"github.com/gotenancy/tenancy/model"
 )
 
 // Domain returns the Resolver that looks the request's host up among the
@@ -17,7 +17,7 @@ func Domain() Resolver { return domainResolver{} }
 
 type domainResolver struct{}
 
-func (domainResolver) Resolve(in Input) (*tenancy.Tenant, *http.Request, error) {
+func (domainResolver) Resolve(in Input) (*model.Tenant, *http.Request, error) {
 	if in.Central || in.Host == "" {
 		return nil, nil, nil
 	}
@@ -25,9 +25,9 @@ func (domainResolver) Resolve(in Input) (*tenancy.Tenant, *http.Request, error) 
 }
 
 // found turns a lookup's not-found into "not mine to decide".
-func found(t *tenancy.Tenant, err error) (*tenancy.Tenant, *http.Request, error) {
+func found(t *model.Tenant, err error) (*model.Tenant, *http.Request, error) {
 	if err != nil {
-		if errors.Is(err, tenancy.ErrNotFound) {
+		if errors.Is(err, model.ErrNotFound) {
 			return nil, nil, nil
 		}
 		return nil, nil, err
@@ -44,7 +44,7 @@ func Subdomain() Resolver { return subdomainResolver{} }
 
 type subdomainResolver struct{}
 
-func (subdomainResolver) Resolve(in Input) (*tenancy.Tenant, *http.Request, error) {
+func (subdomainResolver) Resolve(in Input) (*model.Tenant, *http.Request, error) {
 	if in.Central || in.Host == "" {
 		return nil, nil, nil
 	}
@@ -88,7 +88,7 @@ func Path(prefix string) Resolver {
 
 type pathResolver struct{ prefix string }
 
-func (p pathResolver) Resolve(in Input) (*tenancy.Tenant, *http.Request, error) {
+func (p pathResolver) Resolve(in Input) (*model.Tenant, *http.Request, error) {
 	if !in.Central {
 		return nil, nil, nil
 	}
@@ -154,7 +154,7 @@ func Header(name string) Resolver {
 
 type headerResolver struct{ name string }
 
-func (h headerResolver) Resolve(in Input) (*tenancy.Tenant, *http.Request, error) {
+func (h headerResolver) Resolve(in Input) (*model.Tenant, *http.Request, error) {
 	if !in.Central {
 		return nil, nil, nil
 	}

@@ -6,20 +6,19 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/gotenancy/tenancy"
-	"github.com/gotenancy/tenancy/resolve"
+	"github.com/gotenancy/tenancy/driver"
 	"github.com/gotenancy/tenancy/store/sqlitestore"
 )
 
 // Driver is the SQLite engine: the catalog in <dir>/catalog.sqlite, one
 // database file per tenant in <dir>/tenants, and the catalog's change
-// watcher (PRAGMA data_version) behind the resolver. It is the embedded
+// watcher (PRAGMA data_version). It is the embedded
 // default of tenancy.New.
 type Driver struct {
 	dir string
 }
 
-var _ tenancy.Driver = (*Driver)(nil)
+var _ driver.Driver = (*Driver)(nil)
 
 // Open returns the SQLite driver over the data directory dir (created on
 // Connect if missing). It does no I/O itself, so it can be written inline
@@ -28,7 +27,7 @@ func Open(dir string) *Driver { return &Driver{dir: dir} }
 
 // Connect creates the data directory if needed, opens and migrates the
 // catalog and prepares the tenant directory.
-func (d *Driver) Connect(ctx context.Context) (*tenancy.Engine, error) {
+func (d *Driver) Connect(ctx context.Context) (*driver.Engine, error) {
 	if d.dir == "" {
 		return nil, fmt.Errorf("sqlitedriver: the data directory is required")
 	}
@@ -44,12 +43,5 @@ func (d *Driver) Connect(ctx context.Context) (*tenancy.Engine, error) {
 		st.Close()
 		return nil, err
 	}
-	return &tenancy.Engine{
-		Store:       st,
-		Provisioner: prov,
-		Resolver: func(ctx context.Context, m *tenancy.Manager) (tenancy.RequestResolver, func(), error) {
-			return resolve.NewDefault(ctx, m, st)
-		},
-		Close: st.Close,
-	}, nil
+	return &driver.Engine{Store: st, Provisioner: prov, Watcher: st, Close: st.Close}, nil
 }
