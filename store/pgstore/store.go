@@ -6,10 +6,8 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
@@ -54,24 +52,6 @@ type Store struct {
 }
 
 var _ model.Store = (*Store)(nil)
-
-// dialect is how PostgreSQL differs: $n placeholders; names and statuses
-// sort byte-wise (lower-cased names) whatever the database's collation,
-// with NULLs first ascending as elsewhere; searches use ILIKE; scopes are a
-// text[].
-var dialect = sqlstore.Dialect{
-	Name:                 "pgstore",
-	NumberedPlaceholders: true,
-	ForUpdate:            " FOR UPDATE",
-	NameOrder:            `lower(t.name) COLLATE "C"`,
-	StatusOrder:          `t.status COLLATE "C"`,
-	NullsOrder:           true,
-	LikeOperator:         "ILIKE",
-	ScopesColumn:         `array_to_string(scopes, ',')`,
-	ScopesParam:          `string_to_array(?, ',')`,
-	UniqueViolation:      uniqueViolation,
-	ForeignKeyViolation:  func(err error) bool { _, ok := pgError(err, foreignKeyViolation); return ok },
-}
 
 // Open connects to the catalog at cfg.URL and brings its schema up to date.
 func Open(ctx context.Context, cfg *Config) (*Store, error) {
@@ -147,28 +127,4 @@ func (s *Store) Close() error {
 	err := s.Store.Close()
 	s.pool.Close()
 	return err
-}
-
-// PostgreSQL error codes the store tells apart.
-const (
-	uniqueViolationCode = "23505"
-	foreignKeyViolation = "23503"
-)
-
-func pgError(err error, code string) (*pgconn.PgError, bool) {
-	var pe *pgconn.PgError
-	if errors.As(err, &pe) && pe.Code == code {
-		return pe, true
-	}
-	return nil, false
-}
-
-// uniqueViolation names the unique key a violation is on: its constraint
-// name without the _key suffix ("domains_domain_key" is domains_domain).
-func uniqueViolation(err error) (string, bool) {
-	pe, ok := pgError(err, uniqueViolationCode)
-	if !ok {
-		return "", false
-	}
-	return strings.TrimSuffix(pe.ConstraintName, "_key"), true
 }

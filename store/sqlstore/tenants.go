@@ -70,15 +70,22 @@ func primaryFirst(domains []model.Domain) []model.Domain {
 	return out
 }
 
+// encodeObjects encodes a tenant's settings and data.
+func encodeObjects(t *model.Tenant) (settings, data string, err error) {
+	if settings, err = encodeObject(t.Settings); err != nil {
+		return "", "", fmt.Errorf("encode settings: %w", err)
+	}
+	if data, err = encodeObject(t.Data); err != nil {
+		return "", "", fmt.Errorf("encode data: %w", err)
+	}
+	return settings, data, nil
+}
+
 // CreateTenant implements model.Store.
 func (s *Store) CreateTenant(ctx context.Context, t *model.Tenant) error {
-	settings, err := encodeObject(t.Settings)
+	settings, data, err := encodeObjects(t)
 	if err != nil {
-		return fmt.Errorf("encode settings: %w", err)
-	}
-	data, err := encodeObject(t.Data)
-	if err != nil {
-		return fmt.Errorf("encode data: %w", err)
+		return err
 	}
 	at := now()
 	status, lifecycle := statusColumns(t.Status)
@@ -323,13 +330,9 @@ func (s *Store) AllTenants(ctx context.Context, statuses ...model.Status) ([]*mo
 
 // UpdateTenant implements model.Store.
 func (s *Store) UpdateTenant(ctx context.Context, t *model.Tenant) error {
-	settings, err := encodeObject(t.Settings)
+	settings, data, err := encodeObjects(t)
 	if err != nil {
-		return fmt.Errorf("encode settings: %w", err)
-	}
-	data, err := encodeObject(t.Data)
-	if err != nil {
-		return fmt.Errorf("encode data: %w", err)
+		return err
 	}
 	at := now()
 	// A lifecycle state is not the caller's to set: the status column
