@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"time"
 
 	"github.com/gotenancy/tenancy/model"
 )
@@ -66,15 +67,15 @@ func (s *Store) loadDomainChunk(ctx context.Context, byID map[int64]*model.Tenan
 }
 
 // lockTenant locks the tenant's row for the rest of tx and sets its
-// updated_at, or returns ErrNotFound.
-func (s *Store) lockTenant(ctx context.Context, tx runner, id int64) error {
-	return tx.mustAffect(ctx, model.ErrNotFound, `UPDATE tenants SET updated_at = ? WHERE id = ?`, s.d.time(now()), id)
+// updated_at to at, or returns ErrNotFound.
+func (s *Store) lockTenant(ctx context.Context, tx runner, id int64, at time.Time) error {
+	return tx.mustAffect(ctx, model.ErrNotFound, `UPDATE tenants SET updated_at = ? WHERE id = ?`, s.d.time(at), id)
 }
 
 // lockTenantOfDomain is lockTenant for a change to one of its domains: a
 // missing tenant has no such domain.
 func (s *Store) lockTenantOfDomain(ctx context.Context, tx runner, id int64) error {
-	err := s.lockTenant(ctx, tx, id)
+	err := s.lockTenant(ctx, tx, id, now())
 	if errors.Is(err, model.ErrNotFound) {
 		return model.ErrDomainNotFound
 	}
@@ -87,7 +88,7 @@ func (s *Store) AddDomain(ctx context.Context, d *model.Domain) error {
 	var id int64
 	var primary bool
 	err := s.inTx(ctx, func(tx runner) error {
-		if err := s.lockTenant(ctx, tx, d.TenantID); err != nil {
+		if err := s.lockTenant(ctx, tx, d.TenantID, at); err != nil {
 			return err
 		}
 		primary = d.IsPrimary
