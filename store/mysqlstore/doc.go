@@ -1,5 +1,6 @@
 // Package mysqlstore is the central catalog (tenancy.Store) on MySQL 8 or
-// MariaDB (10.5 and later), through go-sql-driver/mysql.
+// MariaDB (10.5 and later), through go-sql-driver/mysql: the shared catalog
+// of [github.com/gotenancy/tenancy/store/sqlstore] with MySQL's dialect.
 //
 // The schema is managed by embedded goose migrations applied on Open,
 // under a GET_LOCK named after the database, so nodes starting together do

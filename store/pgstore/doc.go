@@ -1,5 +1,9 @@
 // Package pgstore is the central catalog (tenancy.Store) on PostgreSQL,
-// through jackc/pgx/v5. Several `tenancy serve` nodes share one catalog.
+// through jackc/pgx/v5: the shared catalog of
+// [github.com/gotenancy/tenancy/store/sqlstore] with PostgreSQL's dialect,
+// over a database/sql view of the pgx pool. Several `tenancy serve` nodes
+// share one catalog. Tenant locks are session advisory locks, each on a
+// connection of its own (see [Store.TryLockTenant]).
 //
 // The schema is managed by embedded goose migrations applied on Open, under
 // a session advisory lock so nodes starting together do not race. It has the

@@ -6,6 +6,7 @@ package storetest
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"sync"
@@ -48,6 +49,7 @@ func Run(t *testing.T, newStore func(t *testing.T) model.Store) {
 		{"LockRace", testLockRace},
 		{"RecordOperations", testRecordOperations},
 		{"OperationRuns", testOperationRuns},
+		{"NullJSON", testNullJSON},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -541,6 +543,10 @@ func testAPIKeys(t *testing.T, st model.Store) {
 	if err := s.CreateAPIKey(ctx, dup); !model.IsValidation(err) {
 		t.Fatalf("duplicate name: %v", err)
 	}
+	samePrefix := &model.APIKey{Name: "other", Prefix: "abcd1234", Hash: []byte("x"), Scopes: []model.Scope{model.ScopeRead}}
+	if err := s.CreateAPIKey(ctx, samePrefix); err == nil || model.IsValidation(err) {
+		t.Fatalf("duplicate prefix: %v, want a collision error", err)
+	}
 	got, err := s.APIKeyByPrefix(ctx, "abcd1234")
 	if err != nil || got.Name != "deploy" || string(got.Hash) != string(k.Hash) || len(got.Scopes) != 2 || got.RevokedAt != nil {
 		t.Fatalf("APIKeyByPrefix: %+v %v", got, err)
@@ -723,5 +729,34 @@ func testOperationRuns(t *testing.T, s model.Store) {
 	}
 	if err := s.RecordOperations(ctx, nil); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// testNullJSON writes a JSON null into a tenant's settings and data behind
+// the store's back, where the schema lets one in, and reads it back as an
+// empty object. It needs a store with a DB() *sql.DB method; a schema that
+// refuses the null (PostgreSQL's CHECK on jsonb_typeof) passes too.
+func testNullJSON(t *testing.T, s model.Store) {
+	ctx := context.Background()
+	withDB, ok := s.(interface{ DB() *sql.DB })
+	if !ok {
+		t.Skip("the store has no DB() *sql.DB")
+	}
+	tn := mustCreate(t, s, NewTenant("Null", "null.json.test"))
+	if _, err := withDB.DB().ExecContext(ctx, fmt.Sprintf(`UPDATE tenants SET settings = 'null', data = 'null' WHERE id = %d`, tn.ID)); err != nil {
+		t.Logf("the schema refuses a JSON null: %v", err)
+	}
+	got, err := s.TenantByUUID(ctx, tn.UUID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := s.AllTenants(ctx)
+	if err != nil || len(all) != 1 {
+		t.Fatalf("AllTenants: %d tenants, %v", len(all), err)
+	}
+	for _, tn := range []*model.Tenant{got, all[0]} {
+		if tn.Settings == nil || len(tn.Settings) != 0 || tn.Data == nil || len(tn.Data) != 0 {
+			t.Fatalf("a JSON null reads as settings %#v, data %#v; want empty maps", tn.Settings, tn.Data)
+		}
 	}
 }
