@@ -41,3 +41,14 @@ func TestOpenTogether(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A catalog in a directory that does not exist yet is created with it.
+func TestOpenCreatesTheDirectory(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "a", "b", "catalog.sqlite")
+	st, err := sqlitestore.Open(context.Background(), &sqlitestore.Config{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+}

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -36,11 +38,14 @@ type Store struct {
 
 var _ model.Store = (*Store)(nil)
 
-// Open opens (creating if needed) the catalog at cfg.Path and brings its
-// schema up to date.
+// Open opens (creating it and its directory if needed) the catalog at
+// cfg.Path and brings its schema up to date.
 func Open(ctx context.Context, cfg *Config) (*Store, error) {
 	if cfg == nil || cfg.Path == "" {
 		return nil, errors.New("sqlitestore: Config.Path is required")
+	}
+	if err := os.MkdirAll(filepath.Dir(cfg.Path), 0o755); err != nil {
+		return nil, fmt.Errorf("sqlitestore: catalog directory: %w", err)
 	}
 	busy := cfg.BusyTimeout
 	if busy == 0 {

@@ -2,6 +2,7 @@ package sqlitestore_test
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -48,7 +49,13 @@ func TestOpenRequiresPath(t *testing.T) {
 	if _, err := sqlitestore.Open(context.Background(), nil); err == nil {
 		t.Fatal("Open(nil) succeeded")
 	}
-	if _, err := sqlitestore.Open(context.Background(), &sqlitestore.Config{Path: filepath.Join(t.TempDir(), "missing", "dir", "c.sqlite")}); err == nil {
-		t.Fatal("Open in a missing directory succeeded")
+	// A missing directory is created (TestOpenCreatesTheDirectory); one
+	// that cannot be, under a file, is an error.
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sqlitestore.Open(context.Background(), &sqlitestore.Config{Path: filepath.Join(file, "dir", "c.sqlite")}); err == nil {
+		t.Fatal("Open under a file succeeded")
 	}
 }
