@@ -2,6 +2,7 @@ package tenancy
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -10,6 +11,7 @@ import (
 	"github.com/gotenancy/tenancy/driver"
 	"github.com/gotenancy/tenancy/migrate"
 	"github.com/gotenancy/tenancy/resolve"
+	"github.com/gotenancy/tenancy/tenantdb"
 )
 
 // Driver is what an engine provides (see package driver): the central
@@ -53,6 +55,15 @@ func New(ctx context.Context, d Driver, cfg *Config) (*Manager, error) {
 			return e.Close()
 		}
 		return nil
+	}
+	if p, ok := e.Provisioner.(tenantdb.Preparer); ok && c.Migrations != nil && c.Migrations.Len() > 0 {
+		up := func(ctx context.Context, db *sql.DB) error {
+			_, err := c.Migrations.Up(ctx, e.Provisioner.Dialect(), db)
+			return err
+		}
+		if err := p.Prepare(ctx, up); err != nil {
+			return nil, errors.Join(fmt.Errorf("tenancy: prepare the shared tables: %w", err), closeEngine())
+		}
 	}
 	c.Store, c.Provisioner = e.Store, e.Provisioner
 	m, err := NewManager(&c)

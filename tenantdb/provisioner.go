@@ -51,3 +51,11 @@ type Lister interface {
 	// List returns the names of the databases, sorted.
 	List(ctx context.Context) ([]string, error)
 }
+
+// Preparer is a Provisioner whose tenants share tables (row-level
+// security): Prepare applies the migrations, up, once to each shard's
+// shared tables, after which Create only registers tenants. tenancy.New
+// calls it with the Manager's migrations.
+type Preparer interface {
+	Prepare(ctx context.Context, up func(ctx context.Context, db *sql.DB) error) error
+}
