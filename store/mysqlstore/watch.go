@@ -2,9 +2,10 @@ package mysqlstore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
+
+	"github.com/gotenancy/tenancy/store/sqlstore"
 )
 
 // Watch calls onChange whenever a change to how tenants are served (tenants
@@ -21,43 +22,11 @@ import (
 // since Watch calls onChange on start, catches up on what it missed.
 // onChange runs on Watch's goroutine and should return quickly.
 func (s *Store) Watch(ctx context.Context, interval time.Duration, onChange func()) error {
-	if interval <= 0 {
-		return fmt.Errorf("mysqlstore: watch interval must be positive, got %s", interval)
-	}
-	if onChange == nil {
-		return errors.New("mysqlstore: watch needs an onChange function")
-	}
-	version := func() (int64, error) {
+	return sqlstore.WatchVersion(ctx, "mysqlstore", interval, onChange, func(ctx context.Context) (int64, error) {
 		var v int64
-		err := s.db.QueryRowContext(ctx, `SELECT version FROM catalog_version WHERE id = 1`).Scan(&v)
-		return v, err
-	}
-	last, err := version()
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil
+		if err := s.db.QueryRowContext(ctx, `SELECT version FROM catalog_version WHERE id = 1`).Scan(&v); err != nil {
+			return 0, fmt.Errorf("read catalog version: %w", err)
 		}
-		return fmt.Errorf("mysqlstore: watch: read catalog version: %w", err)
-	}
-	onChange()
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
-		}
-		v, err := version()
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return fmt.Errorf("mysqlstore: watch: read catalog version: %w", err)
-		}
-		if v != last {
-			last = v
-			onChange()
-		}
-	}
+		return v, nil
+	})
 }

@@ -2,9 +2,11 @@ package sqlitestore
 
 import (
 	"context"
-	"errors"
+	"database/sql"
 	"fmt"
 	"time"
+
+	"github.com/gotenancy/tenancy/store/sqlstore"
 )
 
 // Watch calls onChange whenever a connection other than its own commits a
@@ -23,77 +25,34 @@ import (
 // and should return quickly. The dedicated connection is taken from the
 // Store's pool for as long as Watch runs.
 func (s *Store) Watch(ctx context.Context, interval time.Duration, onChange func()) error {
-	if interval <= 0 {
-		return fmt.Errorf("sqlitestore: watch interval must be positive, got %s", interval)
-	}
-	if onChange == nil {
-		return errors.New("sqlitestore: watch needs an onChange function")
-	}
-	conn, err := s.db.Conn(ctx)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil
+	var conn *sql.Conn
+	defer func() {
+		if conn != nil {
+			conn.Close()
 		}
-		return fmt.Errorf("sqlitestore: watch: %w", err)
-	}
-	defer conn.Close()
-	dataVersion := func() (int64, error) {
-		var v int64
-		err := conn.QueryRowContext(ctx, `PRAGMA data_version`).Scan(&v)
-		return v, err
-	}
-	catalogVersion := func() (int64, error) {
-		var v int64
-		err := conn.QueryRowContext(ctx, `SELECT version FROM catalog_version WHERE id = 1`).Scan(&v)
-		return v, err
-	}
-	last, err := dataVersion()
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil
-		}
-		return fmt.Errorf("sqlitestore: watch: read data_version: %w", err)
-	}
-	lastCatalog, err := catalogVersion()
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil
-		}
-		return fmt.Errorf("sqlitestore: watch: read catalog version: %w", err)
-	}
-	// Commits made before the first read cannot be told apart from older
-	// ones: report them once, so the caller can catch up with what it read
-	// before Watch started.
-	onChange()
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
-		}
-		v, err := dataVersion()
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
+	}()
+	// The catalog version is read only when data_version says another
+	// connection committed.
+	lastData, lastCatalog := int64(-1), int64(0)
+	return sqlstore.WatchVersion(ctx, "sqlitestore", interval, onChange, func(ctx context.Context) (int64, error) {
+		if conn == nil {
+			c, err := s.db.Conn(ctx)
+			if err != nil {
+				return 0, err
 			}
-			return fmt.Errorf("sqlitestore: watch: read data_version: %w", err)
+			conn = c
 		}
-		if v == last {
-			continue
+		var dv int64
+		if err := conn.QueryRowContext(ctx, `PRAGMA data_version`).Scan(&dv); err != nil {
+			return 0, fmt.Errorf("read data_version: %w", err)
 		}
-		last = v
-		cv, err := catalogVersion()
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return fmt.Errorf("sqlitestore: watch: read catalog version: %w", err)
+		if dv == lastData {
+			return lastCatalog, nil
 		}
-		if cv != lastCatalog {
-			lastCatalog = cv
-			onChange()
+		if err := conn.QueryRowContext(ctx, `SELECT version FROM catalog_version WHERE id = 1`).Scan(&lastCatalog); err != nil {
+			return 0, fmt.Errorf("read catalog version: %w", err)
 		}
-	}
+		lastData = dv
+		return lastCatalog, nil
+	})
 }
