@@ -1,11 +1,16 @@
 // Package tenancy makes a Go application multi-tenant.
 //
-// It owns the tenant model (Tenant, Domain, Status), the errors every layer
-// shares, the context helpers that carry a tenant through a request or a job,
-// and Manager: the one service layer through which the CLI, the REST API, the
-// dashboard and background jobs create, change, migrate and delete tenants.
+// It owns Manager, the one service layer through which the CLI, the REST
+// API, the dashboard and background jobs create, change, migrate and delete
+// tenants; the middleware that resolves a request to its tenant, gates it
+// by status and serves it in the tenant's context; and the context helpers
+// (FromContext, DB, Cache, Storage, Enqueue, Logger). The tenant model and
+// the errors come from package model and are re-exported here.
 //
-// Storage of the central catalog is behind the Store interface (see the store
-// packages); tenant databases are provisioned and pooled by package tenantdb;
-// migrations and fleet runs live in package migrate; seeders in package seed.
+// An engine is picked by its driver (package driver and its
+// sqlitedriver, pgdriver and mysqldriver): New connects one and returns a
+// Manager whose Handler serves the application. This package imports no
+// database driver. Tenant databases are pooled by package tenantdb,
+// migrations and fleet runs live in package migrate, seeders in package
+// seed, and request resolution in package resolve.
 package tenancy
