@@ -32,7 +32,6 @@ func TestLoadNilAndEmpty(t *testing.T) {
 		"nil":       nil,
 		"empty":     fstest.MapFS{},
 		"no sql":    fstest.MapFS{"README.md": {Data: []byte("hi")}},
-		"subdir":    fstest.MapFS{"sub/00001_a.sql": {Data: []byte(okSQL)}},
 		"go source": fstest.MapFS{"00001_a.go": {Data: []byte("package x")}},
 	} {
 		s, err := Load(fsys)
@@ -42,6 +41,17 @@ func TestLoadNilAndEmpty(t *testing.T) {
 		if s.Len() != 0 || s.Latest() != 0 {
 			t.Errorf("%s: Len, Latest = %d, %d, want 0, 0", name, s.Len(), s.Latest())
 		}
+	}
+}
+
+// TestLoadRootWithOnlyDirectories covers the `//go:embed migrations/*.sql`
+// mistake: the embedded FS's root holds the directory, not the files, and
+// Load must say so instead of loading nothing.
+func TestLoadRootWithOnlyDirectories(t *testing.T) {
+	t.Parallel()
+	_, err := Load(fstest.MapFS{"migrations/00001_a.sql": {Data: []byte(okSQL)}})
+	if err == nil || !strings.Contains(err.Error(), "migrations") {
+		t.Fatalf("Load = %v, want an error naming the directory", err)
 	}
 }
 
