@@ -23,7 +23,9 @@ import (
 // versions, because commits made before that (but after the caller last
 // read the catalog) cannot be detected. onChange runs on Watch's goroutine
 // and should return quickly. The dedicated connection is taken from the
-// Store's pool for as long as Watch runs.
+// Store's pool for as long as Watch runs; closing the Store makes Watch
+// return an error at its next poll (it pings the pool each time, since
+// the dedicated connection alone would outlive the Store).
 func (s *Store) Watch(ctx context.Context, interval time.Duration, onChange func()) error {
 	var conn *sql.Conn
 	defer func() {
@@ -35,6 +37,11 @@ func (s *Store) Watch(ctx context.Context, interval time.Duration, onChange func
 	// connection committed.
 	lastData, lastCatalog := int64(-1), int64(0)
 	return sqlstore.WatchVersion(ctx, "sqlitestore", interval, onChange, func(ctx context.Context) (int64, error) {
+		// The dedicated connection keeps working after the Store is
+		// closed; the pool says it is.
+		if err := s.db.PingContext(ctx); err != nil {
+			return 0, err
+		}
 		if conn == nil {
 			c, err := s.db.Conn(ctx)
 			if err != nil {

@@ -3,11 +3,11 @@ package sqlitestore_test
 import (
 	"context"
 	"path/filepath"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/gotenancy/tenancy/model"
+	"github.com/gotenancy/tenancy/resolve/watchertest"
 	"github.com/gotenancy/tenancy/store/sqlitestore"
 	"github.com/gotenancy/tenancy/store/storetest"
 )
@@ -22,50 +22,37 @@ func openStore(t *testing.T, path string) *sqlitestore.Store {
 	return s
 }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func TestWatchSeesOtherConnections(t *testing.T) {
 	t.Parallel()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "catalog.sqlite")
 	watched := openStore(t, path)
 	other := openStore(t, path) // stands for another process
 
-	var calls atomic.Int64
-	done := make(chan error, 1)
-	go func() { done <- watched.Watch(ctx, 5*time.Millisecond, func() { calls.Add(1) }) }()
-
+	w := watchertest.Start(t, watched, 5*time.Millisecond)
 	// The first call says Watch has read its starting data_version.
-	waitFor(t, "the initial call", func() bool { return calls.Load() == 1 })
+	w.Wait(t, 1, "the initial call")
+	p := w.Mark()
 	tn := storetest.NewTenant("Other", "other.test")
 	if err := other.CreateTenant(ctx, tn); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "a commit by another store to be reported", func() bool { return calls.Load() > 1 })
+	w.WaitIn(t, p, 1, "a commit by another store to be reported")
 
 	// A commit through the watched store's own pool is another connection
 	// too.
-	before := calls.Load()
+	p = w.Mark()
 	tn.Status = model.StatusSuspended
 	if err := watched.UpdateTenant(ctx, tn); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "a commit by the same store to be reported", func() bool { return calls.Load() > before })
+	w.WaitIn(t, p, 1, "a commit by the same store to be reported")
 
 	// Routine writes (last access, operation records) are not changes to
-	// how tenants are served: only the domain added after them is reported.
-	before = calls.Load()
+	// how tenants are served: only the domain added after them is
+	// reported, once. A second domain, added once the first was heard,
+	// closes the phase: any call the routine writes made comes before it.
+	p = w.Mark()
 	if err := other.TouchTenants(ctx, map[int64]time.Time{tn.ID: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
@@ -75,44 +62,19 @@ func TestWatchSeesOtherConnections(t *testing.T) {
 	if err := other.AddDomain(ctx, &model.Domain{TenantID: tn.ID, Domain: "second.other.test"}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the domain to be reported", func() bool { return calls.Load() > before })
-	time.Sleep(50 * time.Millisecond) // ten more polls
-	if got := calls.Load(); got != before+1 {
-		t.Fatalf("onChange called %d times for one relevant commit among routine ones", got-before)
-	}
-
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("Watch returned %v after cancel, want nil", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Watch did not return after its context was cancelled")
-	}
-}
-
-func TestWatchRejectsBadArguments(t *testing.T) {
-	t.Parallel()
-	s := openStore(t, filepath.Join(t.TempDir(), "catalog.sqlite"))
-	ctx := context.Background()
-	if err := s.Watch(ctx, 0, func() {}); err == nil {
-		t.Error("Watch with a zero interval succeeded")
-	}
-	if err := s.Watch(ctx, time.Second, nil); err == nil {
-		t.Error("Watch without onChange succeeded")
-	}
-}
-
-func TestWatchFailsOnClosedStore(t *testing.T) {
-	t.Parallel()
-	s, err := sqlitestore.Open(context.Background(), &sqlitestore.Config{Path: filepath.Join(t.TempDir(), "catalog.sqlite")})
-	if err != nil {
+	w.WaitIn(t, p, 1, "the domain to be reported")
+	next := w.Mark()
+	if err := other.AddDomain(ctx, &model.Domain{TenantID: tn.ID, Domain: "third.other.test"}); err != nil {
 		t.Fatal(err)
 	}
-	s.Close()
-	if err := s.Watch(context.Background(), time.Millisecond, func() {}); err == nil {
-		t.Fatal("Watch on a closed store succeeded")
+	w.WaitIn(t, next, 1, "the next domain to be reported")
+	if got := w.In(p); got != 1 {
+		t.Fatalf("onChange called %d times for one relevant commit among routine ones", got)
+	}
+
+	w.Cancel()
+	if err := w.Stopped(t); err != nil {
+		t.Fatalf("Watch returned %v after cancel, want nil", err)
 	}
 }
 
@@ -121,26 +83,24 @@ func TestWatchFailsOnClosedStore(t *testing.T) {
 // remembers.
 func TestWatchSeesAPIKeyChanges(t *testing.T) {
 	t.Parallel()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "catalog.sqlite")
 	watched := openStore(t, path)
 	other := openStore(t, path)
-	var calls atomic.Int64
-	done := make(chan error, 1)
-	go func() { done <- watched.Watch(ctx, 5*time.Millisecond, func() { calls.Add(1) }) }()
-	waitFor(t, "the initial call", func() bool { return calls.Load() == 1 })
+	w := watchertest.Start(t, watched, 5*time.Millisecond)
+	w.Wait(t, 1, "the initial call")
+	p := w.Mark()
 	if err := other.CreateAPIKey(ctx, &model.APIKey{Name: "deploy", Prefix: "abcdefgh", Hash: []byte{1}, Scopes: []model.Scope{model.ScopeRead}}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "a key created by another store", func() bool { return calls.Load() > 1 })
-	before := calls.Load()
+	w.WaitIn(t, p, 1, "a key created by another store")
+	p = w.Mark()
 	if err := other.RevokeAPIKey(ctx, "deploy"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "a key revoked by another store", func() bool { return calls.Load() > before })
-	cancel()
-	if err := <-done; err != nil {
+	w.WaitIn(t, p, 1, "a key revoked by another store")
+	w.Cancel()
+	if err := w.Stopped(t); err != nil {
 		t.Fatalf("Watch returned %v after cancel, want nil", err)
 	}
 }

@@ -1,0 +1,35 @@
+package sqlitestore_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/gotenancy/tenancy/model"
+	"github.com/gotenancy/tenancy/resolve/watchertest"
+	"github.com/gotenancy/tenancy/store/sqlitestore"
+	"github.com/gotenancy/tenancy/store/storetest"
+)
+
+// TestWatcherConformance runs the watcher suite on a catalog file watched
+// by one Store and changed through another, which stands for another
+// process.
+func TestWatcherConformance(t *testing.T) {
+	t.Parallel()
+	watchertest.Run(t, watchertest.Harness{
+		New: func(t *testing.T) (model.Watcher, func(t *testing.T)) {
+			path := filepath.Join(t.TempDir(), "catalog.sqlite")
+			watched := openStore(t, path)
+			other := openStore(t, path)
+			return watched, func(t *testing.T) {
+				t.Helper()
+				tn := storetest.NewTenant("Other", "")
+				tn.Domains[0].Domain = tn.UUID + ".test"
+				if err := other.CreateTenant(context.Background(), tn); err != nil {
+					t.Fatal(err)
+				}
+			}
+		},
+		Close: func(w model.Watcher) error { return w.(*sqlitestore.Store).Close() },
+	})
+}
