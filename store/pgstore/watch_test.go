@@ -2,91 +2,56 @@ package pgstore_test
 
 import (
 	"context"
-	"errors"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/gotenancy/tenancy/internal/testenv"
+	"github.com/gotenancy/tenancy/internal/testwait"
 	"github.com/gotenancy/tenancy/model"
+	"github.com/gotenancy/tenancy/resolve/watchertest"
 	"github.com/gotenancy/tenancy/store/pgstore"
 	"github.com/gotenancy/tenancy/store/storetest"
 )
 
-// waitFor polls cond until it holds or the timeout passes.
-func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-// watch runs s.Watch in the background, counting calls of onChange; the
-// returned channel receives Watch's result.
-func watch(ctx context.Context, s *pgstore.Store, interval time.Duration, calls *atomic.Int64) <-chan error {
-	done := make(chan error, 1)
-	go func() { done <- s.Watch(ctx, interval, func() { calls.Add(1) }) }()
-	return done
-}
-
-// result waits for Watch to return.
-func result(t *testing.T, done <-chan error) error {
-	t.Helper()
-	select {
-	case err := <-done:
-		return err
-	case <-time.After(10 * time.Second):
-		t.Fatal("Watch did not return")
-		return nil
-	}
-}
+// The engine-independent promises of Watch (the initial call, changes
+// heard, several watchers, cancel, restart, Close and ErrClosed, bad
+// arguments) are checked by TestWatcherConformance; these are
+// PostgreSQL's own.
 
 func TestWatchSeesOtherNodes(t *testing.T) {
 	t.Parallel()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	ctx := context.Background()
 	url := testenv.NewPostgresDatabase(t, testenv.PostgresURL(t))
 	watched := openStore(t, url)
 	other := openStore(t, url) // stands for another node
 
-	var calls atomic.Int64
 	// A short interval: keepalive pings run between notifications.
-	done := watch(ctx, watched, 20*time.Millisecond, &calls)
-	waitFor(t, "the initial call", 5*time.Second, func() bool { return calls.Load() == 1 })
+	w := watchertest.Start(t, watched, 20*time.Millisecond)
+	w.Wait(t, 1, "the initial call")
 
+	p := w.Mark()
 	tn := storetest.NewTenant("Other", "other.test")
 	if err := other.CreateTenant(ctx, tn); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "a tenant created by another node", time.Second, func() bool { return calls.Load() > 1 })
+	w.WaitIn(t, p, 1, "a tenant created by another node")
 
-	before := calls.Load()
+	p = w.Mark()
 	tn.Status = model.StatusBlocked
 	if err := other.UpdateTenant(ctx, tn); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "a status change by another node", time.Second, func() bool { return calls.Load() > before })
-
-	// A commit through the watched store's own pool is seen too.
-	before = calls.Load()
-	if err := watched.SetPrimaryDomain(ctx, tn.ID, "other.test"); err != nil {
-		t.Fatal(err)
-	}
-	if err := watched.AddDomain(ctx, &model.Domain{TenantID: tn.ID, Domain: "www.other.test", IsPrimary: true}); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "a domain added by the same store", time.Second, func() bool { return calls.Load() > before })
+	w.WaitIn(t, p, 1, "a status change by another node")
 
 	// Routine writes (last access, operation records, API keys, audit) do
-	// not notify: only the domain removed after them is reported, once.
-	time.Sleep(50 * time.Millisecond)
-	before = calls.Load()
+	// not notify: only the domain added after them is reported, once. The
+	// next change, committed once the domain was heard, closes the phase:
+	// notifications arrive in commit order, so one for the routine writes
+	// would come before its own. (TestWatchIgnoresRoutineWrites reads the
+	// notifications themselves.)
+	p = w.Mark()
 	if err := other.TouchTenants(ctx, map[int64]time.Time{tn.ID: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
@@ -100,39 +65,104 @@ func TestWatchSeesOtherNodes(t *testing.T) {
 	if err := other.UpdateTenant(ctx, tn); err != nil {
 		t.Fatal(err)
 	}
+	// A commit through the watched store's own pool is seen too.
+	if err := watched.AddDomain(ctx, &model.Domain{TenantID: tn.ID, Domain: "www.other.test"}); err != nil {
+		t.Fatal(err)
+	}
+	w.WaitIn(t, p, 1, "a domain added by the same store")
+	next := w.Mark()
+	if err := watched.SetPrimaryDomain(ctx, tn.ID, "www.other.test"); err != nil {
+		t.Fatal(err)
+	}
+	w.WaitIn(t, next, 1, "a primary domain set by the same store")
+	if got := w.In(p); got != 1 {
+		t.Fatalf("onChange called %d times for one relevant commit among routine ones", got)
+	}
+
+	p = w.Mark()
 	if err := other.RemoveDomain(ctx, tn.ID, "other.test"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the domain removal", time.Second, func() bool { return calls.Load() > before })
-	time.Sleep(200 * time.Millisecond)
-	if got := calls.Load(); got != before+1 {
-		t.Fatalf("onChange called %d times for one relevant commit among routine ones", got-before)
-	}
+	w.WaitIn(t, p, 1, "the domain removal")
 
 	// Deleting the tenant is a change.
-	before = calls.Load()
+	p = w.Mark()
 	if err := other.DeleteTenant(ctx, tn.ID); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the deletion", time.Second, func() bool { return calls.Load() > before })
+	w.WaitIn(t, p, 1, "the deletion")
 
-	cancel()
-	if err := result(t, done); err != nil {
+	w.Cancel()
+	if err := w.Stopped(t); err != nil {
 		t.Fatalf("Watch returned %v after cancel, want nil", err)
 	}
 }
 
-func TestWatchFoldsBursts(t *testing.T) {
+// TestWatchIgnoresRoutineWrites reads the notifications themselves: the
+// routine writes send none, so the first one after them is the next
+// change's.
+func TestWatchIgnoresRoutineWrites(t *testing.T) {
 	t.Parallel()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	ctx := context.Background()
 	url := testenv.NewPostgresDatabase(t, testenv.PostgresURL(t))
 	s := openStore(t, url)
-	var calls atomic.Int64
-	done := watch(ctx, s, time.Hour, &calls)
-	waitFor(t, "the initial call", 5*time.Second, func() bool { return calls.Load() == 1 })
+	tn := storetest.NewTenant("A", "a.test")
+	if err := s.CreateTenant(ctx, tn); err != nil {
+		t.Fatal(err)
+	}
+	conn := listen(t, url)
+	if err := s.TouchTenants(ctx, map[int64]time.Time{tn.ID: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RecordOperation(ctx, model.OperationRecord{TenantID: tn.ID, Operation: model.OpMigrate, State: model.StateSucceeded}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RecordAudit(ctx, &model.AuditEntry{Actor: "cli", Action: "tenant.touch", Outcome: model.StateSucceeded}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.UpdateTenant(ctx, tn); err != nil {
+		t.Fatal(err)
+	}
+	next := storetest.NewTenant("B", "b.test")
+	if err := s.CreateTenant(ctx, next); err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, testwait.DefaultTimeout)
+	defer cancel()
+	n, err := conn.WaitForNotification(wctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n.Payload != next.UUID {
+		t.Fatalf("first notification after routine writes: %q, want the next change's %q", n.Payload, next.UUID)
+	}
+}
+
+// listen returns a connection LISTENing on the catalog's channel.
+func listen(t *testing.T, url string) *pgx.Conn {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	if _, err := conn.Exec(ctx, `LISTEN `+pgstore.Channel); err != nil {
+		t.Fatal(err)
+	}
+	return conn
+}
+
+func TestWatchFoldsBursts(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := testenv.NewPostgresDatabase(t, testenv.PostgresURL(t))
+	s := openStore(t, url)
+	w := watchertest.Start(t, s, time.Hour)
+	w.Wait(t, 1, "the initial call")
 	// Twenty tenants in one transaction: twenty notifications (one uuid
 	// each) arrive together at commit and make one call.
+	p := w.Mark()
 	tx, err := s.Pool().Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -147,13 +177,19 @@ func TestWatchFoldsBursts(t *testing.T) {
 	if err := tx.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the burst", time.Second, func() bool { return calls.Load() > 1 })
-	time.Sleep(100 * time.Millisecond)
-	if got := calls.Load(); got != 2 {
-		t.Fatalf("onChange called %d times for one burst, want 1", got-1)
+	w.WaitIn(t, p, 1, "the burst")
+	// A change committed once the burst was heard closes the phase: the
+	// burst's notifications all come before its own.
+	next := w.Mark()
+	if err := s.CreateTenant(ctx, storetest.NewTenant("After", "after.test")); err != nil {
+		t.Fatal(err)
 	}
-	cancel()
-	if err := result(t, done); err != nil {
+	w.WaitIn(t, next, 1, "the change after the burst")
+	if got := w.In(p); got != 1 {
+		t.Fatalf("onChange called %d times for one burst, want 1", got)
+	}
+	w.Cancel()
+	if err := w.Stopped(t); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -186,17 +222,17 @@ func TestWatchNotificationPayload(t *testing.T) {
 	}
 }
 
+// TestWatchFailsWhenItsConnectionIsKilled: a lost connection makes Watch
+// return an error; restarted, it calls onChange at once and listens again.
 func TestWatchFailsWhenItsConnectionIsKilled(t *testing.T) {
 	t.Parallel()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	ctx := context.Background()
 	url := testenv.NewPostgresDatabase(t, testenv.PostgresURL(t))
 	s := openStore(t, url)
-	var calls atomic.Int64
 	// No keepalive ping during the test: the connection's last query stays
 	// the LISTEN, which is how the test finds it.
-	done := watch(ctx, s, time.Hour, &calls)
-	waitFor(t, "the initial call", 5*time.Second, func() bool { return calls.Load() == 1 })
+	w := watchertest.Start(t, s, time.Hour)
+	w.Wait(t, 1, "the initial call")
 
 	var killed bool
 	err := s.Pool().QueryRow(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
@@ -204,7 +240,7 @@ func TestWatchFailsWhenItsConnectionIsKilled(t *testing.T) {
 	if err != nil || !killed {
 		t.Fatalf("terminate the listening connection: %v, %v", killed, err)
 	}
-	err = result(t, done)
+	err = w.Stopped(t)
 	if err == nil {
 		t.Fatal("Watch returned nil after its connection was killed")
 	}
@@ -212,46 +248,19 @@ func TestWatchFailsWhenItsConnectionIsKilled(t *testing.T) {
 
 	// Restarted, it calls onChange at once (the caller reloads) and
 	// listens again.
-	before := calls.Load()
-	done = watch(ctx, s, time.Hour, &calls)
-	waitFor(t, "the call on restart", 5*time.Second, func() bool { return calls.Load() == before+1 })
+	w = watchertest.Start(t, s, time.Hour)
+	w.Wait(t, 1, "the call on restart")
+	p := w.Mark()
 	if err := s.CreateTenant(ctx, storetest.NewTenant("A", "a.test")); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "a change after the restart", time.Second, func() bool { return calls.Load() == before+2 })
-	cancel()
-	if err := result(t, done); err != nil {
+	w.WaitIn(t, p, 1, "a change after the restart")
+	if n := w.In(0); n != 1 {
+		t.Fatalf("onChange called %d times on restart, want 1", n)
+	}
+	w.Cancel()
+	if err := w.Stopped(t); err != nil {
 		t.Fatal(err)
-	}
-}
-
-func TestWatchStopsOnClose(t *testing.T) {
-	t.Parallel()
-	s, err := pgstore.Open(context.Background(), &pgstore.Config{URL: testenv.NewPostgresDatabase(t, testenv.PostgresURL(t))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var calls atomic.Int64
-	done := watch(context.Background(), s, time.Hour, &calls)
-	waitFor(t, "the initial call", 5*time.Second, func() bool { return calls.Load() == 1 })
-	s.Close()
-	if err := result(t, done); !errors.Is(err, pgstore.ErrClosed) {
-		t.Fatalf("Watch returned %v after Close, want ErrClosed", err)
-	}
-	if err := s.Watch(context.Background(), time.Second, func() {}); !errors.Is(err, pgstore.ErrClosed) {
-		t.Fatalf("Watch on a closed store: %v, want ErrClosed", err)
-	}
-}
-
-func TestWatchRejectsBadArguments(t *testing.T) {
-	t.Parallel()
-	s := openStore(t, testenv.NewPostgresDatabase(t, testenv.PostgresURL(t)))
-	ctx := context.Background()
-	if err := s.Watch(ctx, 0, func() {}); err == nil {
-		t.Error("Watch with a zero interval succeeded")
-	}
-	if err := s.Watch(ctx, time.Second, nil); err == nil {
-		t.Error("Watch without onChange succeeded")
 	}
 }
 
