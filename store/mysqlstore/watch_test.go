@@ -2,67 +2,61 @@ package mysqlstore_test
 
 import (
 	"context"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/gotenancy/tenancy/internal/testenv"
 	"github.com/gotenancy/tenancy/model"
-	"github.com/gotenancy/tenancy/store/mysqlstore"
+	"github.com/gotenancy/tenancy/resolve/watchertest"
 	"github.com/gotenancy/tenancy/store/storetest"
 )
 
-// waitFor polls cond until it holds or the timeout passes.
-func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
+// The engine-independent promises of Watch (the initial call, changes
+// heard, several watchers, cancel, restart, Close, bad arguments) are
+// checked by TestWatcherConformance; these are MySQL's own: which writes
+// move the catalog counter.
 
 func TestWatchSeesOtherNodes(t *testing.T) {
 	t.Parallel()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	ctx := context.Background()
 	dsn := testenv.NewMySQLDatabase(t)
 	watched := openStore(t, dsn)
 	other := openStore(t, dsn) // stands for another node
 
-	var calls atomic.Int64
-	done := make(chan error, 1)
-	go func() { done <- watched.Watch(ctx, 10*time.Millisecond, func() { calls.Add(1) }) }()
-	waitFor(t, "the initial call", 5*time.Second, func() bool { return calls.Load() == 1 })
+	// Each phase below commits one change and waits for its call: a
+	// version poller calls onChange once per move of the counter, so no
+	// call spills over into the next phase.
+	w := watchertest.Start(t, watched, 10*time.Millisecond)
+	w.Wait(t, 1, "the initial call")
 
+	p := w.Mark()
 	tn := storetest.NewTenant("Other", "other.test")
 	if err := other.CreateTenant(ctx, tn); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "a tenant created by another node", time.Second, func() bool { return calls.Load() > 1 })
+	w.WaitIn(t, p, 1, "a tenant created by another node")
 
-	before := calls.Load()
+	p = w.Mark()
 	tn.Status = model.StatusBlocked
 	if err := other.UpdateTenant(ctx, tn); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "a status change by another node", time.Second, func() bool { return calls.Load() > before })
+	w.WaitIn(t, p, 1, "a status change by another node")
 
 	// A change of case only is a change too.
-	before = calls.Load()
+	p = w.Mark()
 	tn.Name = "OTHER"
 	if err := watched.UpdateTenant(ctx, tn); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "a rename by the same store", time.Second, func() bool { return calls.Load() > before })
+	w.WaitIn(t, p, 1, "a rename by the same store")
 
 	// Routine writes (last access, operation records, audit, saving a
 	// tenant unchanged) leave the counter alone: only the domain added
-	// after them is reported, once.
-	time.Sleep(50 * time.Millisecond)
-	before = calls.Load()
+	// after them is reported, once. The next change, committed once the
+	// domain was heard, closes the phase: a move of the counter by the
+	// routine writes would be seen before it.
+	p = w.Mark()
 	if err := other.TouchTenants(ctx, map[int64]time.Time{tn.ID: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
@@ -78,11 +72,8 @@ func TestWatchSeesOtherNodes(t *testing.T) {
 	if err := other.AddDomain(ctx, &model.Domain{TenantID: tn.ID, Domain: "second.other.test"}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the domain", time.Second, func() bool { return calls.Load() > before })
-	time.Sleep(100 * time.Millisecond) // ten more polls
-	if got := calls.Load(); got != before+1 {
-		t.Fatalf("onChange called %d times for one relevant commit among routine ones", got-before)
-	}
+	w.WaitIn(t, p, 1, "the domain")
+	routine := p
 
 	for _, c := range []struct {
 		name   string
@@ -93,45 +84,21 @@ func TestWatchSeesOtherNodes(t *testing.T) {
 		{"remove domain", func() error { return other.RemoveDomain(ctx, tn.ID, "second.other.test") }},
 		{"delete", func() error { return other.DeleteTenant(ctx, tn.ID) }},
 	} {
-		before = calls.Load()
+		p = w.Mark()
 		if err := c.change(); err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
-		waitFor(t, c.name, time.Second, func() bool { return calls.Load() > before })
-	}
-
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("Watch returned %v after cancel, want nil", err)
+		w.WaitIn(t, p, 1, c.name)
+		if c.name == "set primary" {
+			if got := w.In(routine); got != 1 {
+				t.Fatalf("onChange called %d times for one relevant commit among routine ones", got)
+			}
 		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Watch did not return after its context was cancelled")
 	}
-}
 
-func TestWatchRejectsBadArguments(t *testing.T) {
-	t.Parallel()
-	s := openStore(t, testenv.NewMySQLDatabase(t))
-	ctx := context.Background()
-	if err := s.Watch(ctx, 0, func() {}); err == nil {
-		t.Error("Watch with a zero interval succeeded")
-	}
-	if err := s.Watch(ctx, time.Second, nil); err == nil {
-		t.Error("Watch without onChange succeeded")
-	}
-}
-
-func TestWatchFailsOnClosedStore(t *testing.T) {
-	t.Parallel()
-	s, err := mysqlstore.Open(context.Background(), &mysqlstore.Config{DSN: testenv.NewMySQLDatabase(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
-	if err := s.Watch(context.Background(), time.Millisecond, func() {}); err == nil {
-		t.Fatal("Watch on a closed store succeeded")
+	w.Cancel()
+	if err := w.Stopped(t); err != nil {
+		t.Fatalf("Watch returned %v after cancel, want nil", err)
 	}
 }
 
@@ -140,31 +107,24 @@ func TestWatchFailsOnClosedStore(t *testing.T) {
 // remembers.
 func TestWatchSeesAPIKeyChanges(t *testing.T) {
 	t.Parallel()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	ctx := context.Background()
 	dsn := testenv.NewMySQLDatabase(t)
 	watched := openStore(t, dsn)
 	other := openStore(t, dsn)
-	var calls atomic.Int64
-	done := make(chan error, 1)
-	go func() { done <- watched.Watch(ctx, 10*time.Millisecond, func() { calls.Add(1) }) }()
-	waitFor(t, "the initial call", 5*time.Second, func() bool { return calls.Load() == 1 })
+	w := watchertest.Start(t, watched, 10*time.Millisecond)
+	w.Wait(t, 1, "the initial call")
+	p := w.Mark()
 	if err := other.CreateAPIKey(ctx, &model.APIKey{Name: "deploy", Prefix: "abcdefgh", Hash: []byte{1}, Scopes: []model.Scope{model.ScopeRead}}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "a key created by another node", time.Second, func() bool { return calls.Load() > 1 })
-	before := calls.Load()
+	w.WaitIn(t, p, 1, "a key created by another node")
+	p = w.Mark()
 	if err := other.RevokeAPIKey(ctx, "deploy"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "a key revoked by another node", time.Second, func() bool { return calls.Load() > before })
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("Watch returned %v after cancel, want nil", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Watch did not return after its context was cancelled")
+	w.WaitIn(t, p, 1, "a key revoked by another node")
+	w.Cancel()
+	if err := w.Stopped(t); err != nil {
+		t.Fatalf("Watch returned %v after cancel, want nil", err)
 	}
 }
