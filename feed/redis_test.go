@@ -3,10 +3,8 @@ package feed_test
 import (
 	"context"
 	"crypto/rand"
-	"errors"
 	"log/slog"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,6 +13,9 @@ import (
 	"github.com/gotenancy/tenancy"
 	"github.com/gotenancy/tenancy/feed"
 	"github.com/gotenancy/tenancy/internal/testenv"
+	"github.com/gotenancy/tenancy/internal/testwait"
+	"github.com/gotenancy/tenancy/model"
+	"github.com/gotenancy/tenancy/resolve/watchertest"
 )
 
 // deliverWithin is how soon a node must hear another node's change.
@@ -36,49 +37,32 @@ func newFeed(t *testing.T, url, channel string, log *slog.Logger) *feed.Redis {
 	return f
 }
 
-// watch is a running Watch call that counts its onChange calls.
-type watch struct {
-	calls  atomic.Int64
-	done   chan error
-	cancel context.CancelFunc
+// heard waits deliverWithin for w's onChange to have been called n times.
+func heard(t *testing.T, w *watchertest.Watch, n int64, what string) {
+	t.Helper()
+	testwait.Within(t, deliverWithin, what, func() bool { return w.Calls() >= n })
 }
 
-// startWatch runs w.Watch until the test ends.
-func startWatch(t *testing.T, w interface {
-	Watch(context.Context, time.Duration, func()) error
-}, interval time.Duration) *watch {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	wt := &watch{done: make(chan error, 1), cancel: cancel}
-	go func() { wt.done <- w.Watch(ctx, interval, func() { wt.calls.Add(1) }) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-wt.done:
-		case <-time.After(10 * time.Second):
-			t.Error("Watch did not return after its context was cancelled")
-		}
+// TestWatcherConformance runs the watcher suite on a feed watched by one
+// node and published to by another.
+func TestWatcherConformance(t *testing.T) {
+	t.Parallel()
+	url := testenv.RedisURL(t)
+	watchertest.Run(t, watchertest.Harness{
+		New: func(t *testing.T) (model.Watcher, func(t *testing.T)) {
+			channel := testChannel()
+			watched := newFeed(t, url, channel, nil)
+			other := newFeed(t, url, channel, nil)
+			return watched, func(t *testing.T) {
+				t.Helper()
+				if err := other.Publish(context.Background(), "0190a6f2-7c1e-7a3b-8c4d-5e6f70819201"); err != nil {
+					t.Fatal(err)
+				}
+			}
+		},
+		Close:     func(w model.Watcher) error { return w.(*feed.Redis).Close() },
+		ErrClosed: feed.ErrClosed,
 	})
-	return wt
-}
-
-// waitCalls waits until onChange has been called at least n times.
-func (w *watch) waitCalls(t *testing.T, n int64, timeout time.Duration, what string) {
-	t.Helper()
-	eventually(t, timeout, what, func() bool { return w.calls.Load() >= n })
-}
-
-// stopped waits for the Watch call to return and gives its error.
-func (w *watch) stopped(t *testing.T) error {
-	t.Helper()
-	select {
-	case err := <-w.done:
-		w.done <- err // for the cleanup
-		return err
-	case <-time.After(10 * time.Second):
-		t.Fatal("Watch did not return")
-		return nil
-	}
 }
 
 // TestNewRedisConfig: a configuration Redis refuses (a password it does
@@ -120,24 +104,24 @@ func TestStartsWithoutRedis(t *testing.T) {
 	if n := logs.Count("feed: redis unreachable"); n != 1 {
 		t.Fatalf("the unreachable server was logged %d times at start, want once", n)
 	}
-	w := startWatch(t, a, 10*time.Millisecond)
+	w := watchertest.Start(t, a, 10*time.Millisecond)
 	hook := a.Hook()
 	if err := hook(ctx, tenancy.Event{Kind: tenancy.EventStatusChanged, Tenant: &tenancy.Tenant{UUID: "x"}}); err != nil {
 		t.Fatalf("the Hook with the server down: %v, want nil", err)
 	}
-	if n := w.calls.Load(); n != 0 {
+	if n := w.Calls(); n != 0 {
 		t.Fatalf("onChange called %d times with the server down, want 0", n)
 	}
 
 	s.Start()
-	eventually(t, 20*time.Second, "the background retry to see the server", func() bool {
+	testwait.Eventually(t, "the background retry to see the server", func() bool {
 		return logs.Count("feed: redis answers") == 1
 	})
-	w.waitCalls(t, 1, 20*time.Second, "the subscription once the server is up")
+	w.Wait(t, 1, "the subscription once the server is up")
 	if err := a.Publish(ctx, ""); err != nil {
 		t.Fatal(err)
 	}
-	w.waitCalls(t, 2, deliverWithin, "a change")
+	heard(t, w, 2, "a change")
 }
 
 // TestPublishReachesOtherNode: two feeds on one server are two nodes; a
@@ -147,23 +131,23 @@ func TestPublishReachesOtherNode(t *testing.T) {
 	url, channel := testenv.RedisURL(t), testChannel()
 	a := newFeed(t, url, channel, nil)
 	b := newFeed(t, url, channel, nil)
-	w := startWatch(t, b, 10*time.Millisecond)
-	w.waitCalls(t, 1, 10*time.Second, "the first onChange, when the subscription is confirmed")
+	w := watchertest.Start(t, b, 10*time.Millisecond)
+	w.Wait(t, 1, "the first onChange, when the subscription is confirmed")
 
 	for i := range int64(3) {
 		if err := a.Publish(context.Background(), "0190a6f2-7c1e-7a3b-8c4d-5e6f70819201"); err != nil {
 			t.Fatal(err)
 		}
-		w.waitCalls(t, 2+i, deliverWithin, "node B to hear node A's change")
+		heard(t, w, 2+i, "node B to hear node A's change")
 	}
 	// Another channel hears nothing.
-	other := startWatch(t, newFeed(t, url, testChannel(), nil), 10*time.Millisecond)
-	other.waitCalls(t, 1, 10*time.Second, "the other channel's subscription")
+	other := watchertest.Start(t, newFeed(t, url, testChannel(), nil), 10*time.Millisecond)
+	other.Wait(t, 1, "the other channel's subscription")
 	if err := a.Publish(context.Background(), ""); err != nil {
 		t.Fatal(err)
 	}
-	w.waitCalls(t, 5, deliverWithin, "node B to hear the reload-everything message")
-	if n := other.calls.Load(); n != 1 {
+	heard(t, w, 5, "node B to hear the reload-everything message")
+	if n := other.Calls(); n != 1 {
 		t.Fatalf("a watcher of another channel was called %d times, want 1 (its subscription)", n)
 	}
 }
@@ -218,8 +202,8 @@ func TestWatchCoalesces(t *testing.T) {
 	url, channel := testenv.RedisURL(t), testChannel()
 	a := newFeed(t, url, channel, nil)
 	const interval = 200 * time.Millisecond
-	w := startWatch(t, newFeed(t, url, channel, nil), interval)
-	w.waitCalls(t, 1, 10*time.Second, "the subscription")
+	w := watchertest.Start(t, newFeed(t, url, channel, nil), interval)
+	w.Wait(t, 1, "the subscription")
 
 	const burst = 100
 	start := time.Now()
@@ -229,43 +213,20 @@ func TestWatchCoalesces(t *testing.T) {
 		}
 	}
 	took := time.Since(start)
-	w.waitCalls(t, 2, 10*time.Second, "the burst to be reported")
-	// Let the trailing call come; then count. At most one call per
-	// interval while the burst lasted, one at its end, one to spare.
-	time.Sleep(3 * interval)
-	limit := 1 + 3 + int64(took/interval)
-	if n := w.calls.Load(); n > limit {
-		t.Fatalf("%d messages in %s made %d onChange calls, want at most %d", burst, took, n, limit)
+	w.Wait(t, 2, "the burst to be reported")
+	// One more message, published once the burst was heard, closes it:
+	// messages are handled in order, so the burst's calls, the trailing
+	// one included, come before or with the one for this message. At
+	// most one call per interval while the burst lasted, one at its end,
+	// one to spare, and one for this message.
+	next := w.Mark()
+	if err := a.Publish(context.Background(), ""); err != nil {
+		t.Fatal(err)
 	}
-}
-
-func TestWatchStops(t *testing.T) {
-	t.Parallel()
-	url, channel := testenv.RedisURL(t), testChannel()
-	f := newFeed(t, url, channel, nil)
-	ctx := context.Background()
-	if err := f.Watch(ctx, 0, func() {}); err == nil {
-		t.Error("Watch with a zero interval succeeded")
-	}
-	if err := f.Watch(ctx, time.Second, nil); err == nil {
-		t.Error("Watch without onChange succeeded")
-	}
-
-	w := startWatch(t, f, time.Second)
-	w.waitCalls(t, 1, 10*time.Second, "the subscription")
-	w.cancel()
-	if err := w.stopped(t); err != nil {
-		t.Fatalf("Watch after its context was cancelled: %v, want nil", err)
-	}
-
-	w = startWatch(t, f, time.Second)
-	w.waitCalls(t, 1, 10*time.Second, "the subscription")
-	f.Close()
-	if err := w.stopped(t); !errors.Is(err, feed.ErrClosed) {
-		t.Fatalf("Watch after Close: %v, want ErrClosed", err)
-	}
-	if err := f.Watch(ctx, time.Second, func() {}); !errors.Is(err, feed.ErrClosed) {
-		t.Fatalf("Watch on a closed feed: %v, want ErrClosed", err)
+	w.WaitIn(t, next, 1, "the message after the burst")
+	limit := 1 + 3 + int64(took/interval) + 1
+	if n := w.Calls(); n > limit {
+		t.Fatalf("%d messages in %s made %d onChange calls (one after them), want at most %d", burst, took, n, limit)
 	}
 }
 
@@ -281,15 +242,15 @@ func TestRedisGoesAway(t *testing.T) {
 	logs := &testenv.LogRecorder{}
 	a := newFeed(t, s.URL(), channel, slog.New(logs))
 	b := newFeed(t, s.URL(), channel, slog.New(logs))
-	w := startWatch(t, b, 10*time.Millisecond)
-	w.waitCalls(t, 1, 10*time.Second, "the subscription")
+	w := watchertest.Start(t, b, 10*time.Millisecond)
+	w.Wait(t, 1, "the subscription")
 	if err := a.Publish(ctx, ""); err != nil {
 		t.Fatal(err)
 	}
-	w.waitCalls(t, 2, deliverWithin, "a change")
+	heard(t, w, 2, "a change")
 
 	s.Stop()
-	before := w.calls.Load()
+	before := w.Calls()
 	hook := a.Hook()
 	for range 10 {
 		within(t, "Publish with the server down", func() {
@@ -310,17 +271,17 @@ func TestRedisGoesAway(t *testing.T) {
 	s.Start()
 	// The Hook's retry will publish too; the log tells the resubscription's
 	// own call (logged just before it) apart.
-	eventually(t, 20*time.Second, "onChange after resubscribing (reload on reconnect)", func() bool {
-		return logs.Count("feed: resubscribed") == 1 && w.calls.Load() > before
+	testwait.Eventually(t, "onChange after resubscribing (reload on reconnect)", func() bool {
+		return logs.Count("feed: resubscribed") == 1 && w.Calls() > before
 	})
-	eventually(t, 20*time.Second, "publishing to work again", func() bool {
+	testwait.Eventually(t, "publishing to work again", func() bool {
 		return a.Publish(ctx, "") == nil
 	})
-	after := w.calls.Load()
+	after := w.Calls()
 	if err := a.Publish(ctx, ""); err != nil {
 		t.Fatal(err)
 	}
-	w.waitCalls(t, after+1, deliverWithin, "a change after the restart")
+	heard(t, w, after+1, "a change after the restart")
 }
 
 // TestHookRetries cuts one node off Redis while the other stays
@@ -335,19 +296,19 @@ func TestHookRetries(t *testing.T) {
 	}
 	p := testenv.StartProxy(t, opt.Addr)
 	a := newFeed(t, "redis://"+p.Addr(), channel, slog.New(&testenv.LogRecorder{}))
-	w := startWatch(t, newFeed(t, url, channel, nil), 10*time.Millisecond)
-	w.waitCalls(t, 1, 10*time.Second, "the subscription")
+	w := watchertest.Start(t, newFeed(t, url, channel, nil), 10*time.Millisecond)
+	w.Wait(t, 1, "the subscription")
 
 	p.Cut()
 	hook := a.Hook()
 	if err := hook(context.Background(), tenancy.Event{Kind: tenancy.EventStatusChanged, Tenant: &tenancy.Tenant{UUID: "x"}}); err != nil {
 		t.Fatal(err)
 	}
-	if n := w.calls.Load(); n != 1 {
+	if n := w.Calls(); n != 1 {
 		t.Fatalf("the watcher heard %d changes while the publisher was cut off, want none", n-1)
 	}
 	p.Restore()
-	w.waitCalls(t, 2, 20*time.Second, "the retried announcement")
+	w.Wait(t, 2, "the retried announcement")
 }
 
 // within runs fn and fails t if it took long enough to count as hanging:
@@ -363,14 +324,8 @@ func within(t *testing.T, what string, fn func()) {
 	}
 }
 
-// eventually polls cond until it holds, failing t after timeout.
+// eventually is testwait.Within, under the name e2e_test.go calls.
 func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testwait.Within(t, timeout, what, cond)
 }
