@@ -213,20 +213,6 @@ func (w *Watch) Stopped(t testing.TB) error {
 	return w.err
 }
 
-// Returned reports whether the Watch call has returned, without waiting.
-func (w *Watch) Returned() bool {
-	if w.ended {
-		return true
-	}
-	select {
-	case w.err = <-w.done:
-		w.ended = true
-		return true
-	default:
-		return false
-	}
-}
-
 func testRejectsBadArguments(t *testing.T, h Harness) {
 	w, _ := h.New(t)
 	for _, c := range []struct {
