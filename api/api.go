@@ -53,6 +53,9 @@ type Config struct {
 	// StartedAt is when the process started, for uptime; default the time
 	// New is called.
 	StartedAt time.Time
+	// Now is the clock of rate-limit windows, key expiry, job times and
+	// response stamps; default time.Now.
+	Now func() time.Time
 	// Logger receives unexpected errors; default slog.Default().
 	Logger *slog.Logger
 
@@ -124,8 +127,11 @@ func New(cfg *Config) (*API, error) {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
 	if c.StartedAt.IsZero() {
-		c.StartedAt = time.Now()
+		c.StartedAt = c.Now()
 	}
 	if c.KeyCacheTTL == 0 {
 		c.KeyCacheTTL = DefaultKeyCacheTTL
@@ -153,7 +159,7 @@ func New(cfg *Config) (*API, error) {
 		mgr:       c.Manager,
 		cp:        c.ControlPlane,
 		log:       c.Logger,
-		now:       time.Now,
+		now:       c.Now,
 		reqPrefix: hex.EncodeToString(prefix[:]) + "-",
 	}
 	a.out = a.newWriter()
@@ -167,7 +173,7 @@ func New(cfg *Config) (*API, error) {
 			a.credLimit = &sharedLimiter{counter: c.RateLimit.Shared, local: a.credLimit.(*limiter), log: a.log}
 		}
 	}
-	a.jobs = newJobRegistry()
+	a.jobs = newJobRegistry(c.Now)
 	a.routes = a.routeTable()
 	mux := http.NewServeMux()
 	for i := range a.routes {

@@ -11,14 +11,15 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/gotenancy/tenancy"
 	"github.com/gotenancy/tenancy/cache"
 	"github.com/gotenancy/tenancy/controlplane"
+	"github.com/gotenancy/tenancy/internal/testclock"
 	"github.com/gotenancy/tenancy/internal/testenv"
+	"github.com/gotenancy/tenancy/internal/testwait"
 	"github.com/gotenancy/tenancy/resolve"
 	"github.com/gotenancy/tenancy/storage"
 )
@@ -33,7 +34,7 @@ type fixture struct {
 	cache   *cache.Memory
 	metrics *tenancy.RequestMetrics
 	dir     string
-	clock   *fakeClock
+	clock   *testclock.Clock
 
 	admin, write, read string
 }
@@ -45,24 +46,6 @@ type fixtureOptions struct {
 	noKeys bool
 	// resolver serves GET tenant from a resolve.Cache.
 	resolver bool
-}
-
-// fakeClock is a settable clock for the API.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
 }
 
 func newManager(tb testing.TB, dir string) (*tenancy.Manager, *controlplane.ControlPlane) {
@@ -85,7 +68,7 @@ func newFixture(tb testing.TB, fo fixtureOptions) *fixture {
 		tb.Fatal(err)
 	}
 	f := &fixture{tb: tb, mgr: mgr, cp: cp, cache: mem, metrics: tenancy.NewRequestMetrics(), dir: dir,
-		clock: &fakeClock{t: time.Date(2025, 8, 1, 14, 30, 0, 0, time.UTC)}}
+		clock: testclock.New(time.Date(2025, 8, 1, 14, 30, 0, 0, time.UTC))}
 	cfg := &Config{
 		Manager:      mgr,
 		ControlPlane: cp,
@@ -107,11 +90,13 @@ func newFixture(tb testing.TB, fo fixtureOptions) *fixture {
 	if fo.config != nil {
 		fo.config(cfg)
 	}
+	if cfg.Now == nil {
+		cfg.Now = f.clock.Now
+	}
 	f.api, err = New(cfg)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	f.api.now = f.clock.Now
 	tb.Cleanup(f.api.Close)
 	if !fo.noKeys {
 		f.admin = f.key("admin-key", controlplane.ScopeAdmin)
@@ -329,15 +314,12 @@ func jsonBody(v any) string {
 // waitJob polls a job until it is no longer running.
 func (f *fixture) waitJob(statusURL string) map[string]any {
 	f.tb.Helper()
-	for range 3000 {
-		d := f.do(req{method: "GET", path: statusURL}).expect(f.tb, http.StatusOK).data(f.tb)
-		if d["state"] != jobRunning {
-			return d
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	f.tb.Fatalf("job %s still running", statusURL)
-	return nil
+	var d map[string]any
+	testwait.Eventually(f.tb, "job "+statusURL+" to finish", func() bool {
+		d = f.do(req{method: "GET", path: statusURL}).expect(f.tb, http.StatusOK).data(f.tb)
+		return d["state"] != jobRunning
+	})
+	return d
 }
 
 // big returns a body of n bytes of JSON.

@@ -39,11 +39,15 @@ type jobRegistry struct {
 	finished []string // ids in the order they finished
 	running  int
 	closed   bool
+
+	// now is the clock of finish times.
+	now func() time.Time
 }
 
-func newJobRegistry() *jobRegistry {
+// newJobRegistry returns an empty registry whose jobs finish by now.
+func newJobRegistry(now func() time.Time) *jobRegistry {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &jobRegistry{ctx: ctx, cancel: cancel, jobs: map[string]*job{}}
+	return &jobRegistry{ctx: ctx, cancel: cancel, jobs: map[string]*job{}, now: now}
 }
 
 // job is one background fleet run.
@@ -178,7 +182,7 @@ func (reg *jobRegistry) finish(j *job, report *tenancy.FleetReport, err, ctxErr 
 		state, s.Error = jobFailed, err.Error()
 	}
 	j.mu.Lock()
-	j.state, j.summary, j.finishedAt = state, s, time.Now().UTC()
+	j.state, j.summary, j.finishedAt = state, s, reg.now().UTC()
 	if report != nil {
 		j.progress.Total = len(report.Outcomes)
 		j.progress.Done = report.Succeeded + report.Failed

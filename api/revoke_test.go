@@ -13,6 +13,7 @@ import (
 	"github.com/gotenancy/tenancy/controlplane"
 	"github.com/gotenancy/tenancy/driver/sqlitedriver"
 	"github.com/gotenancy/tenancy/internal/testenv"
+	"github.com/gotenancy/tenancy/internal/testwait"
 	"github.com/gotenancy/tenancy/resolve"
 	"github.com/gotenancy/tenancy/store/pgstore"
 )
@@ -70,16 +71,9 @@ func (n *node) status(key string) int {
 // change: the deadline is generous, the poll short).
 func (n *node) eventually(t *testing.T, what, key string, want int) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		got := n.status(key)
-		if got == want {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: still %d, want %d", what, got, want)
-		}
-		time.Sleep(10 * time.Millisecond)
+	var got int
+	if !testwait.Poll(10*time.Second, func() bool { got = n.status(key); return got == want }) {
+		t.Fatalf("%s: still %d, want %d", what, got, want)
 	}
 }
 

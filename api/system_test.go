@@ -118,7 +118,7 @@ func TestFleetJobs(t *testing.T) {
 
 func TestJobRegistryBounds(t *testing.T) {
 	t.Parallel()
-	reg := newJobRegistry()
+	reg := newJobRegistry(time.Now)
 	defer reg.close()
 	block := make(chan struct{})
 	var ids []string

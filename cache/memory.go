@@ -29,7 +29,17 @@ type MemoryConfig struct {
 	// DefaultTTL is the lifetime of entries set with a ttl <= 0. Zero means
 	// that such entries do not expire.
 	DefaultTTL time.Duration
+	// Now is the clock entries expire by; nil means time.Now. Tests pass a
+	// manual clock to expire entries without waiting.
+	Now func() time.Time
 }
+
+// clock adapts a Now function to otter's Clock. It has no ticks, so the
+// cache expires entries when they are read rather than proactively.
+type clock func() time.Time
+
+func (c clock) NowNano() int64                      { return c().UnixNano() }
+func (c clock) Tick(time.Duration) <-chan time.Time { return nil }
 
 // Memory is an in-process Backend: one bounded store shared by all tenants,
 // with a TTL per entry. It is safe for concurrent use. Its methods never
@@ -85,7 +95,12 @@ func NewMemory(cfg *MemoryConfig) (*Memory, error) {
 		c.MaxEntries = DefaultMaxEntries
 	}
 	counter := stats.NewCounter()
+	var otterClock otter.Clock
+	if c.Now != nil {
+		otterClock = clock(c.Now)
+	}
 	store, err := otter.New(&otter.Options[entryKey, entry]{
+		Clock:         otterClock,
 		MaximumSize:   c.MaxEntries,
 		StatsRecorder: counter,
 		ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[entryKey, entry]) time.Duration {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gotenancy/tenancy/cache"
 	"github.com/gotenancy/tenancy/cache/cachetest"
+	"github.com/gotenancy/tenancy/internal/testclock"
 )
 
 func newMemory(t testing.TB, cfg *cache.MemoryConfig) *cache.Memory {
@@ -50,7 +51,8 @@ func TestNewMemoryConfig(t *testing.T) {
 func TestMemoryDefaultTTL(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	m := newMemory(t, &cache.MemoryConfig{DefaultTTL: 50 * time.Millisecond})
+	clk := testclock.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	m := newMemory(t, &cache.MemoryConfig{DefaultTTL: time.Minute, Now: clk.Now})
 	c := m.For("tenant")
 	if err := c.Set(ctx, "default", []byte("d"), 0); err != nil {
 		t.Fatal(err)
@@ -58,22 +60,20 @@ func TestMemoryDefaultTTL(t *testing.T) {
 	if err := c.Set(ctx, "explicit", []byte("e"), time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		_, ok, err := c.Get(ctx, "default")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !ok {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("an entry set without a TTL never took the default TTL")
-		}
-		time.Sleep(5 * time.Millisecond)
+	clk.Advance(59 * time.Second)
+	if _, ok, err := c.Get(ctx, "default"); err != nil || !ok {
+		t.Fatalf("Get(default) before its TTL = %v, %v; want a hit", ok, err)
+	}
+	clk.Advance(2 * time.Second)
+	if _, ok, err := c.Get(ctx, "default"); err != nil || ok {
+		t.Fatalf("Get(default) after the default TTL = %v, %v; want a miss", ok, err)
 	}
 	if v, ok, err := c.Get(ctx, "explicit"); err != nil || !ok || string(v) != "e" {
 		t.Fatalf("Get(explicit) = %q, %v, %v; want e", v, ok, err)
+	}
+	clk.Advance(time.Hour)
+	if _, ok, err := c.Get(ctx, "explicit"); err != nil || ok {
+		t.Fatalf("Get(explicit) after its TTL = %v, %v; want a miss", ok, err)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gotenancy/tenancy"
 	"github.com/gotenancy/tenancy/controlplane"
+	"github.com/gotenancy/tenancy/internal/testclock"
 )
 
 const adminPassword = "correct horse battery"
@@ -144,7 +145,8 @@ func TestAuthenticateAdmin(t *testing.T) {
 
 func TestAdminSessions(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, fixtureOptions{})
+	clk := testclock.New(time.Now().UTC())
+	f := newFixture(t, fixtureOptions{clock: clk})
 	ctx := context.Background()
 	ada := mustCreateAdmin(t, f.cp, "ada@example.com")
 	bob := mustCreateAdmin(t, f.cp, "bob@example.com")
@@ -156,7 +158,7 @@ func TestAdminSessions(t *testing.T) {
 	if raw, err := base64.RawURLEncoding.DecodeString(token); err != nil || len(raw) != 32 {
 		t.Fatalf("token %q is not 32 bytes in base64url: %v", token, err)
 	}
-	if d := time.Until(expires); d < 59*time.Minute || d > time.Hour {
+	if d := expires.Sub(clk.Now()); d < 59*time.Minute || d > time.Hour {
 		t.Fatalf("expires in %s", d)
 	}
 	other, _, err := f.cp.CreateAdminSession(ctx, ada.ID, time.Hour)
@@ -182,11 +184,15 @@ func TestAdminSessions(t *testing.T) {
 		}
 	}
 
-	short, _, err := f.cp.CreateAdminSession(ctx, bob.ID, time.Millisecond)
+	short, _, err := f.cp.CreateAdminSession(ctx, bob.ID, time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(20 * time.Millisecond)
+	clk.Advance(59 * time.Second)
+	if _, err := f.cp.AdminSession(ctx, short); err != nil {
+		t.Fatalf("session before its expiry: %v", err)
+	}
+	clk.Advance(2 * time.Second)
 	if _, err := f.cp.AdminSession(ctx, short); !errors.Is(err, tenancy.ErrNotFound) {
 		t.Fatalf("expired session: %v", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/gotenancy/tenancy/controlplane"
+	"github.com/gotenancy/tenancy/internal/testclock"
 	"github.com/gotenancy/tenancy/store/sqlitestore"
 )
 
@@ -15,17 +16,24 @@ type fixture struct {
 	store *sqlitestore.Store
 }
 
-type fixtureOptions struct{}
+type fixtureOptions struct {
+	// clock, when set, is the control plane's clock.
+	clock *testclock.Clock
+}
 
 // newFixture returns a control plane over a fresh SQLite catalog.
-func newFixture(t *testing.T, _ fixtureOptions) *fixture {
+func newFixture(t *testing.T, opts fixtureOptions) *fixture {
 	t.Helper()
 	st, err := sqlitestore.Open(context.Background(), &sqlitestore.Config{Path: filepath.Join(t.TempDir(), "catalog.sqlite")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	cp, err := controlplane.New(st, &controlplane.Config{Logger: slog.New(slog.DiscardHandler)})
+	cfg := &controlplane.Config{Logger: slog.New(slog.DiscardHandler)}
+	if opts.clock != nil {
+		cfg.Now = opts.clock.Now
+	}
+	cp, err := controlplane.New(st, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/gotenancy/tenancy"
 	"github.com/gotenancy/tenancy/feed"
 	"github.com/gotenancy/tenancy/internal/testenv"
+	"github.com/gotenancy/tenancy/internal/testwait"
 	"github.com/gotenancy/tenancy/resolve"
 )
 
@@ -61,14 +62,14 @@ func TestTwoNodes(t *testing.T) {
 	a := newNode(t, dir, url, channel)
 	b := newNode(t, dir, url, channel)
 	// Wait for B's subscription: its confirmation triggers a reload.
-	eventually(t, 10*time.Second, "node B's subscription", func() bool { return b.cache.Stats().Reloads >= 2 })
+	testwait.Within(t, 10*time.Second, "node B's subscription", func() bool { return b.cache.Stats().Reloads >= 2 })
 
 	tn, err := a.mgr.Create(ctx, tenancy.CreateRequest{Name: "Acme", Domain: "acme.test"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	host := func(n *node, h string) (*tenancy.Tenant, error) { return n.cache.ByHost(ctx, h) }
-	eventually(t, deliverWithin, "node B to know the new tenant", func() bool {
+	testwait.Within(t, deliverWithin, "node B to know the new tenant", func() bool {
 		got, err := host(b, "acme.test")
 		return err == nil && got.UUID == tn.UUID
 	})
@@ -82,7 +83,7 @@ func TestTwoNodes(t *testing.T) {
 	if _, err := a.mgr.ChangeStatus(ctx, tn.UUID, tenancy.StatusChange{Status: tenancy.StatusBlocked, Reason: "unpaid"}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, deliverWithin, "node B to see the tenant blocked", func() bool {
+	testwait.Within(t, deliverWithin, "node B to see the tenant blocked", func() bool {
 		got, err := host(b, "acme.test")
 		return err == nil && got.Status == tenancy.StatusBlocked
 	})
@@ -93,7 +94,7 @@ func TestTwoNodes(t *testing.T) {
 	if _, err := a.mgr.SetMaintenance(ctx, tn.UUID, true, "back soon"); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, deliverWithin, "node B to see maintenance mode", func() bool {
+	testwait.Within(t, deliverWithin, "node B to see maintenance mode", func() bool {
 		got, err := host(b, "acme.test")
 		return err == nil && got.Maintenance
 	})
@@ -104,7 +105,7 @@ func TestTwoNodes(t *testing.T) {
 	if _, err := a.mgr.RemoveDomain(ctx, tn.UUID, "acme.test"); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, deliverWithin, "node B to forget the removed domain", func() bool {
+	testwait.Within(t, deliverWithin, "node B to forget the removed domain", func() bool {
 		_, err := host(b, "acme.test")
 		return errors.Is(err, tenancy.ErrNotFound)
 	})
@@ -112,7 +113,7 @@ func TestTwoNodes(t *testing.T) {
 	if _, err := a.mgr.Delete(ctx, tn.UUID); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, deliverWithin, "node B to forget the deleted tenant", func() bool {
+	testwait.Within(t, deliverWithin, "node B to forget the deleted tenant", func() bool {
 		_, err := host(b, "www.acme.test")
 		return errors.Is(err, tenancy.ErrNotFound)
 	})
@@ -149,7 +150,7 @@ func TestMultiWithCatalog(t *testing.T) {
 	if _, err := other.ChangeStatus(ctx, tn.UUID, tenancy.StatusChange{Status: tenancy.StatusSuspended}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "the catalog watcher to report the change", func() bool {
+	testwait.Within(t, 10*time.Second, "the catalog watcher to report the change", func() bool {
 		got, err := c.ByHost(ctx, "acme.test")
 		return err == nil && got.Status == tenancy.StatusSuspended
 	})
@@ -158,7 +159,7 @@ func TestMultiWithCatalog(t *testing.T) {
 	if err := f.Publish(ctx, tn.UUID); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "a reload after a Redis message", func() bool { return c.Stats().Reloads > reloads })
+	testwait.Within(t, 10*time.Second, "a reload after a Redis message", func() bool { return c.Stats().Reloads > reloads })
 }
 
 // TestCatalogWatcherWhileRedisIsDown: a node whose Redis feed is down (it
@@ -195,7 +196,7 @@ func TestCatalogWatcherWhileRedisIsDown(t *testing.T) {
 	if _, err := other.ChangeStatus(ctx, tn.UUID, tenancy.StatusChange{Status: tenancy.StatusSuspended, Reason: "outage drill"}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "the catalog watcher to report the suspension", func() bool {
+	testwait.Within(t, 10*time.Second, "the catalog watcher to report the suspension", func() bool {
 		got, err := c.ByHost(ctx, "acme.test")
 		return err == nil && got.Status == tenancy.StatusSuspended
 	})

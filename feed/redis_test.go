@@ -323,9 +323,3 @@ func within(t *testing.T, what string, fn func()) {
 		t.Fatalf("%s took %s; it must give up after PublishTimeout", what, d)
 	}
 }
-
-// eventually is testwait.Within, under the name e2e_test.go calls.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	testwait.Within(t, timeout, what, cond)
-}

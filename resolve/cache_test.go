@@ -13,6 +13,7 @@ import (
 
 	"github.com/gotenancy/tenancy"
 	"github.com/gotenancy/tenancy/driver/sqlitedriver"
+	"github.com/gotenancy/tenancy/internal/testwait"
 	"github.com/gotenancy/tenancy/resolve"
 	"github.com/gotenancy/tenancy/store/sqlitestore"
 )
@@ -215,12 +216,12 @@ func TestCrossProcessChange(t *testing.T) {
 	if _, err := m2.ChangeStatus(ctx, "acme.test", tenancy.StatusChange{Status: tenancy.StatusBlocked, Reason: "fraud"}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 2*time.Second, "status change by another process seen", func() bool {
+	testwait.Within(t, 2*time.Second, "status change by another process seen", func() bool {
 		return mustHost(t, c, "acme.test:443", acme.UUID).Status == tenancy.StatusBlocked
 	})
 
 	other := mustCreate(t, m2, "other.test")
-	eventually(t, 2*time.Second, "tenant created by another process loaded", func() bool {
+	testwait.Within(t, 2*time.Second, "tenant created by another process loaded", func() bool {
 		return c.Stats().Tenants == 2
 	})
 	mustHost(t, c, "other.test", other.UUID)
@@ -228,7 +229,7 @@ func TestCrossProcessChange(t *testing.T) {
 	if _, err := m2.Delete(ctx, "acme.test"); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 2*time.Second, "tenant deleted by another process dropped", func() bool {
+	testwait.Within(t, 2*time.Second, "tenant deleted by another process dropped", func() bool {
 		return c.Stats().Tenants == 1
 	})
 
@@ -249,7 +250,7 @@ func TestWatcherFailureIsRetried(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "watcher restarted after failures", func() bool {
+	testwait.Within(t, 5*time.Second, "watcher restarted after failures", func() bool {
 		return c.Stats().WatchErrors == 2 && w.running()
 	})
 	if err := c.Close(); err != nil {

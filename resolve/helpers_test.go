@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"testing"
-	"time"
 
 	"github.com/gotenancy/tenancy"
 	"github.com/gotenancy/tenancy/internal/testenv"
@@ -71,17 +70,5 @@ func mustNotFound(tb testing.TB, what string, err error) {
 	tb.Helper()
 	if !errors.Is(err, tenancy.ErrNotFound) {
 		tb.Fatalf("%s: err = %v, want ErrNotFound", what, err)
-	}
-}
-
-// eventually polls cond until it holds, failing after the deadline.
-func eventually(tb testing.TB, deadline time.Duration, what string, cond func() bool) {
-	tb.Helper()
-	end := time.Now().Add(deadline)
-	for !cond() {
-		if time.Now().After(end) {
-			tb.Fatalf("not within %s: %s", deadline, what)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gotenancy/tenancy/internal/testwait"
 )
 
 func TestNewConnManagerConfig(t *testing.T) {
@@ -395,7 +397,7 @@ func TestConnManagerIdleEviction(t *testing.T) {
 
 	acquire(t, m, "idle").Release()
 	busy := acquire(t, m, "busy")
-	eventually(t, "the idle handle to be evicted and closed", func() bool {
+	testwait.Eventually(t, "the idle handle to be evicted and closed", func() bool {
 		s := m.Stats()
 		return s.IdleEvictions == 1 && s.Open == 1
 	})
@@ -408,7 +410,7 @@ func TestConnManagerIdleEviction(t *testing.T) {
 	}
 	ping(t, busy) // a handle in use is never idle-evicted
 	busy.Release()
-	eventually(t, "the released handle to be evicted and closed", func() bool {
+	testwait.Eventually(t, "the released handle to be evicted and closed", func() bool {
 		s := m.Stats()
 		return s.IdleEvictions == 2 && s.Open == 0
 	})

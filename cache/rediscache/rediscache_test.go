@@ -16,6 +16,7 @@ import (
 	"github.com/gotenancy/tenancy/cache/cachetest"
 	"github.com/gotenancy/tenancy/cache/rediscache"
 	"github.com/gotenancy/tenancy/internal/testenv"
+	"github.com/gotenancy/tenancy/internal/testwait"
 )
 
 const tenantA = "0190a6f2-7c1e-7a3b-8c4d-5e6f70819201"
@@ -142,7 +143,7 @@ func TestStartsWithoutServer(t *testing.T) {
 	}
 
 	s.Start()
-	eventually(t, 20*time.Second, "the background retry to see the server", func() bool {
+	testwait.Eventually(t, "the background retry to see the server", func() bool {
 		return logs.Count("rediscache: redis answers again") == 1
 	})
 	setUntilRead(t, ns, "k", "v")
@@ -165,7 +166,7 @@ func TestDefaultTTL(t *testing.T) {
 	if err := c.Set(ctx, "tiny", []byte("t"), time.Microsecond); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "entries with the default and a tiny TTL to expire", func() bool {
+	testwait.Eventually(t, "entries with the default and a tiny TTL to expire", func() bool {
 		_, okDefault, err1 := c.Get(ctx, "default")
 		_, okTiny, err2 := c.Get(ctx, "tiny")
 		if err := errors.Join(err1, err2); err != nil {
@@ -283,7 +284,7 @@ func TestRedisGoesAway(t *testing.T) {
 	// dial and retries each (about 100 ms here). Flushes tell when it is
 	// open; the bound on the Gets is loose: it tells the two apart without
 	// timing anything closely.
-	eventually(t, 10*time.Second, "the circuit breaker to open", func() bool {
+	testwait.Eventually(t, "the circuit breaker to open", func() bool {
 		return errors.Is(c.FlushAll(ctx), rediscache.ErrUnavailable)
 	})
 	start := time.Now()
@@ -307,7 +308,7 @@ func TestRedisGoesAway(t *testing.T) {
 	if c.Errors() < errs {
 		t.Fatal("Errors() went down")
 	}
-	eventually(t, 10*time.Second, "the recovery to be logged", func() bool {
+	testwait.Eventually(t, "the recovery to be logged", func() bool {
 		return logs.Count("rediscache: redis answers again") == 1
 	})
 }
@@ -403,7 +404,7 @@ func TestNoStaleValueAfterCut(t *testing.T) {
 func assertNeverServed(t *testing.T, c tenancy.TenantCache, key, stale string) {
 	t.Helper()
 	ctx := context.Background()
-	eventually(t, 20*time.Second, "the cache to answer again", func() bool {
+	testwait.Eventually(t, "the cache to answer again", func() bool {
 		if v, ok, err := c.Get(ctx, key); err != nil {
 			t.Fatal(err)
 		} else if ok && string(v) == stale {
@@ -468,23 +469,11 @@ func within(t *testing.T, what string, fn func()) {
 	}
 }
 
-// eventually polls cond until it holds, failing t after timeout.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // setUntilRead sets key until the Set succeeds and reads back.
 func setUntilRead(t *testing.T, c tenancy.TenantCache, key, value string) {
 	t.Helper()
 	ctx := context.Background()
-	eventually(t, 20*time.Second, "a Set of "+key+" that reads back", func() bool {
+	testwait.Eventually(t, "a Set of "+key+" that reads back", func() bool {
 		if err := c.Set(ctx, key, []byte(value), 0); err != nil {
 			if !errors.Is(err, tenancy.ErrCacheUnavailable) {
 				t.Fatal(err)
