@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 
 	"github.com/gotenancy/tenancy"
 	"github.com/gotenancy/tenancy/controlplane"
+	"github.com/gotenancy/tenancy/internal/testwait"
 )
 
 // gatedMigration is a Go migration (version 900) that waits until the
@@ -88,16 +90,8 @@ func (f *dashFixture) readEvents(t *testing.T, id string) []sseEvent {
 
 // waitIdle waits until no fleet run is running.
 func (f *dashFixture) waitIdle(t testing.TB) {
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		if _, running := f.admin.fleet.list(); running == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Error("a fleet run is still running")
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !testwait.Poll(60*time.Second, func() bool { _, running := f.admin.fleet.list(); return running == nil }) {
+		t.Error("a fleet run is still running")
 	}
 }
 
@@ -331,12 +325,14 @@ type deadlineWriter struct {
 	deadline time.Time
 	body     strings.Builder
 	ahead    []time.Duration // one per Write and Flush
+	writes   atomic.Int64    // Writes so far, read while the stream runs
 }
 
 func (w *deadlineWriter) Header() http.Header { return w.header }
 func (w *deadlineWriter) WriteHeader(int)     {}
 func (w *deadlineWriter) Write(b []byte) (int, error) {
 	w.ahead = append(w.ahead, time.Until(w.deadline))
+	defer w.writes.Add(1)
 	return w.body.Write(b)
 }
 func (w *deadlineWriter) FlushError() error {
@@ -363,10 +359,13 @@ func TestRunEventsSetAWriteDeadlinePerWrite(t *testing.T) {
 		defer close(served)
 		f.admin.runEvents(w, req)
 	}()
-	// Likely (not certainly) while the stream waits for a change.
-	time.Sleep(50 * time.Millisecond)
+	// Each change is made after the stream has written what it knew, so
+	// that it is waiting for the change.
+	wrote := func(n int64) func() bool { return func() bool { return w.writes.Load() >= n } }
+	testwait.Eventually(t, "the stream's first event", wrote(1))
+	n := w.writes.Load()
 	run.update(func() { run.progress = runProgress{Done: 1, Total: 2, Succeeded: 1} })
-	time.Sleep(50 * time.Millisecond)
+	testwait.Eventually(t, "the stream's progress event", wrote(n+1))
 	run.update(func() { run.progress = runProgress{Done: 2, Total: 2, Succeeded: 2}; run.finished = time.Now() })
 	f.admin.fleet.finish(run)
 	select {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/gotenancy/tenancy"
 	"github.com/gotenancy/tenancy/internal/testenv"
+	"github.com/gotenancy/tenancy/internal/testwait"
 	"github.com/gotenancy/tenancy/jobs"
 )
 
@@ -701,20 +702,14 @@ func TestPostgres(t *testing.T) {
 	a, b := e.tenant(t, "Pg A"), e.tenant(t, "Pg B")
 	e.enqueueAs(t, a, noteArgs{Want: a.UUID, N: 1})
 	e.enqueueAs(t, b, noteArgs{Want: b.UUID, N: 1})
-	deadline := time.Now().Add(awaitTimeout)
 	for _, tn := range []*tenancy.Tenant{a, b} {
-		for {
-			rows := e.notesOf(t, tn)
-			if len(rows) == 1 {
-				if rows[0][0] != tn.UUID || rows[0][1] != tn.UUID {
-					t.Fatalf("tenant %s got note %v", tn.Name, rows[0])
-				}
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("tenant %s: job did not run on PostgreSQL", tn.Name)
-			}
-			time.Sleep(20 * time.Millisecond)
+		var rows [][2]string
+		testwait.Within(t, awaitTimeout, "tenant "+tn.Name+"'s job on PostgreSQL", func() bool {
+			rows = e.notesOf(t, tn)
+			return len(rows) == 1
+		})
+		if rows[0][0] != tn.UUID || rows[0][1] != tn.UUID {
+			t.Fatalf("tenant %s got note %v", tn.Name, rows[0])
 		}
 	}
 }
