@@ -57,7 +57,7 @@ func (m *Monitor) tenantInfos(ctx context.Context, ids []int64, wait bool) map[i
 			break
 		}
 	}
-	now := time.Now()
+	now := m.cfg.Now()
 	due := (missing || d.byID == nil || now.Sub(d.loadedAt) >= m.cfg.DirectoryInterval) &&
 		!d.loading && (d.triedAt.IsZero() || now.Sub(d.triedAt) >= m.dirRetry)
 	if due {
@@ -131,7 +131,7 @@ func (m *Monitor) loadDirectory(ctx context.Context) {
 			maint++
 		}
 	}
-	d.byID, d.maintenance, d.loadedAt = byID, maint, time.Now()
+	d.byID, d.maintenance, d.loadedAt = byID, maint, m.cfg.Now()
 }
 
 // maintenanceCount is the number of tenants in maintenance mode at the

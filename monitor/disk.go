@@ -39,7 +39,7 @@ func (m *Monitor) diskFigures() DiskFigures {
 	}
 	due := !d.walking && (d.startedAt.IsZero() || time.Since(d.startedAt) >= m.cfg.DiskWalkInterval)
 	if due {
-		d.walking, d.startedAt = true, time.Now()
+		d.walking, d.startedAt = true, m.cfg.Now()
 	}
 	d.mu.Unlock()
 	if due && !m.goBackground(m.walkDataDir) {
@@ -65,7 +65,7 @@ func (m *Monitor) walkDataDir(ctx context.Context) {
 		return
 	}
 	d.failing = false
-	d.used, d.files, d.measuredAt = u.Bytes, u.Files, time.Now().UTC()
+	d.used, d.files, d.measuredAt = u.Bytes, u.Files, m.cfg.Now().UTC()
 }
 
 // resetDisk forgets the last walk; the next sample starts a new one.

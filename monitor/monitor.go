@@ -130,6 +130,9 @@ type Config struct {
 	// StartedAt is when the process started, for the uptime; zero means
 	// when this package was initialised.
 	StartedAt time.Time
+	// Now is the clock of snapshots, their intervals and the directory's
+	// and disk walk's refresh times; nil means time.Now.
+	Now func() time.Time
 	// Logger receives the sampler's warnings; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -210,6 +213,9 @@ func New(cfg *Config) (*Monitor, error) {
 	}
 	if c.Node == "" {
 		c.Node, _ = os.Hostname()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
 	}
 	if c.StartedAt.IsZero() {
 		c.StartedAt = processStart

@@ -181,7 +181,7 @@ func (m *Monitor) latestOrSample(ctx context.Context) Snapshot {
 // take measures a snapshot against the baseline and moves the baseline on.
 // The caller holds sampleMu.
 func (m *Monitor) take(ctx context.Context) Snapshot {
-	now := time.Now()
+	now := m.cfg.Now()
 	p := &m.prev
 	s := Snapshot{
 		Time:          now.UTC(),

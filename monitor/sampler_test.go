@@ -14,6 +14,8 @@ import (
 
 	"github.com/gotenancy/tenancy"
 	"github.com/gotenancy/tenancy/cache"
+	"github.com/gotenancy/tenancy/internal/testclock"
+	"github.com/gotenancy/tenancy/internal/testwait"
 	"github.com/gotenancy/tenancy/monitor"
 )
 
@@ -72,7 +74,8 @@ func near(got, want, tolerance float64) bool { return math.Abs(got-want) <= tole
 func TestSampleDeltas(t *testing.T) {
 	ctx := context.Background()
 	f := newFleet(t)
-	mon := f.monitor(t, monitor.Config{})
+	clk := testclock.New(time.Now())
+	mon := f.monitor(t, monitor.Config{Now: clk.Now})
 
 	// Before the first sample: 3 requests of Beta, 1 of Acme.
 	f.observe(f.beta.ID, 3, 200, time.Millisecond)
@@ -101,7 +104,7 @@ func TestSampleDeltas(t *testing.T) {
 	f.observe(f.acme.ID, 5, 503, 500*time.Microsecond)
 	f.observe(f.acme.ID, 10, 200, 7*time.Millisecond)
 	f.observe(f.beta.ID, 20, 200, 3*time.Millisecond)
-	time.Sleep(100 * time.Millisecond) // an interval long enough for its rounding not to matter
+	clk.Advance(100 * time.Millisecond)
 	s := mon.Sample(ctx)
 
 	r := s.Requests
@@ -143,10 +146,12 @@ func TestSampleDeltas(t *testing.T) {
 	if err := f.cache.For(f.acme.UUID).Set(ctx, "k", []byte("v"), 0); err != nil {
 		t.Fatal(err)
 	}
+	clk.Advance(time.Second)
 	mon.Sample(ctx)
 	if _, _, err := f.cache.For(f.acme.UUID).Get(ctx, "k"); err != nil {
 		t.Fatal(err)
 	}
+	clk.Advance(time.Second)
 	quiet := mon.Sample(ctx)
 	if quiet.Requests.PerSecond != 0 || quiet.Requests.P95Ms != 0 || len(quiet.TopTenants) != 0 || quiet.Requests.Total != 124 {
 		t.Errorf("quiet sample %+v, top %+v", quiet.Requests, quiet.TopTenants)
@@ -155,6 +160,7 @@ func TestSampleDeltas(t *testing.T) {
 	if quiet.Cache.HitRatio != 1 {
 		t.Errorf("cache hit ratio of an interval with one hit: %v", quiet.Cache.HitRatio)
 	}
+	clk.Advance(time.Second)
 	if s := mon.Sample(ctx); s.Cache.HitRatio != -1 {
 		t.Errorf("cache hit ratio of an interval without gets: %v", s.Cache.HitRatio)
 	}
@@ -291,9 +297,7 @@ func TestOnSampleOnlyFromSampler(t *testing.T) {
 	if err := mon.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	for calls.Load() == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	testwait.Eventually(t, "the sampler's first OnSample", func() bool { return calls.Load() > 0 })
 }
 
 // stuckCatalog is a catalog whose tenant reads fail or hang: the first
@@ -327,13 +331,13 @@ func (c *stuckCatalog) CountByStatus(ctx context.Context) (map[tenancy.Status]in
 }
 
 // stuckMonitor returns a monitor over a stuckCatalog.
-func stuckMonitor(t *testing.T, c *stuckCatalog) *monitor.Monitor {
+func stuckMonitor(t *testing.T, c *stuckCatalog, now func() time.Time) *monitor.Monitor {
 	t.Helper()
 	mgr := newManagerWith(t, func(st tenancy.Store) tenancy.Store { c.Store = st; return c })
 	c.started = make(chan struct{}, 1)
 	rm := tenancy.NewRequestMetrics()
 	rm.Observe(1, 200, time.Millisecond, time.Now()) // a tenant the directory does not know
-	mon, err := monitor.New(&monitor.Config{Manager: mgr, Metrics: rm, Logger: slog.New(slog.DiscardHandler)})
+	mon, err := monitor.New(&monitor.Config{Manager: mgr, Metrics: rm, Now: now, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -346,13 +350,14 @@ func stuckMonitor(t *testing.T, c *stuckCatalog) *monitor.Monitor {
 func TestDirectoryReadsAfterAFailedFirstDoNotBlockSampling(t *testing.T) {
 	ctx := context.Background()
 	c := &stuckCatalog{failFirst: true}
-	mon := stuckMonitor(t, c)
+	clk := testclock.New(time.Now())
+	mon := stuckMonitor(t, c, clk.Now)
 	mon.SetDirectoryTimings(time.Millisecond, time.Minute)
 	mon.Sample(ctx) // waits for the first read, which fails at once
 	if n := c.reads.Load(); n != 1 {
 		t.Fatalf("%d directory reads", n)
 	}
-	time.Sleep(5 * time.Millisecond)
+	clk.Advance(5 * time.Millisecond) // past the retry interval
 	start := time.Now()
 	mon.Sample(ctx) // starts the second read, which hangs
 	<-c.started
@@ -372,7 +377,7 @@ func TestDirectoryReadsAfterAFailedFirstDoNotBlockSampling(t *testing.T) {
 // and Close ends the wait and the catalog reads of the sampler.
 func TestCloseDoesNotWaitForTheSamplersCatalogRead(t *testing.T) {
 	c := &stuckCatalog{hangCounts: true}
-	mon := stuckMonitor(t, c)
+	mon := stuckMonitor(t, c, nil)
 	mon.SetDirectoryTimings(time.Millisecond, time.Minute)
 	if err := mon.Start(context.Background()); err != nil {
 		t.Fatal(err)
@@ -389,7 +394,7 @@ func TestCloseDoesNotWaitForTheSamplersCatalogRead(t *testing.T) {
 // background.
 func TestDirectoryFirstWaitIsBounded(t *testing.T) {
 	c := &stuckCatalog{}
-	mon := stuckMonitor(t, c)
+	mon := stuckMonitor(t, c, nil)
 	mon.SetDirectoryTimings(time.Millisecond, 20*time.Millisecond)
 	start := time.Now()
 	s := mon.Sample(context.Background())

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gotenancy/tenancy/internal/testwait"
 	"github.com/gotenancy/tenancy/monitor"
 )
 
@@ -203,9 +204,7 @@ func TestStalledStreamDoesNotBlockSampler(t *testing.T) {
 	if ev, err := readEvent(t, r); err != nil || ev.name != "history" {
 		t.Fatalf("%+v %v", ev, err)
 	}
-	for mon.Subscribers() != 2 {
-		time.Sleep(time.Millisecond)
-	}
+	testwait.Eventually(t, "both streams to subscribe", func() bool { return mon.Subscribers() == 2 })
 
 	// The live stream is read as the samples come; each sample waits for
 	// it, so that only the stalled stream misses any.
