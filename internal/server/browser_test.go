@@ -16,6 +16,7 @@ import (
 
 	"github.com/gotenancy/tenancy"
 	"github.com/gotenancy/tenancy/internal/testenv"
+	"github.com/gotenancy/tenancy/internal/testwait"
 )
 
 // The browser tests drive the dashboard in Debian's Chromium (installed by
@@ -189,14 +190,10 @@ func TestBrowserTenantLifecycle(t *testing.T) {
 		if err != nil || tn.Status != tenancy.StatusSuspended {
 			t.Fatalf("after suspending: %v, status %v", err, tn)
 		}
-		// The change reaches the resolver within its reload interval.
-		deadline := time.Now().Add(5 * time.Second)
-		for statusOf(t, port, "acme.localhost") != http.StatusForbidden {
-			if time.Now().After(deadline) {
-				t.Fatal("the suspended tenant's host does not answer 403")
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		// The change reaches the resolver's cache on its own goroutine.
+		testwait.Eventually(t, "the suspended tenant's host to answer 403", func() bool {
+			return statusOf(t, port, "acme.localhost") == http.StatusForbidden
+		})
 		run(t, ctx, "visiting the suspended host", chromedp.Navigate(tenantURL))
 		body := value(t, ctx, "reading the page", chromedp.Text(chromedp.CSS(`body`)))
 		// The reason is the operator's: the visitors' page never shows it.

@@ -21,6 +21,7 @@ import (
 	"github.com/gotenancy/tenancy/controlplane"
 	"github.com/gotenancy/tenancy/demo"
 	"github.com/gotenancy/tenancy/internal/testenv"
+	"github.com/gotenancy/tenancy/internal/testwait"
 	"github.com/gotenancy/tenancy/storage"
 )
 
@@ -176,16 +177,12 @@ func TestDemoApplication(t *testing.T) {
 	if w := f.do("POST", host, "/api/jobs/echo", jsonBody(map[string]string{"message": "from a job"})); w.Code != 202 {
 		t.Fatalf("enqueue: %d %s", w.Code, w.Body)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		notes := decodeData[[]demo.Note](t, f.do("GET", host, "/api/notes", nil))
-		if len(notes) == 2 && notes[0].Body == "echo: from a job" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("echo job did not write its note: %+v", notes)
-		}
-		time.Sleep(20 * time.Millisecond)
+	var notes []demo.Note
+	if !testwait.Poll(testwait.DefaultTimeout, func() bool {
+		notes = decodeData[[]demo.Note](t, f.do("GET", host, "/api/notes", nil))
+		return len(notes) == 2 && notes[0].Body == "echo: from a job"
+	}) {
+		t.Fatalf("echo job did not write its note: %+v", notes)
 	}
 }
 
@@ -292,20 +289,14 @@ func TestGateAndCentral(t *testing.T) {
 	}
 
 	// Last access reaches the catalog in a batch, not per request.
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	// The flush runs every AccessFlushInterval on the server's own goroutine.
+	testwait.Eventually(t, "last access to be recorded", func() bool {
 		got, err := f.mgr.Get(ctx, host)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.LastAccessedAt != nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("last access never recorded")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return got.LastAccessedAt != nil
+	})
 	if st, ok := f.srv.Metrics().Tenant(tn.ID); !ok || st.Requests == 0 || st.Errors4xx == 0 {
 		t.Fatalf("metrics: %+v", st)
 	}
@@ -408,10 +399,15 @@ func TestLeakSuite(t *testing.T) {
 			}
 		})
 	}
-	// Status changes take effect on the next request, while traffic runs.
+	// Status changes take effect on the next request, while traffic runs:
+	// the k-th change waits until the workers have issued k+1 elevenths of
+	// the requests, so all ten land in the middle of the traffic.
 	wg.Go(func() {
 		for k := range 10 {
-			time.Sleep(100 * time.Millisecond)
+			progress := int64(k+1) * requests / 11
+			if !testwait.Poll(testwait.DefaultTimeout, func() bool { return done.Load() >= progress }) {
+				fail("traffic did not reach %d requests before status change %d", progress, k)
+			}
 			tn := f.tenants[k]
 			blockMu.Lock()
 			if _, err := f.mgr.ChangeStatus(ctx, tn.UUID, tenancy.StatusChange{Status: tenancy.StatusBlocked, Reason: "leak suite"}); err != nil {
@@ -438,8 +434,9 @@ func TestLeakSuite(t *testing.T) {
 	deadline := time.Now().Add(3 * time.Minute) // the jobs drain at their own pace on a loaded machine
 	for i, tn := range f.tenants {
 		want := notesIssued[i].Load() + jobsIssued[i].Load()
-		for {
-			var total, foreign int64
+		var total int64
+		if !testwait.Poll(time.Until(deadline), func() bool {
+			var foreign int64
 			err := f.mgr.Run(ctx, tn, func(ctx context.Context) error {
 				db, err := tenancy.DB(ctx)
 				if err != nil {
@@ -453,13 +450,12 @@ func TestLeakSuite(t *testing.T) {
 			if foreign != 0 {
 				t.Fatalf("tenant %s holds %d notes of other tenants", tn.PrimaryDomain(), foreign)
 			}
-			if total == want {
-				break
-			}
-			if total > want || time.Now().After(deadline) {
+			if total > want {
 				t.Fatalf("tenant %s holds %d notes, want %d", tn.PrimaryDomain(), total, want)
 			}
-			time.Sleep(50 * time.Millisecond)
+			return total == want
+		}) {
+			t.Fatalf("tenant %s holds %d notes, want %d", tn.PrimaryDomain(), total, want)
 		}
 	}
 	t.Logf("%d requests over %d tenants; connection manager %+v", requests, tenants, f.mgr.Databases().Stats())
