@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gotenancy/tenancy/internal/testwait"
 )
 
 // RedisServer is a redis-server process of the test's own, which the test
@@ -77,13 +79,9 @@ func (s *RedisServer) Start() {
 	if err := s.cmd.Start(); err != nil {
 		s.t.Fatalf("start redis-server: %v", err)
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for !s.answers() {
-		if time.Now().After(deadline) {
-			log, _ := os.ReadFile(filepath.Join(s.dir, "redis.log"))
-			s.t.Fatalf("redis-server on port %d did not answer PING; its log:\n%s", s.port, log)
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !testwait.Poll(20*time.Second, s.answers) {
+		log, _ := os.ReadFile(filepath.Join(s.dir, "redis.log"))
+		s.t.Fatalf("redis-server on port %d did not answer PING; its log:\n%s", s.port, log)
 	}
 }
 
