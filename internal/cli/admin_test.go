@@ -11,6 +11,7 @@ import (
 
 	"github.com/gotenancy/tenancy"
 	"github.com/gotenancy/tenancy/controlplane"
+	"github.com/gotenancy/tenancy/internal/testwait"
 )
 
 // runStdin runs the command line on dataDir with stdin and returns stdout,
@@ -191,15 +192,24 @@ func serveDemo(t *testing.T, dataDir, addr string) string {
 		done <- Main(ctx, []string{"--data-dir", dataDir, "serve", "--demo", "--addr", addr, "--access-log=false"},
 			strings.NewReader(""), &out, &errOut)
 	}()
-	deadline := time.After(60 * time.Second)
-	for !strings.Contains(out.String(), "Serving on") {
-		select {
-		case code := <-done:
-			t.Fatalf("serve --demo exited with %d:\n%s%s", code, out.String(), errOut.String())
-		case <-deadline:
-			t.Fatalf("serve --demo did not start:\n%s%s", out.String(), errOut.String())
-		case <-time.After(20 * time.Millisecond):
+	exited, exitCode := false, 0
+	serving := testwait.Poll(60*time.Second, func() bool {
+		if strings.Contains(out.String(), "Serving on") {
+			return true
 		}
+		select {
+		case exitCode = <-done:
+			exited = true
+			return true
+		default:
+			return false
+		}
+	})
+	switch {
+	case exited:
+		t.Fatalf("serve --demo exited with %d:\n%s%s", exitCode, out.String(), errOut.String())
+	case !serving:
+		t.Fatalf("serve --demo did not start:\n%s%s", out.String(), errOut.String())
 	}
 	cancel()
 	if code := <-done; code != 0 {

@@ -6,9 +6,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/gotenancy/tenancy/internal/testenv"
+	"github.com/gotenancy/tenancy/internal/testwait"
 )
 
 // TestRedisOutage runs a node and the CLI while Redis is down: the node
@@ -65,15 +65,11 @@ func TestRedisOutage(t *testing.T) {
 	nd.waitStatus(t, host, http.StatusForbidden)
 
 	redis.Start()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if code, checks := readiness(); code == http.StatusOK && checks["redis"].OK {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("/readyz did not pass within 30 s of Redis's return:\n%s", nd.logs)
-		}
-		time.Sleep(50 * time.Millisecond)
+	if !testwait.Poll(testwait.DefaultTimeout, func() bool {
+		code, checks := readiness()
+		return code == http.StatusOK && checks["redis"].OK
+	}) {
+		t.Fatalf("/readyz did not pass within %s of Redis's return:\n%s", testwait.DefaultTimeout, nd.logs)
 	}
 	ok(t, dir, "--redis-url", redis.URL(), "activate", host)
 	nd.waitStatus(t, host, http.StatusOK)

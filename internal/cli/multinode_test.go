@@ -19,6 +19,7 @@ import (
 
 	"github.com/gotenancy/tenancy/demo"
 	"github.com/gotenancy/tenancy/internal/testenv"
+	"github.com/gotenancy/tenancy/internal/testwait"
 )
 
 // TestMain lets the test binary act as the tenancy command, so tests can
@@ -179,26 +180,29 @@ func launchServe(t testing.TB, env []string, dataDir string, args ...string) *no
 }
 
 // waitHealthy waits until the node answers /healthz, failing t if it
-// exits first or does not answer within 30 s.
+// exits first or does not answer within testwait.DefaultTimeout.
 func (nd *node) waitHealthy(t testing.TB) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	exited := false
+	healthy := testwait.Poll(testwait.DefaultTimeout, func() bool {
 		select {
 		case <-nd.exited:
-			t.Fatalf("node %s exited before it served (%v):\n%s", nd.addr, nd.err, nd.logs)
+			exited = true
+			return true
 		default:
 		}
-		if res, err := http.Get("http://" + nd.addr + "/healthz"); err == nil {
-			res.Body.Close()
-			if res.StatusCode == 200 {
-				return
-			}
+		res, err := http.Get("http://" + nd.addr + "/healthz")
+		if err != nil {
+			return false
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("node %s did not start:\n%s", nd.addr, nd.logs)
-		}
-		time.Sleep(50 * time.Millisecond)
+		res.Body.Close()
+		return res.StatusCode == 200
+	})
+	switch {
+	case exited:
+		t.Fatalf("node %s exited before it served (%v):\n%s", nd.addr, nd.err, nd.logs)
+	case !healthy:
+		t.Fatalf("node %s did not start:\n%s", nd.addr, nd.logs)
 	}
 }
 
@@ -230,19 +234,39 @@ func (nd *node) do(t testing.TB, method, host, path, key string, body any) (int,
 	return res.StatusCode, b
 }
 
-// waitStatus polls a tenant's host on nd until it answers want, and says how long it took.
+// waitStatus waits until a tenant's host on nd answers want, failing t if
+// it has not within 5 s, and says how long it took.
 func (nd *node) waitStatus(t testing.TB, host string, want int) time.Duration {
 	t.Helper()
 	start := time.Now()
+	var (
+		code int
+		body []byte
+	)
+	if !testwait.Poll(5*time.Second, func() bool {
+		code, body = nd.do(t, "GET", host, "/api/whoami", "", nil)
+		return code == want
+	}) {
+		t.Fatalf("%s on %s answered %d %s, want %d after 5 s", host, nd.addr, code, body, want)
+	}
+	return time.Since(start)
+}
+
+// statusLatency is how long a tenant's host on nd takes to answer want,
+// for BenchmarkCrossNodeStatus. It asks again as soon as each answer
+// arrives (each request is the pace), rather than at testwait's growing
+// intervals, so that the latency it reports is not rounded up to them.
+func (nd *node) statusLatency(b *testing.B, host string, want int) time.Duration {
+	b.Helper()
+	start := time.Now()
 	for {
-		code, body := nd.do(t, "GET", host, "/api/whoami", "", nil)
+		code, body := nd.do(b, "GET", host, "/api/whoami", "", nil)
 		if code == want {
 			return time.Since(start)
 		}
 		if time.Since(start) > 5*time.Second {
-			t.Fatalf("%s on %s answered %d %s, want %d after 5 s", host, nd.addr, code, body, want)
+			b.Fatalf("%s on %s answered %d %s, want %d after 5 s", host, nd.addr, code, body, want)
 		}
-		time.Sleep(time.Millisecond)
 	}
 }
 
@@ -329,7 +353,7 @@ func BenchmarkCrossNodeStatus(b *testing.B) {
 			if code, _ := nb.do(b, "POST", "localhost", "/tenancy/tenants/"+uuid+"/"+action, c.key, nil); code != 200 {
 				b.Fatalf("%s through B: %d", action, code)
 			}
-			took = append(took, na.waitStatus(b, "bench.cluster.test", want))
+			took = append(took, na.statusLatency(b, "bench.cluster.test", want))
 		}
 	}
 	slices.Sort(took)

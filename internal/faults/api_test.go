@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gotenancy/tenancy/internal/testwait"
 )
 
 // api sends an authenticated control-plane request and decodes the
@@ -69,7 +71,7 @@ func TestConcurrentMigrateAllThroughTheAPI(t *testing.T) {
 			continue
 		}
 		var data map[string]any
-		until(t, "fleet job "+id, func() bool {
+		testwait.Eventually(t, "fleet job "+id, func() bool {
 			var code int
 			code, data = s.api(t, created.Secret, "GET", "/tenancy/jobs/"+id)
 			return code == http.StatusOK && data["state"] != "running"

@@ -19,6 +19,8 @@ import (
 	"time"
 
 	_ "modernc.org/sqlite" // reads tenant databases directly for the invariants
+
+	"github.com/gotenancy/tenancy/internal/testwait"
 )
 
 // binary is the tenancy command built once for the package.
@@ -301,25 +303,31 @@ func (d *dataDir) serve(args ...string) *server {
 }
 
 // waitReady polls /healthz until it answers 200, the process exits, or
-// the deadline passes.
+// within passes. It returns an error rather than failing the test, for
+// callers that wait for several nodes from other goroutines.
 func (s *server) waitReady(within time.Duration) error {
-	deadline := time.Now().Add(within)
-	for time.Now().Before(deadline) {
+	exited := false
+	ready := testwait.Poll(within, func() bool {
 		select {
 		case <-s.exited:
-			return fmt.Errorf("exited: %v", s.err)
+			exited = true
+			return true
 		default:
 		}
 		res, err := http.Get("http://" + s.addr + "/healthz")
-		if err == nil {
-			res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				return nil
-			}
+		if err != nil {
+			return false
 		}
-		time.Sleep(20 * time.Millisecond) // polling a subprocess
+		res.Body.Close()
+		return res.StatusCode == http.StatusOK
+	})
+	switch {
+	case exited:
+		return fmt.Errorf("exited: %v", s.err)
+	case !ready:
+		return fmt.Errorf("no answer within %s", within)
 	}
-	return fmt.Errorf("no answer within %s", within)
+	return nil
 }
 
 // stop ends the server gracefully.
@@ -360,16 +368,4 @@ func (s *server) request(t *testing.T, method, host, path, body string) (int, st
 	var b bytes.Buffer
 	b.ReadFrom(res.Body)
 	return res.StatusCode, b.String()
-}
-
-// until polls cond (against a subprocess) until it holds or 30 s pass.
-func until(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond) // polling a subprocess
-	}
 }

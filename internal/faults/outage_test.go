@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/gotenancy/tenancy/internal/testenv"
+	"github.com/gotenancy/tenancy/internal/testwait"
 )
 
 // load sends requests to a tenant until stop is closed and counts the
@@ -64,7 +65,7 @@ func TestRedisRestartUnderLoad(t *testing.T) {
 		violation(t, "a note during the Redis outage answered %d", code)
 	}
 	r.Start()
-	until(t, "cache writes to work again", func() bool {
+	testwait.Eventually(t, "cache writes to work again", func() bool {
 		code, _ := s.request(t, "PUT", host, "/api/cache/k", `{"value":"after"}`)
 		return code == http.StatusOK
 	})
@@ -143,7 +144,7 @@ func TestPostgresRestartUnderLoad(t *testing.T) {
 	})
 	wait := load(t, s, host, stop)
 	restart()
-	until(t, "the node to serve again after the restart", func() bool {
+	testwait.Eventually(t, "the node to serve again after the restart", func() bool {
 		code, _ := noteCount(t, s, host)
 		return code == http.StatusOK
 	})

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/gotenancy/tenancy/internal/testwait"
 )
 
 // noteCount reads a demo tenant's note count through the server.
@@ -34,13 +36,13 @@ func TestDeleteAndRecreateUnderRunningServer(t *testing.T) {
 	d := &dataDir{t: t, dir: t.TempDir()}
 	s := d.serve("--demo")
 	d.must("create", "Acme", "acme.faults.test", "--database", "acme_db", "--migrate")
-	until(t, "the server to see acme", func() bool { code, _ := noteCount(t, s, "acme.faults.test"); return code == http.StatusOK })
+	testwait.Eventually(t, "the server to see acme", func() bool { code, _ := noteCount(t, s, "acme.faults.test"); return code == http.StatusOK })
 	if code, body := s.request(t, "POST", "acme.faults.test", "/api/notes", `{"body":"secret of acme"}`); code != http.StatusCreated {
 		t.Fatalf("post note: %d %s", code, body)
 	}
 	d.must("delete", "acme.faults.test", "--force")
 	d.must("create", "Beta", "beta.faults.test", "--database", "acme_db", "--migrate")
-	until(t, "the server to see beta", func() bool { code, _ := noteCount(t, s, "beta.faults.test"); return code == http.StatusOK })
+	testwait.Eventually(t, "the server to see beta", func() bool { code, _ := noteCount(t, s, "beta.faults.test"); return code == http.StatusOK })
 	if _, body := s.request(t, "GET", "beta.faults.test", "/api/notes", ""); strings.Contains(body, "secret of acme") {
 		violation(t, "beta was served acme's deleted note: %s", body)
 	}
