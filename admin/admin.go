@@ -67,7 +67,9 @@ type Config struct {
 	SignInWindow time.Duration
 	// Logger receives the dashboard's logs; default slog.Default().
 	Logger *slog.Logger
-	// Now is the clock (tests); default time.Now.
+	// Now is the clock of sign-in rate-limit windows and of fleet run start
+	// and finish times (session expiry is the ControlPlane's clock);
+	// default time.Now.
 	Now func() time.Time
 }
 
@@ -134,7 +136,7 @@ func New(cfg *Config) (*Admin, error) {
 		log:      c.Logger,
 		pages:    pages,
 		limiter:  newSignInLimiter(c.SignInLimit, c.SignInWindow),
-		fleet:    newFleetRuns(),
+		fleet:    newFleetRuns(c.Now),
 		sessions: sessionCookie{secure: c.SecureCookies},
 		closing:  make(chan struct{}),
 	}

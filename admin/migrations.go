@@ -48,9 +48,11 @@ type fleetRuns struct {
 	next    int
 	runs    []*fleetRun // oldest first
 	running *fleetRun
+	// now is the clock of start times (the dashboard's Config.Now).
+	now func() time.Time
 }
 
-func newFleetRuns() *fleetRuns { return &fleetRuns{} }
+func newFleetRuns(now func() time.Time) *fleetRuns { return &fleetRuns{now: now} }
 
 // start registers a new run unless one is running, which it returns
 // instead.
@@ -61,7 +63,7 @@ func (f *fleetRuns) start(by string, opts runOptions) (run *fleetRun, running *f
 		return nil, f.running
 	}
 	f.next++
-	run = &fleetRun{ID: strconv.Itoa(f.next), By: by, Options: opts, StartedAt: time.Now(), changed: make(chan struct{})}
+	run = &fleetRun{ID: strconv.Itoa(f.next), By: by, Options: opts, StartedAt: f.now(), changed: make(chan struct{})}
 	f.running = run
 	f.runs = append(f.runs, run)
 	if len(f.runs) > keptRuns {
@@ -244,7 +246,7 @@ func (a *Admin) execute(ctx context.Context, run *fleetRun) {
 		default:
 			run.err = "The run could not start; see the server log."
 		}
-		run.finished = time.Now()
+		run.finished = a.cfg.Now()
 	})
 }
 
@@ -356,7 +358,7 @@ func (a *Admin) startMigrations(w http.ResponseWriter, r *http.Request) {
 	if !a.background(r.Context(), func(ctx context.Context) { a.execute(ctx, run) }) {
 		run.update(func() {
 			run.err = "Not started: the dashboard is shutting down."
-			run.finished = time.Now()
+			run.finished = a.cfg.Now()
 		})
 		a.fleet.finish(run)
 		a.renderError(w, r, http.StatusServiceUnavailable, shuttingDown)

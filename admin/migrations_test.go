@@ -234,7 +234,7 @@ func TestFleetMigrationFailuresAndRetry(t *testing.T) {
 
 func TestFleetRunsKeepTheLastTen(t *testing.T) {
 	t.Parallel()
-	f := newFleetRuns()
+	f := newFleetRuns(time.Now)
 	for i := range 12 {
 		run, running := f.start("a@example.com", runOptions{})
 		if running != nil || run == nil {

@@ -45,7 +45,8 @@ func ended(done <-chan struct{}) bool {
 // a fleet migration's progress stream close within recheckInterval of
 // their session ending (sign-out, expiry, the user deleted) and of their
 // API key being revoked, and stay open while it is valid. The catalog is
-// real; the clock is synctest's.
+// real; the clock is synctest's: its sleeps move the bubble's virtual
+// time, and ended waits (synctest.Wait) for every goroutine to block.
 func TestStreamsEndWithTheirCredential(t *testing.T) {
 	t.Parallel()
 	mgr := dashManager(t, t.TempDir())
