@@ -31,6 +31,9 @@ type Config struct {
 	// Open sets parseTime, multiStatements, loc=UTC and clientFoundRows
 	// whatever it says.
 	DSN string
+	// Now is the clock of the times the store stamps (created, updated,
+	// lease expiry); nil means time.Now. Tests pass a manual clock.
+	Now func() time.Time
 }
 
 // Store is the MySQL/MariaDB implementation of model.Store: the shared
@@ -76,7 +79,7 @@ func Open(ctx context.Context, cfg *Config) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("mysqlstore: catalog schema in %s: %w", where, err)
 	}
-	s, err := sqlstore.New(ctx, db, &dialect)
+	s, err := sqlstore.New(ctx, db, &dialect, cfg.Now)
 	if err != nil {
 		db.Close()
 		return nil, err

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/go-sql-driver/mysql"
 
@@ -28,8 +29,8 @@ func openStore(t testing.TB, dsn string) *mysqlstore.Store {
 
 func TestConformance(t *testing.T) {
 	t.Parallel()
-	storetest.Run(t, func(t *testing.T) model.Store {
-		s, err := mysqlstore.Open(context.Background(), &mysqlstore.Config{DSN: testenv.NewMySQLDatabase(t)})
+	storetest.Run(t, func(t *testing.T, now func() time.Time) model.Store {
+		s, err := mysqlstore.Open(context.Background(), &mysqlstore.Config{DSN: testenv.NewMySQLDatabase(t), Now: now})
 		if err != nil {
 			t.Fatal(err)
 		}

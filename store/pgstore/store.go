@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -33,6 +34,9 @@ type Config struct {
 	// connection of its own while it runs, and each tenant lock the store
 	// holds one more (taken from the pool, which then opens another).
 	MaxConns int32
+	// Now is the clock of the times the store stamps (created, updated,
+	// lease expiry); nil means time.Now. Tests pass a manual clock.
+	Now func() time.Time
 }
 
 // Store is the PostgreSQL implementation of model.Store: the shared SQL
@@ -86,7 +90,7 @@ func Open(ctx context.Context, cfg *Config) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("pgstore: catalog schema in %s: %w", describe(pc), err)
 	}
-	s, err := sqlstore.New(ctx, db, &dialect)
+	s, err := sqlstore.New(ctx, db, &dialect, cfg.Now)
 	if err != nil {
 		db.Close()
 		pool.Close()

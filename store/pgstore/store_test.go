@@ -27,8 +27,8 @@ func openStore(t testing.TB, url string) *pgstore.Store {
 
 func TestConformance(t *testing.T) {
 	t.Parallel()
-	storetest.Run(t, func(t *testing.T) model.Store {
-		s, err := pgstore.Open(context.Background(), &pgstore.Config{URL: testenv.NewPostgresDatabase(t, testenv.PostgresURL(t))})
+	storetest.Run(t, func(t *testing.T, now func() time.Time) model.Store {
+		s, err := pgstore.Open(context.Background(), &pgstore.Config{URL: testenv.NewPostgresDatabase(t, testenv.PostgresURL(t)), Now: now})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -22,10 +22,13 @@ var migrations embed.FS
 
 // Config configures a Store.
 type Config struct {
-	// Path is the catalog file; required. Its directory must exist.
+	// Path is the catalog file; required. Open creates its directory.
 	Path string
 	// BusyTimeout is how long a writer waits for a lock; default 10s.
 	BusyTimeout time.Duration
+	// Now is the clock of the times the store stamps (created, updated,
+	// lease expiry); nil means time.Now. Tests pass a manual clock.
+	Now func() time.Time
 }
 
 // Store is the SQLite implementation of model.Store: the shared SQL
@@ -71,7 +74,7 @@ func Open(ctx context.Context, cfg *Config) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("sqlitestore: catalog schema at %s: %w", cfg.Path, err)
 	}
-	s, err := sqlstore.New(ctx, db, &dialect)
+	s, err := sqlstore.New(ctx, db, &dialect, cfg.Now)
 	if err != nil {
 		db.Close()
 		return nil, err

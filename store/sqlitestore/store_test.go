@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/gotenancy/tenancy/model"
 	"github.com/gotenancy/tenancy/store/sqlitestore"
@@ -12,8 +13,8 @@ import (
 )
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) model.Store {
-		s, err := sqlitestore.Open(context.Background(), &sqlitestore.Config{Path: filepath.Join(t.TempDir(), "catalog.sqlite")})
+	storetest.Run(t, func(t *testing.T, now func() time.Time) model.Store {
+		s, err := sqlitestore.Open(context.Background(), &sqlitestore.Config{Path: filepath.Join(t.TempDir(), "catalog.sqlite"), Now: now})
 		if err != nil {
 			t.Fatal(err)
 		}

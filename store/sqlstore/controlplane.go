@@ -35,7 +35,7 @@ func splitScopes(s string) []model.Scope {
 
 // CreateAPIKey implements model.Store.
 func (s *Store) CreateAPIKey(ctx context.Context, k *model.APIKey) error {
-	at := now()
+	at := s.now()
 	id, err := s.run().insert(ctx, `INSERT INTO api_keys (name, prefix, hash, scopes, created_at)
 		VALUES (?, ?, ?, `+s.d.scopesParam()+`, ?)`, k.Name, k.Prefix, k.Hash, joinScopes(k.Scopes), s.d.time(at))
 	if key, dup := s.d.UniqueViolation(err); dup {
@@ -96,12 +96,12 @@ func (s *Store) ListAPIKeys(ctx context.Context) ([]model.APIKey, error) {
 // RevokeAPIKey implements model.Store.
 func (s *Store) RevokeAPIKey(ctx context.Context, nameOrPrefix string) error {
 	return s.run().mustAffect(ctx, model.ErrNotFound, `UPDATE api_keys SET revoked_at = ?
-		WHERE (name = ? OR prefix = ?) AND revoked_at IS NULL`, s.d.time(now()), nameOrPrefix, nameOrPrefix)
+		WHERE (name = ? OR prefix = ?) AND revoked_at IS NULL`, s.d.time(s.now()), nameOrPrefix, nameOrPrefix)
 }
 
 // RecordAudit implements model.Store.
 func (s *Store) RecordAudit(ctx context.Context, e *model.AuditEntry) error {
-	at := now()
+	at := s.now()
 	id, err := s.run().insert(ctx, `INSERT INTO audit_log (at, actor, action, tenant_uuid, `+s.d.quote("before")+`, `+
 		s.d.quote("after")+`, client_ip, request_id, outcome, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		s.d.time(at), e.Actor, e.Action, e.TenantUUID, nullJSON(e.Before), nullJSON(e.After), e.ClientIP, e.RequestID, e.Outcome, e.Error)
@@ -161,7 +161,7 @@ func (s *Store) ListAudit(ctx context.Context, f model.AuditFilter) ([]model.Aud
 
 // CreateAdminUser implements model.Store.
 func (s *Store) CreateAdminUser(ctx context.Context, email, passwordHash string) (*model.AdminUser, error) {
-	u := &model.AdminUser{Email: email, CreatedAt: now()}
+	u := &model.AdminUser{Email: email, CreatedAt: s.now()}
 	id, err := s.run().insert(ctx, `INSERT INTO admin_users (email, password_hash, created_at) VALUES (?, ?, ?)`,
 		email, passwordHash, s.d.time(u.CreatedAt))
 	if key, dup := s.d.UniqueViolation(err); dup && key == "admin_users_email" {

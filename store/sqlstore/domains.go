@@ -75,7 +75,7 @@ func (s *Store) lockTenant(ctx context.Context, tx runner, id int64, at time.Tim
 // lockTenantOfDomain is lockTenant for a change to one of its domains: a
 // missing tenant has no such domain.
 func (s *Store) lockTenantOfDomain(ctx context.Context, tx runner, id int64) error {
-	err := s.lockTenant(ctx, tx, id, now())
+	err := s.lockTenant(ctx, tx, id, s.now())
 	if errors.Is(err, model.ErrNotFound) {
 		return model.ErrDomainNotFound
 	}
@@ -84,7 +84,7 @@ func (s *Store) lockTenantOfDomain(ctx context.Context, tx runner, id int64) err
 
 // AddDomain implements model.Store.
 func (s *Store) AddDomain(ctx context.Context, d *model.Domain) error {
-	at := now()
+	at := s.now()
 	var id int64
 	var primary bool
 	err := s.inTx(ctx, func(tx runner) error {

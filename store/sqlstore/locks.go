@@ -19,7 +19,7 @@ func (s *Store) TryLockTenant(ctx context.Context, tenantUUID, holder string, tt
 	if max := s.d.MaxLockName; max > 0 && (len(tenantUUID) > max || len(holder) > max) {
 		return fmt.Errorf("%s: lock tenant %.40q for %.40q: uuid and holder are at most %d bytes", s.d.Name, tenantUUID, holder, max)
 	}
-	at := now()
+	at := s.now()
 	// Every assignment tests the same condition, on the lease's old
 	// expiry (expires_at is assigned last) and its holder, old or new:
 	// where assignments run left to right (MySQL), once holder is assigned
@@ -58,7 +58,7 @@ func (s *Store) TryLockTenant(ctx context.Context, tenantUUID, holder string, tt
 // RenewTenantLock implements model.Store.
 func (s *Store) RenewTenantLock(ctx context.Context, tenantUUID, holder string, ttl time.Duration) error {
 	return s.run().mustAffect(ctx, model.ErrLockLost, `UPDATE tenant_locks SET expires_at = ? WHERE tenant_uuid = ? AND holder = ?`,
-		s.d.time(now().Add(ttl)), tenantUUID, holder)
+		s.d.time(s.now().Add(ttl)), tenantUUID, holder)
 }
 
 // UnlockTenant implements model.Store.

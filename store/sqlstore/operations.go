@@ -24,7 +24,7 @@ func (s *Store) onOperationConflict() string {
 func (s *Store) RecordOperation(ctx context.Context, rec model.OperationRecord) error {
 	finished := rec.FinishedAt
 	if finished.IsZero() {
-		finished = time.Now()
+		finished = s.now()
 	}
 	_, err := s.run().exec(ctx, `INSERT INTO tenant_operations (`+operationColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`+s.onOperationConflict(),
 		rec.TenantID, rec.Operation, rec.State, rec.RunID, rec.Version, rec.Error, int64(rec.Duration), s.d.time(finished))
@@ -39,7 +39,7 @@ func (s *Store) RecordOperations(ctx context.Context, recs []model.OperationReco
 	if len(recs) == 0 {
 		return nil
 	}
-	at := now()
+	at := s.now()
 	return s.inTx(ctx, func(tx runner) error {
 		// Records of tenants deleted meanwhile are left out rather than
 		// failing the batch on the foreign key.

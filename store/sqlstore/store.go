@@ -22,18 +22,24 @@ type Store struct {
 	// byDomain and byUUID are the lookups a resolver's misses make,
 	// prepared once when the dialect asks for it.
 	byDomain, byUUID *sql.Stmt
+	// clock stamps created, updated and lease times.
+	clock func() time.Time
 }
 
 var _ model.Store = (*Store)(nil)
 
 // New returns the store over db, which the engine has opened and migrated;
 // Close closes db. The dialect must set UniqueViolation and
-// ForeignKeyViolation.
-func New(ctx context.Context, db *sql.DB, d *Dialect) (*Store, error) {
+// ForeignKeyViolation. now is the clock of the times the store stamps
+// (created, updated, lease expiry); nil means time.Now.
+func New(ctx context.Context, db *sql.DB, d *Dialect, now func() time.Time) (*Store, error) {
 	if d == nil || d.UniqueViolation == nil || d.ForeignKeyViolation == nil {
 		return nil, errors.New("sqlstore: the dialect must tell unique and foreign-key violations")
 	}
-	s := &Store{db: db, d: d}
+	if now == nil {
+		now = time.Now
+	}
+	s := &Store{db: db, d: d, clock: now}
 	if d.PrepareLookups {
 		var err error
 		if s.byDomain, err = db.PrepareContext(ctx, d.rebind(tenantByDomain)); err == nil {
@@ -184,7 +190,8 @@ func (s *Store) mapConstraint(err error) error {
 // truncate converts t to the catalog's precision (microseconds) in UTC.
 func truncate(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
 
-func now() time.Time { return truncate(time.Now()) }
+// now reads the store's clock at the catalog's precision.
+func (s *Store) now() time.Time { return truncate(s.clock()) }
 
 // timeColumn scans a time column, stored either way a Dialect allows, into
 // dst in UTC.

@@ -87,7 +87,7 @@ func (s *Store) CreateTenant(ctx context.Context, t *model.Tenant) error {
 	if err != nil {
 		return err
 	}
-	at := now()
+	at := s.now()
 	status, lifecycle := statusColumns(t.Status)
 	generation := max(t.Generation, 1)
 	var (
@@ -334,7 +334,7 @@ func (s *Store) UpdateTenant(ctx context.Context, t *model.Tenant) error {
 	if err != nil {
 		return err
 	}
-	at := now()
+	at := s.now()
 	// A lifecycle state is not the caller's to set: the status column
 	// keeps its value then, and lifecycle is never written here.
 	set, args := ``, []any{t.Name}
@@ -359,13 +359,13 @@ func (s *Store) CommitTenant(ctx context.Context, id int64, status model.Status)
 		return fmt.Errorf("%s: commit tenant %d: %q is not a settable status", s.d.Name, id, status)
 	}
 	return s.transition(ctx, id, `UPDATE tenants SET lifecycle = '', status = ?, updated_at = ?
-		WHERE id = ? AND lifecycle = 'provisioning'`, string(status), s.d.time(now()), id)
+		WHERE id = ? AND lifecycle = 'provisioning'`, string(status), s.d.time(s.now()), id)
 }
 
 // MarkDeleting implements model.Store.
 func (s *Store) MarkDeleting(ctx context.Context, id int64) error {
 	return s.transition(ctx, id, `UPDATE tenants SET lifecycle = 'deleting', updated_at = ?
-		WHERE id = ? AND lifecycle IN ('', 'deleting')`, s.d.time(now()), id)
+		WHERE id = ? AND lifecycle IN ('', 'deleting')`, s.d.time(s.now()), id)
 }
 
 // transition runs a conditional update of one tenant's lifecycle; when it

@@ -16,12 +16,13 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/gotenancy/tenancy/controlplane"
+	"github.com/gotenancy/tenancy/internal/testclock"
 	"github.com/gotenancy/tenancy/model"
 )
 
 // Run runs the conformance suite. newStore must return an empty store that
-// the suite may close.
-func Run(t *testing.T, newStore func(t *testing.T) model.Store) {
+// the suite may close, stamping times with now (nil: the wall clock).
+func Run(t *testing.T, newStore func(t *testing.T, now func() time.Time) model.Store) {
 	tests := []struct {
 		name string
 		fn   func(t *testing.T, s model.Store)
@@ -29,9 +30,7 @@ func Run(t *testing.T, newStore func(t *testing.T) model.Store) {
 		{"CreateAndGet", testCreateAndGet},
 		{"Conflicts", testConflicts},
 		{"NotFound", testNotFound},
-		{"List", testList},
 		{"AllTenants", testAllTenants},
-		{"Update", testUpdate},
 		{"Domains", testDomains},
 		{"Delete", testDelete},
 		{"Operations", testOperations},
@@ -54,9 +53,26 @@ func Run(t *testing.T, newStore func(t *testing.T) model.Store) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			s := newStore(t)
+			s := newStore(t, nil)
 			t.Cleanup(func() { s.Close() })
 			tc.fn(t, s)
+		})
+	}
+	// These tests move the store's clock themselves.
+	clocked := []struct {
+		name string
+		fn   func(t *testing.T, s model.Store, clk *testclock.Clock)
+	}{
+		{"List", testList},
+		{"Update", testUpdate},
+	}
+	for _, tc := range clocked {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			clk := testclock.New(time.Now())
+			s := newStore(t, clk.Now)
+			t.Cleanup(func() { s.Close() })
+			tc.fn(t, s, clk)
 		})
 	}
 }
@@ -211,7 +227,7 @@ func testNotFound(t *testing.T, s model.Store) {
 	_ = b
 }
 
-func testList(t *testing.T, s model.Store) {
+func testList(t *testing.T, s model.Store, clk *testclock.Clock) {
 	ctx := context.Background()
 	names := []string{"delta", "Alpha", "charlie", "bravo", "echo_1", "foxtrot%"}
 	var made []*model.Tenant
@@ -221,7 +237,7 @@ func testList(t *testing.T, s model.Store) {
 			tn.Status = model.StatusSuspended
 		}
 		made = append(made, mustCreate(t, s, tn))
-		time.Sleep(2 * time.Millisecond) // distinct created_at values
+		clk.Advance(time.Millisecond) // distinct created_at values
 	}
 	list := func(o model.ListOptions) ([]string, int) {
 		t.Helper()
@@ -319,11 +335,11 @@ func testAllTenants(t *testing.T, s model.Store) {
 	}
 }
 
-func testUpdate(t *testing.T, s model.Store) {
+func testUpdate(t *testing.T, s model.Store, clk *testclock.Clock) {
 	ctx := context.Background()
 	tn := mustCreate(t, s, NewTenant("A", "a.test"))
 	created := tn.UpdatedAt
-	time.Sleep(2 * time.Millisecond)
+	clk.Advance(time.Millisecond)
 	tn.Name, tn.Status, tn.StatusReason, tn.Notes = "A2", model.StatusBlocked, "fraud", "n"
 	tn.Settings = map[string]any{"k": "v"}
 	tn.Data = map[string]any{"d": true}
