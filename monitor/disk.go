@@ -37,7 +37,7 @@ func (m *Monitor) diskFigures() DiskFigures {
 	if !d.measuredAt.IsZero() {
 		f.UsedBytes, f.Files, f.MeasuredAt = d.used, d.files, d.measuredAt
 	}
-	due := !d.walking && (d.startedAt.IsZero() || time.Since(d.startedAt) >= m.cfg.DiskWalkInterval)
+	due := !d.walking && (d.startedAt.IsZero() || m.cfg.Now().Sub(d.startedAt) >= m.cfg.DiskWalkInterval)
 	if due {
 		d.walking, d.startedAt = true, m.cfg.Now()
 	}
