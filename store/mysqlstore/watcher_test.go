@@ -1,7 +1,6 @@
 package mysqlstore_test
 
 import (
-	"context"
 	"testing"
 
 	"github.com/gotenancy/tenancy/internal/testenv"
@@ -21,14 +20,7 @@ func TestWatcherConformance(t *testing.T) {
 			dsn := testenv.NewMySQLDatabase(t)
 			watched := openStore(t, dsn)
 			other := openStore(t, dsn)
-			return watched, func(t *testing.T) {
-				t.Helper()
-				tn := storetest.NewTenant("Other", "")
-				tn.Domains[0].Domain = tn.UUID + ".test"
-				if err := other.CreateTenant(context.Background(), tn); err != nil {
-					t.Fatal(err)
-				}
-			}
+			return watched, storetest.CreatesTenants(other)
 		},
 		Close: func(w model.Watcher) error { return w.(*mysqlstore.Store).Close() },
 	})

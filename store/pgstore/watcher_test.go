@@ -1,7 +1,6 @@
 package pgstore_test
 
 import (
-	"context"
 	"testing"
 
 	"github.com/gotenancy/tenancy/internal/testenv"
@@ -21,14 +20,7 @@ func TestWatcherConformance(t *testing.T) {
 			url := testenv.NewPostgresDatabase(t, testenv.PostgresURL(t))
 			watched := openStore(t, url)
 			other := openStore(t, url)
-			return watched, func(t *testing.T) {
-				t.Helper()
-				tn := storetest.NewTenant("Other", "")
-				tn.Domains[0].Domain = tn.UUID + ".test"
-				if err := other.CreateTenant(context.Background(), tn); err != nil {
-					t.Fatal(err)
-				}
-			}
+			return watched, storetest.CreatesTenants(other)
 		},
 		Close:     func(w model.Watcher) error { return w.(*pgstore.Store).Close() },
 		ErrClosed: pgstore.ErrClosed,

@@ -1,7 +1,6 @@
 package sqlitestore_test
 
 import (
-	"context"
 	"path/filepath"
 	"testing"
 
@@ -21,14 +20,7 @@ func TestWatcherConformance(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "catalog.sqlite")
 			watched := openStore(t, path)
 			other := openStore(t, path)
-			return watched, func(t *testing.T) {
-				t.Helper()
-				tn := storetest.NewTenant("Other", "")
-				tn.Domains[0].Domain = tn.UUID + ".test"
-				if err := other.CreateTenant(context.Background(), tn); err != nil {
-					t.Fatal(err)
-				}
-			}
+			return watched, storetest.CreatesTenants(other)
 		},
 		Close: func(w model.Watcher) error { return w.(*sqlitestore.Store).Close() },
 	})

@@ -77,6 +77,20 @@ func Run(t *testing.T, newStore func(t *testing.T, now func() time.Time) model.S
 	}
 }
 
+// CreatesTenants returns a change for the watcher suite
+// (resolve/watchertest): each call creates a new tenant through s, which
+// stands for another node sharing the watched catalog.
+func CreatesTenants(s model.Store) func(t *testing.T) {
+	return func(t *testing.T) {
+		t.Helper()
+		tn := NewTenant("Other", "")
+		tn.Domains[0].Domain = tn.UUID + ".test"
+		if err := s.CreateTenant(context.Background(), tn); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // NewTenant returns an unsaved active tenant with one primary domain.
 func NewTenant(name, domain string) *model.Tenant {
 	id := uuid.Must(uuid.NewV7()).String()
