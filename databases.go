@@ -6,6 +6,12 @@ import (
 	"github.com/gotenancy/tenancy/tenantdb"
 )
 
+// ErrDatabaseUnavailable is tenantdb.ErrUnavailable: the tenant's database
+// cannot serve now (its server or shard is down, the connection was lost
+// mid-transaction, its schema or registration is missing) and nothing of
+// the failed statement was kept. Handlers answer it with 503.
+var ErrDatabaseUnavailable = tenantdb.ErrUnavailable
+
 // Databases is the Manager's view of the tenant databases (see
 // tenantdb.Databases); get it with Manager.Databases.
 type Databases = tenantdb.Databases

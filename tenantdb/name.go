@@ -20,6 +20,11 @@ var (
 	ErrNotExist = errors.New("database does not exist")
 	// ErrClosed is returned by ConnManager.Acquire after ConnManager.Close.
 	ErrClosed = errors.New("connection manager closed")
+	// ErrUnavailable is wrapped by errors of a tenant database that cannot
+	// serve now but may later: its server or shard is down or unreachable,
+	// the connection was lost mid-transaction, or its schema or
+	// registration is missing. Nothing of the failed statement was kept.
+	ErrUnavailable = errors.New("tenant database unavailable")
 )
 
 // MaxNameLen is the longest valid database name, in bytes. It is the

@@ -6,15 +6,12 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
-	"io"
-	"reflect"
 	"strings"
 	"time"
 
 	"github.com/gotenancy/tenancy/tenantdb"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/jackc/pgx/v5/stdlib"
 )
 
@@ -54,15 +51,13 @@ func pgIdent(parts ...string) string { return pgx.Identifier(parts).Sanitize() }
 const closeTimeout = 5 * time.Second
 
 // pgConnector opens tenant connections: pgx connections (through pgx's
-// database/sql adapter) that close gracefully, and, when tenant is set,
-// bind that tenant in every transaction.
+// database/sql adapter) that close gracefully.
 type pgConnector struct {
-	inner  driver.Connector
-	tenant string // "" for no binding; else a validated name
+	inner driver.Connector
 }
 
-func newPGConnector(cfg *pgx.ConnConfig, tenant string) *pgConnector {
-	return &pgConnector{inner: stdlib.GetConnector(*cfg), tenant: tenant}
+func newPGConnector(cfg *pgx.ConnConfig) *pgConnector {
+	return &pgConnector{inner: stdlib.GetConnector(*cfg)}
 }
 
 // Connect implements driver.Connector.
@@ -76,22 +71,7 @@ func (c *pgConnector) Connect(ctx context.Context) (driver.Conn, error) {
 		_ = dc.Close()
 		return nil, fmt.Errorf("tenantdb: unexpected pgx driver connection %T", dc)
 	}
-	pc := &pgConn{Conn: sc}
-	if c.tenant == "" {
-		return pc, nil
-	}
-	return &pgTenantConn{
-		pgConn:   pc,
-		bindSQL:  c.bindSQL(),
-		beginSQL: "BEGIN; " + c.bindSQL(),
-	}, nil
-}
-
-// bindSQL binds the tenant for the current transaction. The tenant is
-// inlined (as a quoted literal) so that BEGIN and the binding travel in one
-// simple-protocol round trip.
-func (c *pgConnector) bindSQL() string {
-	return "SELECT set_config('" + RLSSetting + "', " + pgQuoteLiteral(c.tenant) + ", true)"
+	return &pgConn{Conn: sc}, nil
 }
 
 // Driver implements driver.Connector.
@@ -111,28 +91,7 @@ type pgConn struct {
 // connection pgx already closed after an error is waited for through pgx's
 // cleanup (which drains the socket the same way) when it closed it
 // asynchronously.
-func (c *pgConn) Close() error {
-	pc := c.Conn.Conn().PgConn()
-	if pc.IsClosed() {
-		select {
-		case <-pc.CleanupDone():
-		case <-time.After(closeTimeout):
-		}
-		return nil
-	}
-	hc, err := pc.Hijack()
-	if err != nil { // busy: cannot happen for a connection database/sql closes
-		return c.Conn.Close()
-	}
-	defer hc.Conn.Close()
-	_ = hc.Conn.SetDeadline(time.Now().Add(closeTimeout))
-	hc.Frontend.Send(&pgproto3.Terminate{})
-	if err := hc.Frontend.Flush(); err != nil {
-		return nil // the connection is gone already
-	}
-	_, _ = io.Copy(io.Discard, hc.Conn) // until EOF: the backend has exited
-	return nil
-}
+func (c *pgConn) Close() error { return terminate(c.Conn.Conn().PgConn()) }
 
 // serverEnded reports whether err says the server ended the connection's
 // backend (an administrator's pg_terminate_backend, a DROP DATABASE …
@@ -188,270 +147,13 @@ func (c *pgConn) IsValid() bool {
 	return !c.broken && !c.Conn.Conn().IsClosed()
 }
 
-// pgTenantConn binds its tenant, with set_config('app.tenant_id', tenant,
-// true), in every transaction it runs: at the start of explicit
-// transactions, and around every statement outside one (BEGIN, bind,
-// statement, COMMIT). The setting is transaction-local, so the connection
-// itself never carries a tenant between transactions.
-type pgTenantConn struct {
-	*pgConn
-	bindSQL  string // set_config for an explicit transaction
-	beginSQL string // BEGIN plus set_config, one round trip
-	inTx     bool   // an explicit transaction is open
-}
-
-// begin starts a statement's own transaction and binds the tenant.
-func (c *pgTenantConn) begin(ctx context.Context) error {
-	if _, err := c.Conn.Conn().Exec(ctx, c.beginSQL); err != nil {
-		if pgconn.SafeToRetry(err) || serverEnded(err) {
-			// Nothing ran: another connection runs the statement.
-			c.broken = true
-			return driver.ErrBadConn
-		}
-		c.end(ctx, false)
-		return err
-	}
-	return nil
-}
-
-// end commits (or rolls back) a statement's own transaction. A failure
-// leaves the connection in an unknown state: it is marked broken so
-// database/sql closes it (the server then rolls back).
-func (c *pgTenantConn) end(ctx context.Context, commit bool) error {
-	stmt := "ROLLBACK"
-	if commit {
-		stmt = "COMMIT"
-	} else {
-		ctx = context.WithoutCancel(ctx)
-	}
-	ctx, cancel := context.WithTimeout(ctx, closeTimeout)
-	defer cancel()
-	tag, err := c.Conn.Conn().Exec(ctx, stmt)
-	if err != nil {
-		c.broken = true
-		return err
-	}
-	if commit && tag.String() == "ROLLBACK" {
-		return errors.New("tenantdb: transaction was rolled back")
-	}
-	return nil
-}
-
-// fail rolls back a statement's own transaction after the statement
-// failed. driver.ErrBadConn (the statement was never sent) is passed on, so
-// that database/sql retries on another connection; this one is discarded
-// and the server rolls back with it.
-func (c *pgTenantConn) fail(ctx context.Context, err error) error {
-	if errors.Is(err, driver.ErrBadConn) {
-		c.broken = true
-		return err
-	}
-	_ = c.end(ctx, false)
-	return err
-}
-
-// ExecContext implements driver.ExecerContext.
-func (c *pgTenantConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
-	if c.inTx {
-		return c.Conn.ExecContext(ctx, query, args)
-	}
-	if err := c.begin(ctx); err != nil {
-		return nil, err
-	}
-	res, err := c.Conn.ExecContext(ctx, query, args)
-	if err != nil {
-		return nil, c.fail(ctx, err)
-	}
-	if err := c.end(ctx, true); err != nil {
-		return nil, err
-	}
-	return res, nil
-}
-
-// QueryContext implements driver.QueryerContext. Outside a transaction the
-// statement's transaction ends when the rows are closed.
-func (c *pgTenantConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
-	if c.inTx {
-		return c.Conn.QueryContext(ctx, query, args)
-	}
-	if err := c.begin(ctx); err != nil {
-		return nil, err
-	}
-	rows, err := c.Conn.QueryContext(ctx, query, args)
-	if err != nil {
-		return nil, c.fail(ctx, err)
-	}
-	return &pgTenantRows{pgRows: pgRows{rows}, conn: c, ctx: ctx}, nil
-}
-
-// Prepare implements driver.Conn.
-func (c *pgTenantConn) Prepare(query string) (driver.Stmt, error) {
-	return c.PrepareContext(context.Background(), query)
-}
-
-// PrepareContext implements driver.ConnPrepareContext; the statement binds
-// the tenant around each execution outside a transaction.
-func (c *pgTenantConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
-	st, err := c.Conn.PrepareContext(ctx, query)
-	if err != nil {
-		return nil, err
-	}
-	return &pgTenantStmt{Stmt: st, conn: c}, nil
-}
-
-// Begin implements driver.Conn.
-func (c *pgTenantConn) Begin() (driver.Tx, error) {
-	return c.BeginTx(context.Background(), driver.TxOptions{})
-}
-
-// BeginTx implements driver.ConnBeginTx: the transaction starts bound to
-// the tenant.
-func (c *pgTenantConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
-	tx, err := c.Conn.BeginTx(ctx, opts)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := c.Conn.Conn().Exec(ctx, c.bindSQL); err != nil {
-		if rerr := tx.Rollback(); rerr != nil {
-			c.broken = true
-		}
-		return nil, err
-	}
-	c.inTx = true
-	return &pgTenantTx{tx: tx, conn: c}, nil
-}
-
-// ResetSession implements driver.SessionResetter.
-func (c *pgTenantConn) ResetSession(ctx context.Context) error {
-	if c.broken || c.inTx {
-		return driver.ErrBadConn
-	}
-	return c.Conn.ResetSession(ctx)
-}
-
-// pgTenantTx ends an explicit transaction.
-type pgTenantTx struct {
-	tx   driver.Tx
-	conn *pgTenantConn
-}
-
-func (t *pgTenantTx) Commit() error {
-	t.conn.inTx = false
-	return t.tx.Commit()
-}
-
-func (t *pgTenantTx) Rollback() error {
-	t.conn.inTx = false
-	return t.tx.Rollback()
-}
-
-// pgTenantStmt runs a prepared statement in its own bound transaction
-// outside an explicit one.
-type pgTenantStmt struct {
-	driver.Stmt
-	conn *pgTenantConn
-}
-
-func (s *pgTenantStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
-	st := s.Stmt.(driver.StmtExecContext)
-	if s.conn.inTx {
-		return st.ExecContext(ctx, args)
-	}
-	if err := s.conn.begin(ctx); err != nil {
-		return nil, err
-	}
-	res, err := st.ExecContext(ctx, args)
-	if err != nil {
-		return nil, s.conn.fail(ctx, err)
-	}
-	if err := s.conn.end(ctx, true); err != nil {
-		return nil, err
-	}
-	return res, nil
-}
-
-func (s *pgTenantStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
-	st := s.Stmt.(driver.StmtQueryContext)
-	if s.conn.inTx {
-		return st.QueryContext(ctx, args)
-	}
-	if err := s.conn.begin(ctx); err != nil {
-		return nil, err
-	}
-	rows, err := st.QueryContext(ctx, args)
-	if err != nil {
-		return nil, s.conn.fail(ctx, err)
-	}
-	return &pgTenantRows{pgRows: pgRows{rows}, conn: s.conn, ctx: ctx}, nil
-}
-
-// Exec implements the legacy driver.Stmt method through ExecContext.
-func (s *pgTenantStmt) Exec(args []driver.Value) (driver.Result, error) {
-	return s.ExecContext(context.Background(), namedValues(args))
-}
-
-// Query implements the legacy driver.Stmt method through QueryContext.
-func (s *pgTenantStmt) Query(args []driver.Value) (driver.Rows, error) {
-	return s.QueryContext(context.Background(), namedValues(args))
-}
-
+// namedValues converts legacy driver.Stmt arguments.
 func namedValues(args []driver.Value) []driver.NamedValue {
 	nv := make([]driver.NamedValue, len(args))
 	for i, v := range args {
 		nv[i] = driver.NamedValue{Ordinal: i + 1, Value: v}
 	}
 	return nv
-}
-
-// pgRows forwards the optional column type interfaces of pgx's rows.
-type pgRows struct{ driver.Rows }
-
-func (r pgRows) ColumnTypeDatabaseTypeName(i int) string {
-	if x, ok := r.Rows.(driver.RowsColumnTypeDatabaseTypeName); ok {
-		return x.ColumnTypeDatabaseTypeName(i)
-	}
-	return ""
-}
-
-func (r pgRows) ColumnTypeLength(i int) (int64, bool) {
-	if x, ok := r.Rows.(driver.RowsColumnTypeLength); ok {
-		return x.ColumnTypeLength(i)
-	}
-	return 0, false
-}
-
-func (r pgRows) ColumnTypePrecisionScale(i int) (int64, int64, bool) {
-	if x, ok := r.Rows.(driver.RowsColumnTypePrecisionScale); ok {
-		return x.ColumnTypePrecisionScale(i)
-	}
-	return 0, 0, false
-}
-
-func (r pgRows) ColumnTypeScanType(i int) reflect.Type {
-	if x, ok := r.Rows.(driver.RowsColumnTypeScanType); ok {
-		return x.ColumnTypeScanType(i)
-	}
-	return reflect.TypeFor[any]()
-}
-
-// pgTenantRows ends the statement's transaction when closed.
-type pgTenantRows struct {
-	pgRows
-	conn   *pgTenantConn
-	ctx    context.Context
-	closed bool
-}
-
-func (r *pgTenantRows) Close() error {
-	if r.closed {
-		return nil
-	}
-	r.closed = true
-	err := r.Rows.Close()
-	if eerr := r.conn.end(r.ctx, err == nil); err == nil {
-		err = eerr
-	}
-	return err
 }
 
 // pgShard is one configured PostgreSQL server: its administrative

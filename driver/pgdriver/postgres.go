@@ -129,10 +129,10 @@ func (b *pgBase) Close() error {
 	return nil
 }
 
-// openPool returns a tenant pool over cfg, without connecting. When tenant
-// is set, every transaction binds it (postgres-rls).
-func (b *pgBase) openPool(cfg *pgx.ConnConfig, tenant string) *sql.DB {
-	db := sql.OpenDB(newPGConnector(cfg, tenant))
+// openPool returns a private tenant pool over cfg (postgres-database),
+// without connecting.
+func (b *pgBase) openPool(cfg *pgx.ConnConfig) *sql.DB {
+	db := sql.OpenDB(newPGConnector(cfg))
 	db.SetMaxOpenConns(b.maxConns)
 	db.SetMaxIdleConns(b.maxConns)
 	if b.idle > 0 {
@@ -349,7 +349,7 @@ func (p *Database) Open(ctx context.Context, name string) (*sql.DB, error) {
 		}
 		cfg := p.shards[i].cfg.Copy()
 		cfg.Database = name
-		db := p.openPool(cfg, "")
+		db := p.openPool(cfg)
 		perr := db.PingContext(ctx)
 		if perr == nil {
 			return db, nil

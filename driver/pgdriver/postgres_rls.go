@@ -11,7 +11,6 @@ import (
 
 	"github.com/gotenancy/tenancy/tenantdb"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/stdlib"
 )
 
 // postgres-rls names.
@@ -25,6 +24,7 @@ const (
 
 	rlsRegistrySchema = "tenancy_rls" // holds the registry of tenants
 	rlsRegistry       = rlsRegistrySchema + ".tenants"
+	rlsRegistered     = rlsRegistrySchema + ".registered" // function: is a tenant registered
 	rlsPolicy         = "tenancy_tenant_isolation"
 	rlsForeignKey     = "tenancy_tenant_fk"
 	rlsLockSetup      = 0x74656e616e6379 // "tenancy": advisory lock of setup and SecureTables
@@ -86,18 +86,22 @@ type RLSConfig struct {
 // write none. BindTenant and InTenantTx do it for pools shared by tenants
 // (OpenShard).
 //
-// Open (the handle the application gets) returns a pool of the tenant's
-// own whose driver binds the tenant in every transaction: right after
-// BEGIN for explicit transactions, and around every statement outside one
-// (BEGIN; set_config; statement; COMMIT). So plain db.QueryContext calls
-// see the tenant's rows, while no connection carries a tenant between
-// transactions; the cost is one extra round trip per explicit transaction
-// and two per statement outside one. What the driver cannot bind: work
-// done through sql.Conn.Raw on the underlying pgx connection. What it
-// cannot prevent: the application choosing another tenant itself, with
-// set_config or SET inside its own transaction (the setting is not a
-// secret; RLS here protects against forgotten WHERE clauses, not against
-// hostile application code).
+// Tenant handles share one pool per shard of at most Budget / shards
+// connections, as AppRole (see Config). Open returns a *sql.DB that holds
+// no connection of its own and binds the tenant in every transaction it
+// runs (app.tenant_id, and search_path to Schema), local to the
+// transaction: in the same round trip as the statement for statements
+// outside a transaction, with BEGIN for explicit ones. So plain
+// db.QueryContext calls see the tenant's rows, while no connection
+// carries a tenant between transactions, which makes the mode safe behind
+// a proxy in transaction pooling mode (behind one without protocol-level
+// prepared statements, PgBouncer before 1.21, add
+// default_query_exec_mode=exec to the shard URL). The binding also checks
+// the tenant's registration: a handle of a dropped tenant fails with
+// tenantdb.ErrUnavailable. What it cannot prevent: the application
+// choosing another tenant itself, with set_config or SET inside its own
+// transaction (the setting is not a secret; RLS here protects against
+// forgotten WHERE clauses, not against hostile application code).
 //
 // Create registers the tenant (a row in tenancy_rls.tenants); Drop deletes
 // its rows from every secured table and then the registration; Wipe
@@ -108,15 +112,6 @@ type RLSConfig struct {
 // matters), and foreign keys are checked without policies, so a row can
 // reference another tenant's row by key.
 //
-// Transaction pooling proxies: safe, since the tenant is bound inside
-// every transaction and nothing relies on session state, provided the
-// proxy supports the extended protocol's prepared statements (PgBouncer
-// 1.21 or later with max_prepared_statements) or the URL selects
-// default_query_exec_mode=simple_protocol; search_path is a startup
-// parameter here too, so either configure the proxy to pass it
-// (PgBouncer: track_extra_parameters, 1.20 or later), or set the app
-// role's search_path with ALTER ROLE ... SET search_path.
-//
 // It is safe for concurrent use.
 type RLS struct {
 	*pgBase
@@ -124,6 +119,8 @@ type RLS struct {
 	appPassword string
 	schema      string
 	shared      []string
+
+	pools []*sharedPool // by shard, as AppRole
 
 	mu    sync.Mutex
 	ready []bool // shard i's setup is done
@@ -186,12 +183,27 @@ func NewRLS(cfg *RLSConfig) (*RLS, error) {
 		shared:      slices.Clone(shared),
 		ready:       make([]bool, len(b.shards)),
 	}
+	if p.pools, err = b.sharedPools(p.appConfig); err != nil {
+		_ = b.Close()
+		return nil, err
+	}
 	names := make([]string, len(b.shards))
 	for i, s := range b.shards {
 		names[i] = s.name
 	}
 	b.set = tenantdb.NewShardSet(names, p.existsOn, p.countOn)
 	return p, nil
+}
+
+// MaxOpenTenants returns how many handles may be open at once: handles
+// hold no connection, so the budget does not bound them.
+func (p *RLS) MaxOpenTenants() int { return sharedMaxOpen }
+
+// Close closes the shared pools (waiting for borrowed connections to come
+// back) and the administrative pools.
+func (p *RLS) Close() error {
+	closeSharedPools(p.pools)
+	return p.pgBase.Close()
 }
 
 // AppRole returns the role tenant handles connect as.
@@ -260,6 +272,14 @@ func (p *RLS) setupShard(ctx context.Context, i int) error {
 	name text PRIMARY KEY CHECK (name ~ '^[a-z][a-z0-9_]{0,62}$'),
 	created_at timestamptz NOT NULL DEFAULT now()
 )`,
+		// The binding of tenant handles checks the registration, and
+		// may only ask about the tenant it binds.
+		`CREATE OR REPLACE FUNCTION ` + rlsRegistered + `(tenant text) RETURNS boolean
+	LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog
+	AS $$ SELECT EXISTS (SELECT 1 FROM ` + rlsRegistry + ` WHERE name = tenant) $$`,
+		"REVOKE ALL ON FUNCTION " + rlsRegistered + "(text) FROM PUBLIC",
+		"GRANT USAGE ON SCHEMA " + rlsRegistrySchema + " TO " + role,
+		"GRANT EXECUTE ON FUNCTION " + rlsRegistered + "(text) TO " + role,
 		"CREATE SCHEMA IF NOT EXISTS " + schema,
 		"GRANT USAGE ON SCHEMA " + schema + " TO " + role,
 	} {
@@ -317,14 +337,19 @@ func (p *RLS) Prepare(ctx context.Context, up func(ctx context.Context, db *sql.
 	return nil
 }
 
-// migrate runs up on an owner pool of shard i.
+// migrate runs up on shard i as the owner, through a handle that binds
+// search_path to Schema in every transaction (so it works behind a
+// transaction pooling proxy too), under a session advisory lock held on a
+// connection of the administrative pool.
 func (p *RLS) migrate(ctx context.Context, i int, up func(ctx context.Context, db *sql.DB) error) (err error) {
-	cfg := p.shards[i].cfg.Copy()
-	cfg.RuntimeParams["search_path"] = pgIdent(p.schema)
-	db := stdlib.OpenDB(*cfg)
+	sp, err := newSharedPool(p.shards[i].cfg.Copy(), p.shards[i].name, 2, p.idle)
+	if err != nil {
+		return err
+	}
+	defer closeSharedPools([]*sharedPool{sp})
+	db := sp.handle(searchPathBinding(p.schema))
 	defer db.Close()
-	db.SetMaxOpenConns(3) // the lock's connection and two for up
-	lock, err := db.Conn(ctx)
+	lock, err := p.shards[i].admin.Conn(ctx)
 	if err != nil {
 		return err
 	}
@@ -637,27 +662,22 @@ func (p *RLS) Exists(ctx context.Context, name string) (bool, error) {
 	return ok, nil
 }
 
-// Open checks that the tenant is registered (tenantdb.ErrNotExist otherwise) and
-// returns a pool of at most MaxConnsPerTenant connections as AppRole to its
-// shard's database, with search_path set to Schema, binding the tenant in
-// every transaction (see RLS), checked with a ping.
+// Open checks that the tenant is registered (tenantdb.ErrNotExist
+// otherwise; trusting what this process knows of its shard) and returns
+// its handle over the shard's shared pool, which binds the tenant in every
+// transaction (see RLS).
 func (p *RLS) Open(ctx context.Context, name string) (*sql.DB, error) {
 	if err := tenantdb.ValidateName(name); err != nil {
 		return nil, err
 	}
-	i, ok, err := p.set.Locate(ctx, name)
+	i, ok, err := p.set.Lookup(ctx, name)
 	if err != nil {
-		return nil, fmt.Errorf("tenantdb: open postgres-rls tenant %q: %w", name, err)
+		return nil, fmt.Errorf("tenantdb: open postgres-rls tenant %q: %w: %w", name, tenantdb.ErrUnavailable, err)
 	}
 	if !ok {
 		return nil, fmt.Errorf("tenantdb: open postgres-rls tenant %q: %w", name, tenantdb.ErrNotExist)
 	}
-	db := p.openPool(p.appConfig(i), name)
-	if err := db.PingContext(ctx); err != nil {
-		_ = db.Close()
-		return nil, fmt.Errorf("tenantdb: open postgres-rls tenant %q on shard %q: %w", name, p.shards[i].name, err)
-	}
-	return db, nil
+	return p.pools[i].handle(rlsBinding(name, p.schema)), nil
 }
 
 // appConfig is shard i's connection settings for AppRole.
@@ -665,15 +685,14 @@ func (p *RLS) appConfig(i int) *pgx.ConnConfig {
 	cfg := p.shards[i].cfg.Copy()
 	cfg.User = p.appRole
 	cfg.Password = p.appPassword
-	cfg.RuntimeParams["search_path"] = pgIdent(p.schema)
 	return cfg
 }
 
-// OpenShard returns a pool of connections as AppRole to the shard's
-// database, bound to no tenant: every query through it sees no tenant rows
-// until a transaction binds one with BindTenant (or InTenantTx). It is for
-// work that goes over many tenants, such as jobs; its connections (at most
-// MaxConnsPerTenant) are outside the budget. The caller closes it.
+// OpenShard returns a handle over the shard's shared pool, as AppRole,
+// bound to no tenant: every query through it sees no tenant rows until a
+// transaction binds one with BindTenant (or InTenantTx). It is for work
+// that goes over many tenants, such as jobs; its connections come from the
+// shard's pool, within the budget. The caller closes it.
 func (p *RLS) OpenShard(ctx context.Context, shard string) (*sql.DB, error) {
 	i, err := p.set.Index(shard)
 	if err != nil {
@@ -682,12 +701,7 @@ func (p *RLS) OpenShard(ctx context.Context, shard string) (*sql.DB, error) {
 	if err := p.setup(ctx, i); err != nil {
 		return nil, fmt.Errorf("tenantdb: open postgres-rls shard %q: %w", shard, err)
 	}
-	db := p.openPool(p.appConfig(i), "")
-	if err := db.PingContext(ctx); err != nil {
-		_ = db.Close()
-		return nil, fmt.Errorf("tenantdb: open postgres-rls shard %q: %w", shard, err)
-	}
-	return db, nil
+	return p.pools[i].handle(rlsBinding("", p.schema)), nil
 }
 
 // Size approximates the bytes of the tenant's rows: the sum of

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/gotenancy/tenancy/tenantdb"
+	"github.com/jackc/pgx/v5"
 )
 
 // schemaMarker is the comment Schema puts on the schemas it makes.
@@ -20,39 +21,34 @@ const schemaMarker = "tenancy tenant schema"
 // is. Tenant schemas carry a comment, which PickShard counts and Wipe
 // checks.
 //
-// Open returns a pool for the tenant whose every connection has
-// search_path set to the tenant's schema, and only to it, as a startup
-// parameter: the server applies it when the connection starts, before any
-// statement runs, and the pool belongs to that tenant alone, so no
-// connection ever carries one tenant's search_path into another tenant's
-// work. Unqualified names resolve in the tenant's schema and CREATE
-// statements create there (public is not on the path: a table left in
-// public is invisible, not shared); objects in pg_catalog stay visible.
-// Extensions must be installed in pg_catalog or referred to
-// schema-qualified.
+// Tenant handles share one pool per shard of at most Budget / shards
+// connections (see Config): Open returns a *sql.DB that holds no
+// connection of its own and binds the tenant in every transaction it runs,
+// with set_config('search_path', '"<schema>"', true), local to the
+// transaction: in the same round trip as the statement for statements
+// outside a transaction, with BEGIN for explicit ones. Unqualified names
+// resolve in the tenant's schema and CREATE statements create there
+// (public is not on the path: a table left in public is invisible, not
+// shared); objects in pg_catalog stay visible. Extensions must be
+// installed in pg_catalog or referred to schema-qualified. A connection
+// carries no tenant between transactions, so the mode is safe behind a
+// proxy in transaction pooling mode (PgBouncer pool_mode=transaction); a
+// SET search_path, RESET ALL or DISCARD ALL of the application lasts at
+// most until its transaction ends, and the next transaction on that
+// connection binds its own tenant again. Behind a proxy without
+// protocol-level prepared statements (PgBouncer before 1.21) add
+// default_query_exec_mode=exec to the shard URL.
 //
 // Isolation is by name resolution, not by privilege: tenant connections
 // use the shard URL's role, which can read every schema, so a statement
-// naming another schema explicitly, or a SET search_path, reaches another
-// tenant. Use postgres-database, or postgres-rls's policies, where that
-// matters.
+// naming another schema explicitly, or a SET search_path inside a
+// transaction, reaches another tenant. Use postgres-database, or
+// postgres-rls's policies, where that matters.
 //
-// Transaction pooling proxies: this mode is NOT safe behind a proxy in
-// transaction pooling mode (PgBouncer pool_mode=transaction and the like).
-// Such a proxy hands one server connection to different clients between
-// transactions and does not replay startup parameters (PgBouncer ignores
-// or rejects search_path in the startup packet unless told to ignore it),
-// so a statement could run with another tenant's search_path, or with the
-// proxy's default (public). Making it safe would need SET LOCAL
-// search_path TO <tenant> as the first statement of every transaction
-// (and every statement outside one wrapped in a transaction), as
-// RLS does for its setting. Session pooling mode, or connecting
-// directly, is safe.
-//
-// The connection budget is as for Database; see Config.
 // It is safe for concurrent use.
 type Schema struct {
 	*pgBase
+	pools []*sharedPool // by shard
 }
 
 var (
@@ -69,7 +65,12 @@ func NewSchema(cfg *Config) (*Schema, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Schema{pgBase: b}
+	pools, err := b.sharedPools(func(i int) *pgx.ConnConfig { return b.shards[i].cfg.Copy() })
+	if err != nil {
+		_ = b.Close()
+		return nil, err
+	}
+	p := &Schema{pgBase: b, pools: pools}
 	names := make([]string, len(b.shards))
 	for i, s := range b.shards {
 		names[i] = s.name
@@ -174,29 +175,34 @@ func (p *Schema) Exists(ctx context.Context, name string) (bool, error) {
 	return ok, nil
 }
 
-// Open checks that the schema exists (tenantdb.ErrNotExist otherwise) and returns a
-// pool of at most MaxConnsPerTenant connections to its shard's database,
-// each started with search_path set to the schema alone, checked with a
-// ping.
+// Open checks that the schema exists (tenantdb.ErrNotExist otherwise;
+// trusting what this process knows of its shard) and returns its handle
+// over the shard's shared pool, which binds search_path to the schema in
+// every transaction. If the schema is dropped later, the handle's
+// statements fail with tenantdb.ErrUnavailable.
 func (p *Schema) Open(ctx context.Context, name string) (*sql.DB, error) {
 	if err := validateSchemaName(name); err != nil {
 		return nil, err
 	}
-	i, ok, err := p.set.Locate(ctx, name)
+	i, ok, err := p.set.Lookup(ctx, name)
 	if err != nil {
-		return nil, fmt.Errorf("tenantdb: open postgres schema %q: %w", name, err)
+		return nil, fmt.Errorf("tenantdb: open postgres schema %q: %w: %w", name, tenantdb.ErrUnavailable, err)
 	}
 	if !ok {
 		return nil, fmt.Errorf("tenantdb: open postgres schema %q: %w", name, tenantdb.ErrNotExist)
 	}
-	cfg := p.shards[i].cfg.Copy()
-	cfg.RuntimeParams["search_path"] = pgIdent(name)
-	db := p.openPool(cfg, "")
-	if err := db.PingContext(ctx); err != nil {
-		_ = db.Close()
-		return nil, fmt.Errorf("tenantdb: open postgres schema %q on shard %q: %w", name, p.shards[i].name, err)
-	}
-	return db, nil
+	return p.pools[i].handle(schemaBinding(name)), nil
+}
+
+// MaxOpenTenants returns how many handles may be open at once: handles
+// hold no connection, so the budget does not bound them.
+func (p *Schema) MaxOpenTenants() int { return sharedMaxOpen }
+
+// Close closes the shared pools (waiting for borrowed connections to come
+// back) and the administrative pools.
+func (p *Schema) Close() error {
+	closeSharedPools(p.pools)
+	return p.pgBase.Close()
 }
 
 // Size reports the bytes of the schema's tables and materialized views
