@@ -987,6 +987,10 @@ func (m *Manager) openFor(ctx context.Context, t *Tenant) (*tenantdb.Handle, err
 	}
 	h, err := m.acquire(ctx, t)
 	if err != nil {
+		if ctx.Err() == nil && !errors.Is(err, ErrDatabaseUnavailable) {
+			// A database that is missing or cannot be opened now.
+			err = fmt.Errorf("%w: %w", ErrDatabaseUnavailable, err)
+		}
 		return nil, fmt.Errorf("open database of tenant %s: %w", t.UUID, err)
 	}
 	return h, nil

@@ -71,7 +71,9 @@ func writeError(w http.ResponseWriter, code int, msg string) {
 // is logged at debug level and answered 503, which nobody is waiting for.
 // A request that ran out of time is still a failure. A cache that could
 // not store a value (its server is down) is answered 503 with
-// Retry-After: the request may succeed later, and nothing was stored.
+// Retry-After: the request may succeed later, and nothing was stored. So
+// is a tenant database that is unavailable (tenancy.ErrDatabaseUnavailable:
+// its server or shard down, its schema missing, the connection lost).
 func fail(w http.ResponseWriter, r *http.Request, err error) {
 	ctx := r.Context()
 	if errors.Is(ctx.Err(), context.Canceled) && errors.Is(err, context.Canceled) {
@@ -83,6 +85,12 @@ func fail(w http.ResponseWriter, r *http.Request, err error) {
 		tenancy.Logger(ctx).WarnContext(ctx, "demo request failed: cache unavailable", "path", r.URL.Path, "err", err)
 		w.Header().Set("Retry-After", "1")
 		writeError(w, http.StatusServiceUnavailable, "the cache is unavailable; nothing was stored, try again later")
+		return
+	}
+	if errors.Is(err, tenancy.ErrDatabaseUnavailable) && ctx.Err() == nil {
+		tenancy.Logger(ctx).ErrorContext(ctx, "demo request failed: tenant database unavailable", "path", r.URL.Path, "err", err)
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusServiceUnavailable, "the tenant's database is unavailable; try again later")
 		return
 	}
 	tenancy.Logger(ctx).ErrorContext(ctx, "demo request failed", "path", r.URL.Path, "err", err)

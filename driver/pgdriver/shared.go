@@ -865,3 +865,54 @@ func terminate(pc *pgconn.PgConn) error {
 	_, _ = io.Copy(io.Discard, hc.Conn) // until EOF: the backend has exited
 	return nil
 }
+
+// Tx runs fn in a transaction on the pgx connection under db, a tenant
+// handle of this package (tenancy.DB(ctx) in a request of a tenant on
+// PostgreSQL), for applications that want pgx's own API (CopyFrom,
+// SendBatch, pgx types): in postgres-schema and postgres-rls the
+// transaction is bound to the handle's tenant like every other
+// transaction of the handle; in postgres-database it runs on the tenant's
+// database. It commits when fn returns nil and rolls back otherwise; fn
+// must not keep tx or its connection.
+func Tx(ctx context.Context, db *sql.DB, fn func(tx pgx.Tx) error) error {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return conn.Raw(func(dc any) error {
+		var pc *pgx.Conn
+		var bind *binding
+		switch c := dc.(type) {
+		case *boundConn:
+			pc, bind = c.conn, c.bind
+		case *pgConn:
+			pc = c.Conn.Conn()
+		default:
+			return fmt.Errorf("tenantdb: pgdriver.Tx: %T is not a connection of a pgdriver tenant handle", dc)
+		}
+		return pgx.BeginFunc(ctx, pc, func(tx pgx.Tx) error {
+			if bind != nil {
+				args := make([]any, len(bind.params))
+				for i, p := range bind.params {
+					args[i] = string(p)
+				}
+				var bound bool
+				rows, err := tx.Query(ctx, bind.sql, args...)
+				if err != nil {
+					return err
+				}
+				for rows.Next() {
+					bound = true
+				}
+				if rows.Close(); rows.Err() != nil {
+					return rows.Err()
+				}
+				if !bound {
+					return fmt.Errorf("tenantdb: %s does not exist: %w", bind.what, tenantdb.ErrUnavailable)
+				}
+			}
+			return fn(tx)
+		})
+	})
+}

@@ -46,7 +46,11 @@ func openEnv(ctx context.Context, o *options, withMigrations bool) (*env, error)
 	if err := os.MkdirAll(string(dir), 0o755); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
-	cfg := &tenancy.Config{ConnConfig: &tenantdb.ConnConfig{MaxOpen: o.maxOpen}, CentralDomains: o.centralDomains}
+	maxOpen := o.maxOpen
+	if !o.maxOpenSet && (o.tenantDB == modePostgresSchema || o.tenantDB == modePostgresRLS) {
+		maxOpen = 0 // the provisioner's MaxOpenTenants: handles hold no connection
+	}
+	cfg := &tenancy.Config{ConnConfig: &tenantdb.ConnConfig{MaxOpen: maxOpen}, CentralDomains: o.centralDomains}
 	var err error
 	if withMigrations {
 		if cfg.Migrations, err = loadMigrations(o); err != nil {

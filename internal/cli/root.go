@@ -42,6 +42,7 @@ type options struct {
 	migrations string
 	seeders    string
 	maxOpen    int
+	maxOpenSet bool // --max-open-databases was given; else the engine's bound applies
 	in         io.Reader
 
 	databaseURL string
@@ -102,6 +103,9 @@ func newRoot(stdin io.Reader) *cobra.Command {
 			if o.maxOpen < 1 {
 				return fmt.Errorf("invalid --max-open-databases %d: must be at least 1", o.maxOpen)
 			}
+			if f := cmd.Flag("max-open-databases"); f != nil {
+				o.maxOpenSet = f.Changed
+			}
 			if o.connBudget < 1 {
 				return fmt.Errorf("invalid --connection-budget %d: must be at least 1", o.connBudget)
 			}
@@ -125,7 +129,7 @@ func newRoot(stdin io.Reader) *cobra.Command {
 	f.StringVarP(&o.output, "output", "o", "table", "output format: table or json")
 	f.StringVar(&o.migrations, "migrations", "", "tenant migrations directory (default <data-dir>/migrations/tenant)")
 	f.StringVar(&o.seeders, "seeders", "", "SQL seeders directory (default <data-dir>/seeders/tenant)")
-	f.IntVar(&o.maxOpen, "max-open-databases", 256, "most tenant databases open at once")
+	f.IntVar(&o.maxOpen, "max-open-databases", 256, "most tenant databases open at once (postgres-schema and postgres-rls: default 16384, their handles hold no connection)")
 	f.StringVar(&o.databaseURL, "database-url", "", "central catalog: postgres://… or mysql://…; empty for SQLite in the data directory (default: env TENANCY_DATABASE_URL)")
 	f.StringVar(&o.tenantDB, "tenant-db", envOr("TENANCY_TENANT_DB", modeSQLite), "tenant databases: "+strings.Join(tenantDBModes, ", ")+" (env TENANCY_TENANT_DB)")
 	f.StringVar(&o.shards, "shards", "", "database servers for tenant databases: name=url,name=url (default: env TENANCY_SHARDS)")
