@@ -35,7 +35,13 @@ type fixture struct {
 
 func newFixture(t testing.TB, tenants int, adjust ...func(*Config)) *fixture {
 	t.Helper()
-	f := newUnstartedFixture(t, tenants, adjust...)
+	return newFixtureOn(t, tenants, &testenv.ManagerConfig{Demo: true}, adjust...)
+}
+
+// newFixtureOn is newFixture with the Manager of mc.
+func newFixtureOn(t testing.TB, tenants int, mc *testenv.ManagerConfig, adjust ...func(*Config)) *fixture {
+	t.Helper()
+	f := newUnstartedFixtureOn(t, tenants, mc, adjust...)
 	if err := f.srv.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -53,9 +59,14 @@ func newFixture(t testing.TB, tenants int, adjust ...func(*Config)) *fixture {
 // background work (for tests of Serve, which starts it).
 func newUnstartedFixture(t testing.TB, tenants int, adjust ...func(*Config)) *fixture {
 	t.Helper()
+	return newUnstartedFixtureOn(t, tenants, &testenv.ManagerConfig{Demo: true}, adjust...)
+}
+
+func newUnstartedFixtureOn(t testing.TB, tenants int, mc *testenv.ManagerConfig, adjust ...func(*Config)) *fixture {
+	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	mgr, st := testenv.NewManager(t, dir, &testenv.ManagerConfig{Demo: true})
+	mgr, st := testenv.NewManager(t, dir, mc)
 	files, err := storage.New(&storage.Config{Dir: filepath.Join(dir, "storage")})
 	if err != nil {
 		t.Fatal(err)
@@ -307,12 +318,18 @@ func TestGateAndCentral(t *testing.T) {
 // that asked, and that status changes apply to the next request.
 func TestLeakSuite(t *testing.T) {
 	t.Parallel()
+	leakSuite(t, newFixture(t, leakTenants), 100_000)
+}
+
+// leakTenants is how many tenants the leak suite's fixture must have.
+const leakTenants = 50
+
+// leakSuite runs the leak suite's traffic, requests in all, on f.
+func leakSuite(t *testing.T, f *fixture, requests int64) {
 	const (
-		tenants  = 50
-		requests = 100_000
-		workers  = 8
+		tenants = leakTenants
+		workers = 8
 	)
-	f := newFixture(t, tenants)
 	ctx := context.Background()
 	var (
 		// Counted before the request is made, so a count read by a
@@ -404,7 +421,7 @@ func TestLeakSuite(t *testing.T) {
 	// the requests, so all ten land in the middle of the traffic.
 	wg.Go(func() {
 		for k := range 10 {
-			progress := int64(k+1) * requests / 11
+			progress := (int64(k) + 1) * requests / 11
 			if !testwait.Poll(testwait.DefaultTimeout, func() bool { return done.Load() >= progress }) {
 				fail("traffic did not reach %d requests before status change %d", progress, k)
 			}
@@ -442,7 +459,11 @@ func TestLeakSuite(t *testing.T) {
 				if err != nil {
 					return err
 				}
-				return db.QueryRowContext(ctx, `SELECT count(*), count(*) FILTER (WHERE body NOT LIKE '%' || ? || '%') FROM notes`, tn.UUID).Scan(&total, &foreign)
+				q := `SELECT count(*), count(*) FILTER (WHERE body NOT LIKE '%' || ? || '%') FROM notes`
+				if tenancy.Dialect(ctx) == "postgres" {
+					q = strings.Replace(q, "?", "$1", 1)
+				}
+				return db.QueryRowContext(ctx, q, tn.UUID).Scan(&total, &foreign)
 			})
 			if err != nil {
 				t.Fatal(err)

@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"context"
+	"database/sql"
 	"log/slog"
 	"path/filepath"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"github.com/gotenancy/tenancy/migrate"
 	"github.com/gotenancy/tenancy/seed"
 	"github.com/gotenancy/tenancy/store/sqlitestore"
+	"github.com/gotenancy/tenancy/tenantdb"
 )
 
 // ManagerConfig chooses what NewManager adds to the bare fixture. The zero
@@ -41,6 +43,10 @@ type ManagerConfig struct {
 	Logger *slog.Logger
 	// CentralDomains are refused as tenant domains (tenancy.Config.CentralDomains).
 	CentralDomains []string
+	// Provisioner, if set, makes the tenant databases instead of SQLite
+	// files; the demo's migrations and seeders are those of its dialect,
+	// and a tenantdb.Preparer is prepared with them as tenancy.New does.
+	Provisioner tenantdb.Provisioner
 }
 
 // NewManager builds a Manager on the data directory dir: a SQLite catalog
@@ -64,9 +70,11 @@ func NewManager(tb testing.TB, dir string, cfg *ManagerConfig) (*tenancy.Manager
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { st.Close() })
-	prov, err := sqlitedriver.NewProvisioner(&sqlitedriver.ProvisionerConfig{Dir: filepath.Join(dir, "tenants")})
-	if err != nil {
-		tb.Fatal(err)
+	var prov tenantdb.Provisioner = cfg.Provisioner
+	if prov == nil {
+		if prov, err = sqlitedriver.NewProvisioner(&sqlitedriver.ProvisionerConfig{Dir: filepath.Join(dir, "tenants")}); err != nil {
+			tb.Fatal(err)
+		}
 	}
 	mc := &tenancy.Config{Store: st, Provisioner: prov, Migrations: cfg.Migrations, Logger: cfg.Logger, CentralDomains: cfg.CentralDomains}
 	if cfg.WrapStore != nil {
@@ -76,17 +84,25 @@ func NewManager(tb testing.TB, dir string, cfg *ManagerConfig) (*tenancy.Manager
 		mc.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.Demo {
-		if mc.Migrations, err = migrate.Load(demo.Migrations("sqlite3"), cfg.ExtraMigrations...); err != nil {
+		if mc.Migrations, err = migrate.Load(demo.Migrations(prov.Dialect()), cfg.ExtraMigrations...); err != nil {
 			tb.Fatal(err)
 		}
 		mc.Seeders = seed.NewRegistry()
-		if err := mc.Seeders.LoadFS(demo.Seeders("sqlite3")); err != nil {
+		if err := mc.Seeders.LoadFS(demo.Seeders(prov.Dialect())); err != nil {
 			tb.Fatal(err)
 		}
 		if cfg.DemoGoSeeders {
 			if err := demo.RegisterSeeders(mc.Seeders); err != nil {
 				tb.Fatal(err)
 			}
+		}
+	}
+	if p, ok := prov.(tenantdb.Preparer); ok && mc.Migrations != nil && mc.Migrations.Len() > 0 {
+		if err := p.Prepare(context.Background(), func(ctx context.Context, db *sql.DB) error {
+			_, err := mc.Migrations.Up(ctx, prov.Dialect(), db)
+			return err
+		}); err != nil {
+			tb.Fatal(err)
 		}
 	}
 	mgr, err := tenancy.NewManager(mc)

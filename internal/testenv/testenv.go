@@ -41,6 +41,11 @@ func PostgresURL(t testing.TB) string { return lookup(t, "TENANCY_TEST_POSTGRES_
 // (a second shard).
 func PostgresURL2(t testing.TB) string { return lookup(t, "TENANCY_TEST_POSTGRES_URL2") }
 
+// PgBouncerURL is the URL of the PgBouncer (pool_mode=transaction) in front
+// of the first PostgreSQL server; its path names the database, and any
+// database of that server is reachable through it.
+func PgBouncerURL(t testing.TB) string { return lookup(t, "TENANCY_TEST_PGBOUNCER_URL") }
+
 // RedisURL is the URL of the Redis server.
 func RedisURL(t testing.TB) string { return lookup(t, "TENANCY_TEST_REDIS_URL") }
 
