@@ -42,14 +42,15 @@ type ConnStats struct {
 	Hits uint64 `json:"hits"`
 	// Misses counts Opens started.
 	Misses uint64 `json:"misses"`
-	// Evictions counts handles closed to make room (LRU) or for being idle.
+	// Evictions counts handles closed to make room (chosen by the eviction
+	// policy described at ConnManager) or for being idle.
 	Evictions uint64 `json:"evictions"`
 	// IdleEvictions counts handles closed for being idle.
 	IdleEvictions uint64 `json:"idle_evictions"`
 }
 
 // ConnManager hands out per-tenant *sql.DB handles under a budget: at most
-// MaxOpen open, least-recently-used eviction when the budget is full, idle
+// MaxOpen open, frequency-aware eviction when the budget is full (below), idle
 // eviction in the background, reference counting so a handle in use is never
 // closed, and one Open at a time per database name (concurrent acquirers of a
 // missing name wait for the one open). It is safe for concurrent use.
@@ -57,6 +58,44 @@ type ConnStats struct {
 // The budget is strict: a handle evicted to make room is closed before the
 // database replacing it is opened, and a slot is given back only once its
 // handle is closed.
+//
+// # Eviction policy
+//
+// When tenants outnumber MaxOpen (in PostgreSQL database mode a budget of 80
+// connections at 2 per tenant leaves 40 handles for 1,000 tenants), which
+// handle is closed decides the hit ratio. Least-recently-used lets every
+// tenant seen once push out a hot one; the manager uses S3-FIFO instead
+// (Yang et al., "FIFO queues are all you need for cache eviction", SOSP
+// 2023), which keeps the tenants that come back and drops the one-off ones
+// quickly:
+//
+//   - Every open handle is in one of two FIFO queues, small (a tenth of
+//     MaxOpen, at least 1) or main (the rest), and has a use count from 0 to
+//     3 that each Acquire hit raises. A hit moves nothing, so the hit path
+//     stays a map lookup and two increments.
+//   - A new handle enters small, unless its key was evicted from small
+//     recently (it is in the ghost queue, which remembers as many keys as
+//     main holds, and no handles): then it enters main.
+//   - To make room, small is evicted from while it holds at least its share,
+//     main otherwise. Small's oldest handle moves to main if it was hit
+//     since it opened, and is closed (its key going to the ghost queue) if
+//     not. Main's oldest handle goes back to main's head with its count
+//     lowered by one if the count is above 0, and is closed if not: a hot
+//     handle survives up to three more rounds of main after its last hit,
+//     and the counts age without a clock.
+//   - A handle in use is never chosen: it goes back to its queue's head, as
+//     if it had just been used. When every handle is in use, Acquire waits
+//     for a Release.
+//
+// A scan of tenants seen once (a fleet job, a crawler) therefore churns only
+// small, and hot tenants in main stay open. Replaying a Zipf (s=1.1) draw
+// over 1,000 tenants into 40 handles, S3-FIFO hits about 63% of the time
+// where LRU hits 53% and keeping the 40 most popular tenants would hit 66%;
+// under a uniform draw every policy hits about MaxOpen/tenants (4%).
+// TestConnManagerHitRatio replays it.
+//
+// Idle eviction is separate: a handle unused for the idle timeout is closed
+// whatever its count.
 type ConnManager struct {
 	opener      Opener
 	maxOpen     int
@@ -64,10 +103,14 @@ type ConnManager struct {
 
 	mu      sync.Mutex
 	entries map[Key]*Handle // open and opening handles
-	lru     list.List       // of *Handle; open handles in entries, most recently used first
-	open    int             // slots taken: open, opening and closing databases
-	inUse   int             // open handles with refs > 0
-	closed  bool
+	// small and main are S3-FIFO's queues of open handles in entries (of
+	// *Handle, newest first); smallMax is small's share of MaxOpen.
+	small, main list.List
+	smallMax    int
+	ghost       ghostQueue // keys recently evicted from small
+	open        int        // slots taken: open, opening and closing databases
+	inUse       int        // open handles with refs > 0
+	closed      bool
 	// tick is the idle clock: the janitor advances it every
 	// idleTimeout/idleTicks, and Release stamps handles with it, so the hit
 	// path never reads the system clock.
@@ -110,7 +153,9 @@ type Handle struct {
 	// Guarded by m.mu.
 	refs     int
 	lastUsed uint64        // m.tick at the last Release
-	elem     *list.Element // in m.lru; nil when not there
+	uses     uint8         // Acquire hits, at most maxUses, lowered by main's rounds
+	queue    *list.List    // &m.small or &m.main; nil when in neither
+	elem     *list.Element // in queue
 	opening  bool          // the Open is in flight; ready is closed when it ends
 	ready    chan struct{}
 	err      error // why the Open failed
@@ -176,11 +221,14 @@ func NewConnManager(o Opener, cfg *ConnConfig) (*ConnManager, error) {
 	if c.IdleTimeout == 0 {
 		c.IdleTimeout = DefaultIdleTimeout
 	}
+	smallMax := max(c.MaxOpen/10, 1)
 	m := &ConnManager{
 		opener:      o,
 		maxOpen:     c.MaxOpen,
 		idleTimeout: c.IdleTimeout,
 		entries:     make(map[Key]*Handle, min(c.MaxOpen, 1024)),
+		smallMax:    smallMax,
+		ghost:       newGhostQueue(max(c.MaxOpen-smallMax, 1)),
 		stop:        make(chan struct{}),
 	}
 	if c.IdleTimeout > 0 {
@@ -218,7 +266,9 @@ func (m *ConnManager) AcquireKey(ctx context.Context, key Key) (*Handle, error) 
 			if h.refs == 1 {
 				m.inUse++
 			}
-			m.lru.MoveToFront(h.elem)
+			if h.uses < maxUses {
+				h.uses++
+			}
 			m.hits++
 			m.mu.Unlock()
 			return h, nil
@@ -246,7 +296,7 @@ func (m *ConnManager) AcquireKey(ctx context.Context, key Key) (*Handle, error) 
 		}
 		var victim *Handle
 		if m.open >= m.maxOpen {
-			victim = m.lruVictimLocked()
+			victim = m.victimLocked()
 			if victim == nil {
 				// Every slot is in use: wait for a Release (or a close).
 				if m.freed == nil {
@@ -319,7 +369,11 @@ func (m *ConnManager) openSlow(ctx context.Context, key Key, victim *Handle) (*H
 	h.refs = 1
 	m.inUse++
 	if !h.detached { // not forgotten while it was being opened
-		h.elem = m.lru.PushFront(h)
+		if m.ghost.take(key) {
+			m.pushLocked(&m.main, h) // evicted from small lately: it came back
+		} else {
+			m.pushLocked(&m.small, h)
+		}
 	}
 	m.mu.Unlock()
 	return h, nil
@@ -337,27 +391,126 @@ func (m *ConnManager) failOpenLocked(h *Handle, err error, retry bool) {
 	m.signalLocked()
 }
 
-// lruVictimLocked returns the least recently used unused open handle, or nil.
-func (m *ConnManager) lruVictimLocked() *Handle {
-	for e := m.lru.Back(); e != nil; e = e.Prev() {
-		if h := e.Value.(*Handle); h.refs == 0 {
+// maxUses caps a handle's use count: a hot handle survives at most
+// maxUses rounds of the main queue without a hit.
+const maxUses = 3
+
+// pushLocked puts h at the head (the newest end) of queue q.
+func (m *ConnManager) pushLocked(q *list.List, h *Handle) {
+	h.queue = q
+	h.elem = q.PushFront(h)
+}
+
+// victimLocked returns an unused open handle to close to make room, chosen
+// by S3-FIFO (see ConnManager), or nil if every open handle is in use. The
+// caller detaches it.
+func (m *ConnManager) victimLocked() *Handle {
+	if m.small.Len() >= m.smallMax || m.main.Len() == 0 {
+		if h := m.evictSmallLocked(); h != nil {
+			return h
+		}
+		return m.evictMainLocked()
+	}
+	if h := m.evictMainLocked(); h != nil {
+		return h
+	}
+	return m.evictSmallLocked()
+}
+
+// evictSmallLocked takes handles from the tail of the small queue until it
+// finds one to close: one hit since it opened moves to main, one in use goes
+// back to small's head, and the first unused one not hit is returned, its
+// key remembered in the ghost queue. It returns nil if small has none.
+func (m *ConnManager) evictSmallLocked() *Handle {
+	for n := m.small.Len(); n > 0; n-- {
+		e := m.small.Back()
+		h := e.Value.(*Handle)
+		switch {
+		case h.uses > 0:
+			m.small.Remove(e)
+			m.pushLocked(&m.main, h)
+		case h.refs > 0:
+			m.small.MoveToFront(e)
+		default:
+			m.ghost.add(h.key)
 			return h
 		}
 	}
 	return nil
 }
 
-// detachLocked removes h from the index and the LRU list; it will be closed
+// evictMainLocked takes handles from the tail of the main queue until it
+// finds one to close: one in use goes back to main's head, an unused one
+// with a use count above 0 too with its count lowered, and the first unused
+// one with a count of 0 is returned. It returns nil if every handle in main
+// is in use. Each round of main lowers every unused count, so (maxUses+1)
+// rounds find one if there is any.
+func (m *ConnManager) evictMainLocked() *Handle {
+	for n := (maxUses + 1) * m.main.Len(); n > 0; n-- {
+		e := m.main.Back()
+		h := e.Value.(*Handle)
+		switch {
+		case h.refs > 0:
+			m.main.MoveToFront(e)
+		case h.uses > 0:
+			h.uses--
+			m.main.MoveToFront(e)
+		default:
+			return h
+		}
+	}
+	return nil
+}
+
+// detachLocked removes h from the index and its queue; it will be closed
 // at its last Release, or now by the caller if unused.
 func (m *ConnManager) detachLocked(h *Handle) {
 	if m.entries[h.key] == h {
 		delete(m.entries, h.key)
 	}
-	if h.elem != nil {
-		m.lru.Remove(h.elem)
-		h.elem = nil
+	if h.queue != nil {
+		h.queue.Remove(h.elem)
+		h.queue, h.elem = nil, nil
 	}
 	h.detached = true
+}
+
+// ghostQueue is S3-FIFO's ghost: the last keys evicted from the small
+// queue, without their handles, in a ring of fixed size. A key added again
+// while an older copy is still in the ring keeps its newer position.
+type ghostQueue struct {
+	ring []Key
+	at   map[Key]uint64 // key -> the add count at which it was added
+	adds uint64
+}
+
+func newGhostQueue(size int) ghostQueue {
+	return ghostQueue{ring: make([]Key, size), at: make(map[Key]uint64, size)}
+}
+
+// add remembers k, forgetting the oldest key if the ring is full.
+func (g *ghostQueue) add(k Key) {
+	size := uint64(len(g.ring))
+	i := g.adds % size
+	if g.adds >= size {
+		// The slot's key was added at g.adds-size; forget it unless it was
+		// added again since or taken.
+		if old := g.ring[i]; g.at[old] == g.adds-size {
+			delete(g.at, old) // a no-op if it is not there
+		}
+	}
+	g.ring[i] = k
+	g.at[k] = g.adds
+	g.adds++
+}
+
+// take reports whether k is remembered and forgets it.
+func (g *ghostQueue) take(k Key) bool {
+	if _, ok := g.at[k]; !ok {
+		return false
+	}
+	delete(g.at, k)
+	return true
 }
 
 // signalLocked wakes the acquirers waiting for a slot.
@@ -415,7 +568,6 @@ func (h *Handle) Release() {
 	m.inUse--
 	h.lastUsed = m.tick
 	if !h.detached {
-		m.lru.MoveToFront(h.elem)
 		m.signalLocked()
 		m.mu.Unlock()
 		return
@@ -543,23 +695,20 @@ func (m *ConnManager) evictIdle() {
 	m.mu.Lock()
 	m.tick++
 	var hs []*Handle
-	// An unused handle was moved to the front of the list when it was last
-	// released, which is when lastUsed was set, so the unused handles are in
-	// lastUsed order: walking from the least recent end can stop at the
-	// first one that has not been idle long enough. Handles in use are
-	// skipped.
-	for e := m.lru.Back(); e != nil; {
-		prev := e.Prev()
-		if h := e.Value.(*Handle); h.refs == 0 {
-			if m.tick-h.lastUsed <= idleTicks {
-				break
+	// The queues are in the order of the eviction policy, not of lastUsed,
+	// so every open handle is looked at: at most MaxOpen, once per tick.
+	// Handles in use are skipped.
+	for _, q := range []*list.List{&m.small, &m.main} {
+		for e := q.Front(); e != nil; {
+			next := e.Next()
+			if h := e.Value.(*Handle); h.refs == 0 && m.tick-h.lastUsed > idleTicks {
+				m.detachLocked(h)
+				m.evictions++
+				m.idleEvictions++
+				hs = append(hs, h)
 			}
-			m.detachLocked(h)
-			m.evictions++
-			m.idleEvictions++
-			hs = append(hs, h)
+			e = next
 		}
-		e = prev
 	}
 	m.mu.Unlock()
 	for _, h := range hs {

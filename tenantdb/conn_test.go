@@ -116,68 +116,6 @@ func TestConnManagerBudgetConcurrent(t *testing.T) {
 	}
 }
 
-func TestConnManagerLRUOrder(t *testing.T) {
-	t.Parallel()
-	o := newCountingOpener(t)
-	createAll(t, o.p, []string{"a", "b", "c", "d"})
-	m := newManager(t, o, &ConnConfig{MaxOpen: 3, IdleTimeout: -1})
-	touch := func(name string) { acquire(t, m, name).Release() }
-
-	touch("a")
-	touch("b")
-	touch("c")
-	touch("a") // b is now the least recently used
-	if n := o.opens.Load(); n != 3 {
-		t.Fatalf("%d opens, want 3", n)
-	}
-	touch("d") // evicts b
-	if s := m.Stats(); s.Evictions != 1 || s.Open != 3 {
-		t.Fatalf("after d: %+v, want 1 eviction and 3 open", s)
-	}
-	touch("a")
-	touch("c")
-	touch("d")
-	if n := o.opens.Load(); n != 4 {
-		t.Fatalf("a, c and d were not kept: %d opens, want 4", n)
-	}
-	touch("b") // reopened, evicting a (least recently used now)
-	if n := o.opens.Load(); n != 5 {
-		t.Fatalf("%d opens, want 5", n)
-	}
-	touch("c")
-	touch("d")
-	if n := o.opens.Load(); n != 5 {
-		t.Fatalf("c or d evicted instead of a: %d opens, want 5", n)
-	}
-	touch("a")
-	if n := o.opens.Load(); n != 6 {
-		t.Fatalf("a not evicted: %d opens, want 6", n)
-	}
-	if got := o.maxLive.Load(); got > 3 {
-		t.Errorf("%d databases open at once, budget 3", got)
-	}
-	s := m.Stats()
-	if s.Hits != 6 || s.Misses != 6 || s.Evictions != 3 {
-		t.Errorf("stats = %+v, want 6 hits, 6 misses, 3 evictions", s)
-	}
-}
-
-// A release makes a handle the most recently used, too.
-func TestConnManagerLRUByRelease(t *testing.T) {
-	t.Parallel()
-	o := newCountingOpener(t)
-	createAll(t, o.p, []string{"a", "b", "c"})
-	m := newManager(t, o, &ConnConfig{MaxOpen: 2, IdleTimeout: -1})
-	ha := acquire(t, m, "a")
-	acquire(t, m, "b").Release()
-	ha.Release()                 // a used after b
-	acquire(t, m, "c").Release() // evicts b
-	acquire(t, m, "a").Release()
-	if n := o.opens.Load(); n != 3 {
-		t.Errorf("%d opens, want 3 (a kept)", n)
-	}
-}
-
 // A handle in use is never closed, however many evictions happen around it.
 func TestConnManagerInUseNeverClosed(t *testing.T) {
 	t.Parallel()
