@@ -92,7 +92,8 @@ type ConnStats struct {
 // over 1,000 tenants into 40 handles, S3-FIFO hits about 63% of the time
 // where LRU hits 53% and keeping the 40 most popular tenants would hit 66%;
 // under a uniform draw every policy hits about MaxOpen/tenants (4%).
-// TestConnManagerHitRatio replays it.
+// TestConnManagerHitRatio replays it; BenchmarkConnManagerZipf and
+// BenchmarkConnManagerUniform measure it against real opens.
 //
 // Idle eviction is separate: a handle unused for the idle timeout is closed
 // whatever its count.
