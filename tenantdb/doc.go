@@ -11,8 +11,8 @@
 //
 // The connection manager, [ConnManager], hands out reference-counted
 // per-tenant *sql.DB handles under a budget: at most MaxOpen tenant databases
-// open at once, the least recently used idle one closed when the budget is
-// full, idle handles closed in the background, a handle in use never closed,
+// open at once, an idle one closed when the budget is full (chosen by
+// S3-FIFO, which keeps hot tenants open), idle handles closed in the background, a handle in use never closed,
 // and at most one Open in flight per database name. Together with a
 // provisioner's per-database pool size (for example
 // sqlitedriver.ProvisionerConfig.MaxOpenConns) the budget bounds the total number of

@@ -185,7 +185,7 @@ FROM pg_stat_activity WHERE starts_with(datname, $1)`, prefix+"_").Scan(&clients
 		t.Errorf("at most %d tenant connections seen: the test did not load the budget (%d)", maxSeen, budget)
 	}
 	if st.Evictions == 0 {
-		t.Errorf("no LRU evictions with %d tenants over %d slots", tenants, p.MaxOpenTenants())
+		t.Errorf("no evictions with %d tenants over %d slots", tenants, p.MaxOpenTenants())
 	}
 	if after != 0 {
 		t.Errorf("%d tenant connections left on the server after ConnManager.Close", after)

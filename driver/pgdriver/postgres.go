@@ -23,10 +23,14 @@ const (
 // Schema, and RLS through RLSConfig). Zero values
 // mean the defaults.
 //
+// Schema and RLS share one pool per shard among all tenants, of at most
+// Budget / len(Shards) connections; MaxConnsPerTenant does not apply to
+// them. What follows is postgres-database's budget.
+//
 // The connection budget works with a tenantdb.ConnManager: set its
 // tenantdb.ConnConfig.MaxOpen to the provisioner's MaxOpenTenants(), which is
 // Budget / MaxConnsPerTenant. The manager never has more than that many
-// tenant pools open (closing least recently used idle ones to make room,
+// tenant pools open (closing idle ones to make room, cold tenants first,
 // never one in use) and each pool holds at most MaxConnsPerTenant
 // connections, so the tenant connections of the process never exceed
 // Budget, however many tenants there are. The count holds on the server
