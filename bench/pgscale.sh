@@ -18,7 +18,8 @@
 # pg_stat_activity every 50 ms by one psql session (which is excluded):
 # client backends of the tenant database(s), and of all databases (the
 # catalog and River's jobs included). Creating the tenants is timed (the
-# 10,000-tenant schema case is the issue's creation figure).
+# 10,000-tenant schema case is the issue's creation figure); then VACUUM
+# ANALYZE and a CHECKPOINT settle the server before anything is measured.
 #
 # Environment (defaults in brackets); every list is space-separated:
 #   MODES          [postgres-schema postgres-rls postgres-database]
@@ -227,6 +228,14 @@ for mode in $MODES; do
 		secs=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}')
 		made=$(grep -c '^created ' "$work/create.log" || true)
 		echo "# $mode: created $made of $n tenants (with data) in $secs s$([ "$made" = "$n" ] || echo ", the others kept from an earlier run")" | tee -a "$RESULTS"
+		# Let the server settle before measuring: creating thousands of
+		# schemas leaves autovacuum and checkpoint work that would land on
+		# whichever server is measured first.
+		log "settling: VACUUM ANALYZE, CHECKPOINT"
+		for db in "$cat" ${data:+"$data"}; do
+			psqlq "$(db_url "$SERVER" "$db")" -c 'VACUUM ANALYZE'
+		done
+		psqlq "$SERVER" -c 'CHECKPOINT'
 
 		for dist in $DISTS; do
 			rm -f "$work"/rps-*
