@@ -222,6 +222,9 @@ type prepared struct {
 	m       map[string]*pgconn.StatementDescription
 	stale   []string        // names to deallocate before the next prepare
 	scripts map[string]bool // statements that are several: run as scripts
+	// binds holds the bindings' statements, prepared once per server
+	// connection and never evicted (there are at most three texts).
+	binds map[string]*pgconn.StatementDescription
 }
 
 // forget drops query's statement, to be deallocated before the next prepare.
@@ -237,7 +240,7 @@ func (c *boundConn) prepared() *prepared {
 	if p, ok := data[preparedKey].(*prepared); ok {
 		return p
 	}
-	p := &prepared{m: map[string]*pgconn.StatementDescription{}, scripts: map[string]bool{}}
+	p := &prepared{m: map[string]*pgconn.StatementDescription{}, scripts: map[string]bool{}, binds: map[string]*pgconn.StatementDescription{}}
 	data[preparedKey] = p
 	return p
 }
@@ -314,9 +317,13 @@ func (c *boundConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.
 	if err != nil {
 		return nil, err
 	}
+	bind, err := c.bindStatement(ctx)
+	if err != nil {
+		return nil, c.classify(ctx, err, true)
+	}
 	p := c.conn.PgConn().StartPipeline(ctx)
 	p.SendQueryParams(begin, nil, nil, nil, nil)
-	p.SendQueryParams(c.bind.sql, c.bind.params, c.bind.oids, nil, nil)
+	c.sendBinding(p, bind)
 	err = p.Sync()
 	if err == nil {
 		err = readResult(p)
@@ -381,6 +388,36 @@ func readResult(p *pgconn.Pipeline) error {
 	}
 	_, err = rr.Close()
 	return err
+}
+
+// bindStatement returns the binding's statement prepared on this server
+// connection (preparing it on first use, one round trip per connection),
+// or nil when statements are not prepared (exec modes, for poolers): then
+// the binding is sent as an unnamed statement each time.
+func (c *boundConn) bindStatement(ctx context.Context) (*pgconn.StatementDescription, error) {
+	if !c.pool.named {
+		return nil, nil
+	}
+	ps := c.prepared()
+	if sd := ps.binds[c.bind.sql]; sd != nil {
+		return sd, nil
+	}
+	sd, err := c.conn.PgConn().Prepare(ctx, "tenancy_bind_"+strings.TrimPrefix(statementName(c.bind.sql), "tenancy_"), c.bind.sql, c.bind.oids)
+	if err != nil {
+		return nil, err
+	}
+	ps.binds[c.bind.sql] = sd
+	return sd, nil
+}
+
+// sendBinding queues the binding on p: the prepared statement bind when
+// there is one, else the binding's text.
+func (c *boundConn) sendBinding(p *pgconn.Pipeline, bind *pgconn.StatementDescription) {
+	if bind != nil {
+		p.SendQueryStatement(bind, c.bind.params, nil, nil)
+		return
+	}
+	p.SendQueryParams(c.bind.sql, c.bind.params, c.bind.oids, nil, nil)
 }
 
 // readBinding reads the binding's result: no row means the tenant's schema
@@ -513,9 +550,16 @@ func (c *boundConn) send(ctx context.Context, query string, vals []any, autocomm
 	} else if err := c.eqb.Build(c.conn.TypeMap(), nil, vals); err != nil {
 		return nil, err
 	}
+	var bind *pgconn.StatementDescription
+	if autocommit {
+		var err error
+		if bind, err = c.bindStatement(ctx); err != nil {
+			return nil, err
+		}
+	}
 	p := c.conn.PgConn().StartPipeline(ctx)
 	if autocommit {
-		p.SendQueryParams(c.bind.sql, c.bind.params, c.bind.oids, nil, nil)
+		c.sendBinding(p, bind)
 	}
 	if sd != nil {
 		p.SendQueryStatement(sd, c.eqb.ParamValues, c.eqb.ParamFormats, resultFormats)
@@ -555,11 +599,18 @@ func (c *boundConn) prepare(ctx context.Context, query string, autocommit bool) 
 			break
 		}
 	}
+	var bind *pgconn.StatementDescription
+	if autocommit {
+		var err error
+		if bind, err = c.bindStatement(ctx); err != nil {
+			return nil, err
+		}
+	}
 	stale := ps.stale
 	ps.stale = nil
 	p := c.conn.PgConn().StartPipeline(ctx)
 	if autocommit {
-		p.SendQueryParams(c.bind.sql, c.bind.params, c.bind.oids, nil, nil)
+		c.sendBinding(p, bind)
 	}
 	for _, name := range stale {
 		p.SendDeallocate(name)
