@@ -59,3 +59,16 @@ type Lister interface {
 type Preparer interface {
 	Prepare(ctx context.Context, up func(ctx context.Context, db *sql.DB) error) error
 }
+
+// Snapshotter is a Provisioner whose databases are single files that can
+// be copied in their native form (SQLite): the backups of its tenants hold
+// that file rather than a logical copy of the rows.
+type Snapshotter interface {
+	// Snapshot writes a consistent copy of the live database to path (a
+	// new file), while it keeps serving.
+	Snapshot(ctx context.Context, name, path string) error
+	// CreateFrom makes the database name from a snapshot file, which it
+	// checks first; ErrExists if the database is there already. On any
+	// error nothing of name is left.
+	CreateFrom(ctx context.Context, name, path string) error
+}

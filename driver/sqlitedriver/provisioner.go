@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/url"
 	"os"
@@ -444,3 +445,95 @@ func (s *Provisioner) List(ctx context.Context) ([]string, error) {
 }
 
 var _ tenantdb.Lister = (*Provisioner)(nil)
+
+var _ tenantdb.Snapshotter = (*Provisioner)(nil)
+
+// Snapshot writes a consistent copy of the database to path with VACUUM
+// INTO, which reads one snapshot while writers go on (WAL), and leaves a
+// compact file in rollback-journal mode.
+func (s *Provisioner) Snapshot(ctx context.Context, name, path string) error {
+	db, err := s.Open(ctx, name)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(ctx, `VACUUM INTO ?`, path); err != nil {
+		_ = os.Remove(path)
+		return fmt.Errorf("tenantdb: snapshot sqlite database %q: %w", name, err)
+	}
+	return nil
+}
+
+// CreateFrom makes the database name from the snapshot at path: it copies
+// the file under a temporary name, checks it (PRAGMA integrity_check) and
+// switches it to WAL, then links it in place exclusively, so that an
+// existing database is never clobbered (tenantdb.ErrExists) and a failure
+// leaves nothing.
+func (s *Provisioner) CreateFrom(ctx context.Context, name, path string) (err error) {
+	if err := tenantdb.ValidateName(name); err != nil {
+		return err
+	}
+	if ok, err := s.Exists(ctx, name); err != nil {
+		return err
+	} else if ok {
+		return fmt.Errorf("tenantdb: create sqlite database %q: %w", name, tenantdb.ErrExists)
+	}
+	src, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("tenantdb: create sqlite database %q from a snapshot: %w", name, err)
+	}
+	defer src.Close()
+	tmp, err := os.CreateTemp(s.dir, ".restore-*"+sqliteExt)
+	if err != nil {
+		return fmt.Errorf("tenantdb: create sqlite database %q from a snapshot: %w", name, err)
+	}
+	tmpPath := tmp.Name()
+	defer func() { err = errors.Join(err, removeSQLiteFiles(tmpPath)) }()
+	_, err = io.Copy(tmp, src)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = checkSnapshot(ctx, s.dsnPrefix+filepath.Base(tmpPath)+s.dsnQuery)
+	}
+	if err == nil {
+		// Link fails when name exists: an existing database is never
+		// replaced, even by a concurrent create.
+		if err = os.Link(tmpPath, s.Path(name)); errors.Is(err, fs.ErrExist) {
+			err = tenantdb.ErrExists
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("tenantdb: create sqlite database %q from a snapshot: %w", name, err)
+	}
+	return nil
+}
+
+// checkSnapshot opens the copied snapshot at dsn, checks its integrity and
+// switches it to WAL, as Create leaves a new database.
+func checkSnapshot(ctx context.Context, dsn string) error {
+	db, err := sql.Open(sqliteDriver, dsn)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	var result string
+	if err := db.QueryRowContext(ctx, `PRAGMA integrity_check`).Scan(&result); err != nil {
+		return fmt.Errorf("not a sqlite database: %w", err)
+	}
+	if result != "ok" {
+		return fmt.Errorf("integrity check: %s", result)
+	}
+	var mode string
+	if err := db.QueryRowContext(ctx, `PRAGMA journal_mode = WAL`).Scan(&mode); err != nil {
+		return err
+	}
+	if !strings.EqualFold(mode, "wal") {
+		return fmt.Errorf("journal_mode is %q, want wal", mode)
+	}
+	return nil
+}

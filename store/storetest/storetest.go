@@ -49,6 +49,7 @@ func Run(t *testing.T, newStore func(t *testing.T, now func() time.Time) model.S
 		{"RecordOperations", testRecordOperations},
 		{"OperationRuns", testOperationRuns},
 		{"NullJSON", testNullJSON},
+		{"Backups", testBackups},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
