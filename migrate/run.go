@@ -109,6 +109,34 @@ func (s *Set) Up(ctx context.Context, dialect string, db *sql.DB) (Result, error
 	return res, nil
 }
 
+// UpTo is Up stopping at version: migrations newer than it are left
+// pending (a restore recreates the schema a backup was taken at).
+func (s *Set) UpTo(ctx context.Context, dialect string, db *sql.DB, version int64) (Result, error) {
+	d, err := check(dialect, db)
+	if err != nil {
+		return Result{}, err
+	}
+	if s.Len() == 0 || version <= 0 {
+		return Result{}, nil
+	}
+	p, err := s.provider(d, db)
+	if err != nil {
+		return Result{}, err
+	}
+	from, err := p.GetDBVersion(ctx)
+	if err != nil {
+		return Result{}, fmt.Errorf("migrate up: read version: %w", err)
+	}
+	res := Result{From: from, To: from}
+	applied, err := p.UpTo(ctx, version)
+	res.Applied = len(applied)
+	res.To = afterVersion(ctx, p, from)
+	if err != nil {
+		return res, fmt.Errorf("migrate up to %d: %w", version, err)
+	}
+	return res, nil
+}
+
 // Down rolls back the last steps applied migrations of db, most recent
 // first, each in its own transaction. steps must be at least 1; asking for
 // more steps than there are applied migrations stops at version 0. A

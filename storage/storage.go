@@ -52,6 +52,9 @@ func (s *Storage) path(tenant string) (string, error) {
 	return filepath.Join(s.dir, tenant), nil
 }
 
+// Path returns the tenant's directory (which may not exist yet).
+func (s *Storage) Path(tenant string) (string, error) { return s.path(tenant) }
+
 // Root opens the tenant's root, creating its directory (0o755) if needed.
 // The caller closes it.
 func (s *Storage) Root(tenant string) (*os.Root, error) {
