@@ -160,6 +160,7 @@ func newRoot(stdin io.Reader) *cobra.Command {
 		newAuditCmd(o),
 		newAdminCmd(o),
 		newHealthCmd(o), newStatsCmd(o), newMonitorCmd(o), newReportCmd(o),
+		newBackupCmd(o), newBackupListCmd(o), newRestoreCmd(o),
 	)
 	return root
 }
