@@ -272,6 +272,12 @@ for mode in $MODES; do
 				bouncer_reset "$data"
 			fi
 		done
+		# Leave the servers as they were: thousands of leftover databases
+		# would skew later runs and the tests' shard placement.
+		if [ -z "$KEEP_DATA" ]; then
+			[ -z "$data" ] || bouncer_reset "$data"
+			drop_bench "$cat" "$data"
+		fi
 	done
 done
 if grep -qiE 'level=(ERROR|WARN)' "$work/serve.log" 2>/dev/null; then
