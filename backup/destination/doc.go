@@ -2,7 +2,7 @@
 // this machine (file:///abs/dir) or a bucket of any S3-compatible store
 // (s3://bucket?endpoint=…&region=…), both reached through gocloud.dev/blob.
 //
-// [Open] parses the URL and checks it without touching the store, so a
+// [Open] parses the URL and checks it without contacting the store, so a
 // mistyped URL fails at once with a [*URLError] that names it (without its
 // credentials). [Destination.Put] stores an object atomically: a reader
 // sees the whole object or none, and a Put that fails (the source reader

@@ -1,5 +1,6 @@
 // Package testenv gives tests the external servers that scripts/test starts
-// (two PostgreSQL servers, Redis, MariaDB) and the Chromium it installs, through the environment
+// (two PostgreSQL servers, Redis, MariaDB, an S3-compatible server) and the
+// Chromium it installs, through the environment
 // variables that `scripts/services start` prints. When
 // TENANCY_TEST_REQUIRE_SERVICES is set (as scripts/test does), a missing
 // server fails the test; otherwise the test is skipped with a message.
@@ -51,6 +52,24 @@ func RedisURL(t testing.TB) string { return lookup(t, "TENANCY_TEST_REDIS_URL") 
 
 // MySQLDSN is the go-sql-driver/mysql DSN of the MariaDB server (no database selected).
 func MySQLDSN(t testing.TB) string { return lookup(t, "TENANCY_TEST_MYSQL_URL") }
+
+// S3URL is the s3:// URL of the test bucket on the S3-compatible server,
+// in the form backup/destination opens, with the server's credentials
+// (TENANCY_TEST_S3_ACCESS_KEY_ID, TENANCY_TEST_S3_SECRET_ACCESS_KEY) as
+// its user information. The bucket is shared: a test keeps to keys under a
+// prefix of its own (Name).
+func S3URL(t testing.TB) string {
+	t.Helper()
+	raw := lookup(t, "TENANCY_TEST_S3_URL")
+	id := lookup(t, "TENANCY_TEST_S3_ACCESS_KEY_ID")
+	secret := lookup(t, "TENANCY_TEST_S3_SECRET_ACCESS_KEY")
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "s3" {
+		t.Fatalf("TENANCY_TEST_S3_URL=%q is not an s3:// URL", raw)
+	}
+	u.User = url.UserPassword(id, secret)
+	return u.String()
+}
 
 // Chromium is the path of the Chromium binary for browser tests.
 func Chromium(t testing.TB) string { return lookup(t, "TENANCY_TEST_CHROMIUM") }
@@ -127,7 +146,7 @@ func NewMySQLDatabase(t testing.TB) string {
 // Describe is for failure messages: which servers the environment names.
 func Describe() string {
 	var parts []string
-	for _, v := range []string{"TENANCY_TEST_POSTGRES_URL", "TENANCY_TEST_POSTGRES_URL2", "TENANCY_TEST_REDIS_URL", "TENANCY_TEST_MYSQL_URL"} {
+	for _, v := range []string{"TENANCY_TEST_POSTGRES_URL", "TENANCY_TEST_POSTGRES_URL2", "TENANCY_TEST_REDIS_URL", "TENANCY_TEST_MYSQL_URL", "TENANCY_TEST_S3_URL"} {
 		parts = append(parts, fmt.Sprintf("%s=%q", v, os.Getenv(v)))
 	}
 	return strings.Join(parts, " ")

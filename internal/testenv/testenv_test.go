@@ -27,4 +27,5 @@ func TestServers(t *testing.T) {
 		t.Fatal(err)
 	}
 	RedisURL(t)
+	S3URL(t)
 }
