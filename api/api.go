@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/gotenancy/tenancy"
+	"github.com/gotenancy/tenancy/backups"
 	"github.com/gotenancy/tenancy/cache"
 	"github.com/gotenancy/tenancy/controlplane"
 	jsonenv "github.com/gotenancy/tenancy/internal/envelope"
@@ -45,6 +46,9 @@ type Config struct {
 	Metrics *tenancy.RequestMetrics
 	// Storage holds tenant files, for storage usage figures.
 	Storage *storage.Storage
+	// Backups backs tenants up and restores them; without it the backup
+	// endpoints answer 503.
+	Backups *backups.Service
 	// Jobs is the background job client, for job figures.
 	Jobs *jobs.Client
 	// DataDir is the data directory whose disk use /tenancy/resources

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/gotenancy/tenancy"
+	"github.com/gotenancy/tenancy/backup/destination"
+	"github.com/gotenancy/tenancy/backups"
 	"github.com/gotenancy/tenancy/cache"
 	"github.com/gotenancy/tenancy/controlplane"
 	"github.com/gotenancy/tenancy/internal/testclock"
@@ -86,6 +88,16 @@ func newFixture(tb testing.TB, fo fixtureOptions) *fixture {
 		}
 		tb.Cleanup(func() { res.Close() })
 		cfg.Resolver = res
+	}
+	if cfg.Backups, err = backups.New(backups.Config{
+		Manager: mgr,
+		Open: func(ctx context.Context, url string) (backups.Destination, error) {
+			return destination.Open(ctx, url)
+		},
+		Destination: "file://" + filepath.Join(dir, "backups"),
+		Files:       files.Path, Engine: "sqlite", Mode: "sqlite",
+	}); err != nil {
+		tb.Fatal(err)
 	}
 	if fo.config != nil {
 		fo.config(cfg)

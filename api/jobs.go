@@ -60,6 +60,8 @@ type job struct {
 	startedAt  time.Time
 	finishedAt time.Time
 	summary    *jobSummary
+	// result is what a one-step job made (a backup record).
+	result any
 }
 
 type jobProgress struct {
@@ -96,12 +98,13 @@ type jobView struct {
 	StartedAt  time.Time   `json:"started_at"`
 	FinishedAt *time.Time  `json:"finished_at"`
 	Summary    *jobSummary `json:"summary"`
+	Result     any         `json:"result,omitempty"`
 }
 
 func (j *job) view() jobView {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	v := jobView{ID: j.id, Operation: j.operation, State: j.state, Progress: j.progress, StartedAt: j.startedAt, Summary: j.summary}
+	v := jobView{ID: j.id, Operation: j.operation, State: j.state, Progress: j.progress, StartedAt: j.startedAt, Summary: j.summary, Result: j.result}
 	if !j.finishedAt.IsZero() {
 		t := j.finishedAt
 		v.FinishedAt = &t

@@ -89,6 +89,13 @@ func (a *API) routeTable() []Route {
 			Description: "Runs one seeder (class) or every seeder. An unknown seeder is 422; a seeder that fails (for example on tables not migrated yet) is 409 with the outcome in data."},
 		{Method: post, Path: "/tenancy/tenants/{uuid}/reset", Scope: write, tags: []string{"Tenant database"}, Summary: "Reset a tenant database", body: resetBody{}, reqBody: true, handle: a.resetTenant,
 			Description: "Drops every table and migrates again. confirm must be true (422 otherwise)."},
+		{Method: post, Path: "/tenancy/tenants/{uuid}/backup", Scope: write, tags: []string{"Backups"}, Summary: "Back up a tenant", body: backupBody{}, status: http.StatusAccepted, handle: a.backupTenant,
+			Description: "Starts a backup of the tenant's database and files and answers 202 with data {job_id, status_url}; GET /tenancy/jobs/{id} shows the backup record as result when it is done. 503 when the server has no backups configured."},
+		{Method: get, Path: "/tenancy/tenants/{uuid}/backups", Scope: read, tags: []string{"Backups"}, Summary: "List a tenant's backups", handle: a.listBackups,
+			Description: "The tenant's backups from the catalog, newest first: id, state, destination, size, sha256, migration version."},
+		{Method: post, Path: "/tenancy/tenants/{uuid}/restore", Scope: admin, tags: []string{"Backups"}, Summary: "Restore a tenant from a backup", body: restoreBody{}, reqBody: true, handle: a.restoreTenant,
+			Description: "Replaces the tenant's database and files with those of the backup (checked whole first; restored into a new database swapped in under the tenant's lock). " +
+				"confirm must be true. An unknown backup is 404; a corrupt one, another tenant's, another engine's or a newer migration version's is 422; a destination that is down 503. Nothing changes on failure."},
 		{Method: get, Path: "/tenancy/tenants/{uuid}/resources", Scope: read, tags: []string{"System"}, Summary: "A tenant's resource use", handle: a.tenantResources,
 			Description: "Its database's size, tables and migration version, its storage on disk and its request metrics, as measured now."},
 

@@ -56,6 +56,10 @@ type Config struct {
 	TempDir string
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
+	// Unavailable reports whether a destination's error means it is down
+	// (nil: none does); such errors are wrapped in
+	// ErrDestinationUnavailable.
+	Unavailable func(error) bool
 }
 
 // Service runs backups and restores.
@@ -146,7 +150,7 @@ func (s *Service) Backup(ctx context.Context, t *tenancy.Tenant, opts Options) (
 			rec.State, rec.Error = model.BackupFailed, oneLine(err)
 			_ = s.ds.SaveBackup(context.WithoutCancel(ctx), rec)
 		}
-		return nil, err
+		return nil, s.classify(err)
 	}
 	return rec, nil
 }
@@ -214,6 +218,10 @@ type RestoreOptions struct {
 	Identities []age.Identity
 }
 
+// ErrDestinationUnavailable marks a destination that is down (Config's
+// Unavailable says which errors are); callers answer 503.
+var ErrDestinationUnavailable = errors.New("the backup destination is unavailable")
+
 // ErrUnknownBackup is a backup id the catalog does not know.
 var ErrUnknownBackup = errors.New("unknown backup")
 
@@ -231,7 +239,7 @@ func (s *Service) Restore(ctx context.Context, t *tenancy.Tenant, ref string, op
 	defer os.RemoveAll(tmp)
 	m, err := s.fetch(ctx, t, ref, filepath.Join(tmp, "archive"), opts)
 	if err != nil {
-		return nil, err
+		return nil, s.classify(err)
 	}
 	var out *tenancy.Tenant
 	err = s.ops.Locked(ctx, t, "restore", func(ctx context.Context, t *tenancy.Tenant) error {
@@ -383,6 +391,14 @@ func (s *Service) Delete(ctx context.Context, b *model.Backup) error {
 		return err
 	}
 	return s.ds.DeleteBackup(ctx, b.ID)
+}
+
+// classify wraps the errors of a destination that is down.
+func (s *Service) classify(err error) error {
+	if s.cfg.Unavailable != nil && s.cfg.Unavailable(err) {
+		return fmt.Errorf("%w: %w", ErrDestinationUnavailable, err)
+	}
+	return err
 }
 
 // parseRecipients parses age recipients.

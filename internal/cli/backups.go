@@ -40,6 +40,7 @@ func backupService(ctx context.Context, o *options, e *env) (*backups.Service, e
 		Files:       e.storage.Path,
 		Engine:      engine,
 		Mode:        o.tenantDB,
+		Unavailable: func(err error) bool { return errors.Is(err, destination.ErrUnavailable) },
 	})
 }
 

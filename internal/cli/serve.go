@@ -130,6 +130,9 @@ func newServeCmd(o *options) *cobra.Command {
 			if pg, ok := e.store.(*pgstore.Store); ok {
 				cfg.JobsPool = pg.Pool()
 			}
+			if cfg.Backups, err = backupService(ctx, o, e); err != nil {
+				return err
+			}
 			if o.redisURL != "" {
 				rc, err := rediscache.New(ctx, &rediscache.Config{URL: o.redisURL, Logger: logger})
 				if err != nil {

@@ -23,6 +23,7 @@ import (
 	"github.com/gotenancy/tenancy/admin"
 	"github.com/gotenancy/tenancy/alert"
 	"github.com/gotenancy/tenancy/api"
+	"github.com/gotenancy/tenancy/backups"
 	"github.com/gotenancy/tenancy/cache"
 	"github.com/gotenancy/tenancy/controlplane"
 	"github.com/gotenancy/tenancy/demo"
@@ -36,6 +37,9 @@ import (
 type Config struct {
 	// Manager is the service layer; required.
 	Manager *tenancy.Manager
+	// Backups backs tenants up and restores them for the API; nil leaves
+	// the backup endpoints answering 503.
+	Backups *backups.Service
 	// ControlPlane holds API keys, admin users and the audit log; required.
 	ControlPlane *controlplane.ControlPlane
 	// Storage holds tenant files; required.
@@ -178,7 +182,7 @@ func New(ctx context.Context, cfg *Config) (*Server, error) {
 		return nil, err
 	}
 	s.api, err = api.New(&api.Config{
-		Manager: mgr, ControlPlane: cfg.ControlPlane, Cache: s.cache, Resolver: s.resolver, Metrics: s.metrics, Storage: cfg.Storage, Jobs: s.jobs,
+		Manager: mgr, ControlPlane: cfg.ControlPlane, Cache: s.cache, Resolver: s.resolver, Metrics: s.metrics, Storage: cfg.Storage, Jobs: s.jobs, Backups: cfg.Backups,
 		DataDir: cfg.DataDir, StartedAt: time.Now(), Logger: s.log,
 		EnvAPIKey: cfg.EnvAPIKey, EnvBearerToken: cfg.EnvBearerToken, RateLimit: cfg.RateLimit,
 	})
