@@ -143,6 +143,7 @@ func (d DataOps) ReplaceDatabase(ctx context.Context, t *Tenant, action string, 
 		if err := m.store.UpdateTenant(ctx, &on); err != nil {
 			return nil, err
 		}
+		m.emit(ctx, Event{Kind: EventUpdated, Tenant: &on})
 	}
 	undo := func(cause error) (*Tenant, error) {
 		dctx := context.WithoutCancel(ctx)
@@ -151,7 +152,9 @@ func (d DataOps) ReplaceDatabase(ctx context.Context, t *Tenant, action string, 
 			back, gerr := m.store.TenantByUUID(dctx, t.UUID)
 			if gerr == nil {
 				back.Maintenance, back.MaintenanceMessage = false, before.MaintenanceMessage
-				gerr = m.store.UpdateTenant(dctx, back)
+				if gerr = m.store.UpdateTenant(dctx, back); gerr == nil {
+					m.emit(dctx, Event{Kind: EventUpdated, Tenant: back})
+				}
 			}
 			err = errors.Join(err, gerr)
 		}
@@ -178,6 +181,9 @@ func (d DataOps) ReplaceDatabase(ctx context.Context, t *Tenant, action string, 
 	if err := m.prov.Drop(context.WithoutCancel(ctx), before.DatabaseName); err != nil {
 		m.log.Warn("drop the replaced database", slog.String("database", before.DatabaseName), slog.Any("err", err))
 	}
+	// This node's resolver and handles follow at once; other nodes when
+	// the change reaches them.
+	m.emit(ctx, Event{Kind: EventUpdated, Tenant: after})
 	m.audit(ctx, action, &before, after, nil)
 	return after, nil
 }
