@@ -2,6 +2,7 @@ package tenancy
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -186,4 +187,34 @@ func (d DataOps) ReplaceDatabase(ctx context.Context, t *Tenant, action string, 
 	m.emit(ctx, Event{Kind: EventUpdated, Tenant: after})
 	m.audit(ctx, action, &before, after, nil)
 	return after, nil
+}
+
+// Dialect is goose's name of the tenant databases' engine.
+func (d DataOps) Dialect() string { return d.m.prov.Dialect() }
+
+// TenantColumn is the column of shared tables that holds the tenant
+// (postgres-rls), which copies of a tenant's rows leave out; "" for the
+// engines whose tenants have databases of their own.
+func (d DataOps) TenantColumn() string {
+	if rs, ok := d.m.prov.(tenantdb.RowScoped); ok {
+		return rs.TenantColumn()
+	}
+	return ""
+}
+
+// DB runs fn with the database handle of tenant t (bound to it, as
+// tenancy.DB gives the application).
+func (d DataOps) DB(ctx context.Context, t *Tenant, fn func(ctx context.Context, db *sql.DB) error) error {
+	h, err := d.m.acquire(ctx, t)
+	if err != nil {
+		return fmt.Errorf("open database %s: %w", t.DatabaseName, err)
+	}
+	defer h.Release()
+	return fn(ctx, h.DB())
+}
+
+// OpenNew opens the database name (not yet any tenant's, as made by the
+// fill of ReplaceDatabase); the caller closes it.
+func (d DataOps) OpenNew(ctx context.Context, name string) (*sql.DB, error) {
+	return d.m.prov.Open(ctx, name)
 }

@@ -24,7 +24,6 @@ import (
 	"github.com/gotenancy/tenancy"
 	"github.com/gotenancy/tenancy/backup"
 	"github.com/gotenancy/tenancy/model"
-	"github.com/gotenancy/tenancy/tenantdb"
 )
 
 // Destination is where archives are kept (package backup/destination
@@ -56,6 +55,11 @@ type Config struct {
 	TempDir string
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
+	// ExportDir keeps the export files the API makes, one directory per
+	// tenant ("": none), which an erase deletes.
+	ExportDir string
+	// Audit records erasures (nil: not recorded).
+	Audit model.AuditRecorder
 	// Unavailable reports whether a destination's error means it is down
 	// (nil: none does); such errors are wrapped in
 	// ErrDestinationUnavailable.
@@ -163,18 +167,14 @@ func (s *Service) write(ctx context.Context, t *tenancy.Tenant, rec *model.Backu
 		return 0, "", err
 	}
 	defer os.RemoveAll(tmp)
-	snap, ok := s.ops.Provisioner().(tenantdb.Snapshotter)
-	if !ok {
-		return 0, "", fmt.Errorf("backups of %s tenants are not available yet", s.cfg.Mode)
-	}
-	dbFile := filepath.Join(tmp, "tenant.sqlite")
-	if err := snap.Snapshot(ctx, t.DatabaseName, dbFile); err != nil {
+	parts, err := s.snapshot(ctx, t, tmp)
+	if err != nil {
 		return 0, "", err
 	}
 	pr, pw := io.Pipe()
 	h := sha256.New()
 	go func() {
-		pw.CloseWithError(s.archive(t, rec, dbFile, io.MultiWriter(pw, h), wopts))
+		pw.CloseWithError(s.archive(t, rec, parts, io.MultiWriter(pw, h), wopts))
 	}()
 	size, err := dest.Put(ctx, rec.Key, pr)
 	pr.CloseWithError(errors.New("backup: the destination stopped reading"))
@@ -184,15 +184,18 @@ func (s *Service) write(ctx context.Context, t *tenancy.Tenant, rec *model.Backu
 	return size, hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// archive writes the archive of t's snapshot dbFile and files to w.
-func (s *Service) archive(t *tenancy.Tenant, rec *model.Backup, dbFile string, w io.Writer, wopts backup.WriterOptions) error {
+// archive writes the archive of t's database parts (archive name → file)
+// and files to w.
+func (s *Service) archive(t *tenancy.Tenant, rec *model.Backup, parts []part, w io.Writer, wopts backup.WriterOptions) error {
 	aw, err := backup.NewWriter(w, backup.Header{ID: rec.ID, TenantUUID: t.UUID, Engine: rec.Engine, Mode: rec.Mode,
 		MigrationVersion: rec.MigrationVersion, CreatedAt: rec.CreatedAt}, wopts)
 	if err != nil {
 		return err
 	}
-	if err := aw.AddFile(backup.DatabaseDir+"tenant.sqlite", dbFile); err != nil {
-		return err
+	for _, p := range parts {
+		if err := aw.AddFile(p.name, p.file); err != nil {
+			return err
+		}
 	}
 	if s.cfg.Files != nil {
 		dir, err := s.cfg.Files(t.UUID)
@@ -216,6 +219,8 @@ func (s *Service) List(ctx context.Context, t *tenancy.Tenant) ([]*model.Backup,
 type RestoreOptions struct {
 	// Identities decrypt an encrypted backup.
 	Identities []age.Identity
+	// into: the backup is of another tenant (RestoreInto).
+	into bool
 }
 
 // ErrDestinationUnavailable marks a destination that is down (Config's
@@ -243,27 +248,36 @@ func (s *Service) Restore(ctx context.Context, t *tenancy.Tenant, ref string, op
 	}
 	var out *tenancy.Tenant
 	err = s.ops.Locked(ctx, t, "restore", func(ctx context.Context, t *tenancy.Tenant) error {
-		snap, ok := s.ops.Provisioner().(tenantdb.Snapshotter)
-		if !ok {
-			return fmt.Errorf("restores of %s tenants are not available yet", s.cfg.Mode)
-		}
-		dbFile := filepath.Join(tmp, "archive", "database", "tenant.sqlite")
-		after, err := s.ops.ReplaceDatabase(ctx, t, "tenant.restore", func(ctx context.Context, name string) error {
-			if err := snap.CreateFrom(ctx, name, dbFile); err != nil {
-				return err
-			}
-			return s.ops.CheckNew(ctx, name, m.MigrationVersion)
-		})
-		if err != nil {
-			return err
-		}
-		if err := s.restoreFiles(t.UUID, filepath.Join(tmp, "archive", "files")); err != nil {
-			return fmt.Errorf("the database was restored, its files were not: %w", err)
-		}
-		out = after
-		return nil
+		out, err = s.apply(ctx, t, filepath.Join(tmp, "archive"), m)
+		return err
 	})
 	return out, err
+}
+
+// restoreLocked is Restore for a caller that holds t's lock.
+func (s *Service) restoreLocked(ctx context.Context, t *tenancy.Tenant, ref string, opts RestoreOptions) (*tenancy.Tenant, error) {
+	tmp, err := os.MkdirTemp(s.cfg.TempDir, "tenancy-restore-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	m, err := s.fetch(ctx, t, ref, filepath.Join(tmp, "archive"), opts)
+	if err != nil {
+		return nil, s.classify(err)
+	}
+	return s.apply(ctx, t, filepath.Join(tmp, "archive"), m)
+}
+
+// apply restores the archive extracted into dir onto t (under its lock).
+func (s *Service) apply(ctx context.Context, t *tenancy.Tenant, dir string, m *backup.Manifest) (*tenancy.Tenant, error) {
+	after, err := s.restoreDatabase(ctx, t, filepath.Join(dir, "database"), m.MigrationVersion)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.restoreFiles(t.UUID, filepath.Join(dir, "files")); err != nil {
+		return nil, fmt.Errorf("the database was restored, its files were not: %w", err)
+	}
+	return after, nil
 }
 
 // fetch reads and checks the archive of ref into dir.
@@ -272,7 +286,7 @@ func (s *Service) fetch(ctx context.Context, t *tenancy.Tenant, ref, dir string,
 	var want string
 	var sum hash.Hash
 	if rec, err := s.ds.BackupByID(ctx, ref); err == nil {
-		if rec.TenantUUID != t.UUID {
+		if rec.TenantUUID != t.UUID && !opts.into {
 			return nil, &ValidationError{Field: "backup", Reason: fmt.Sprintf("backup %s is of tenant %s, not of %s", ref, rec.TenantUUID, t.UUID)}
 		}
 		if rec.State != model.BackupComplete {
@@ -306,7 +320,7 @@ func (s *Service) fetch(ctx context.Context, t *tenancy.Tenant, ref, dir string,
 		switch {
 		case h.Engine != s.cfg.Engine || h.Mode != s.cfg.Mode:
 			return &ValidationError{Field: "backup", Reason: fmt.Sprintf("a backup of a %s tenant cannot be restored into a %s tenant", h.Mode, s.cfg.Mode)}
-		case h.TenantUUID != t.UUID:
+		case h.TenantUUID != t.UUID && !opts.into:
 			return &ValidationError{Field: "backup", Reason: fmt.Sprintf("the backup is of tenant %s, not of %s", h.TenantUUID, t.UUID)}
 		case h.MigrationVersion > latest:
 			return &ValidationError{Field: "backup", Reason: fmt.Sprintf("the backup is at migration version %d, newer than this installation's %d", h.MigrationVersion, latest)}
@@ -324,8 +338,8 @@ func (s *Service) fetch(ctx context.Context, t *tenancy.Tenant, ref, dir string,
 			return nil, fmt.Errorf("%w: checksum %s, the catalog recorded %s", backup.ErrCorrupt, got, want)
 		}
 	}
-	if _, err := os.Stat(filepath.Join(dir, "database", "tenant.sqlite")); err != nil {
-		return nil, fmt.Errorf("%w: the archive holds no database", backup.ErrCorrupt)
+	if err := s.checkDatabase(filepath.Join(dir, "database")); err != nil {
+		return nil, err
 	}
 	return m, nil
 }

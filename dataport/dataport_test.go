@@ -113,7 +113,7 @@ func importInto(t *testing.T, file string, db *sql.DB) error {
 	}
 	defer tx.Rollback()
 	for _, tb := range a.Tables {
-		if _, err := a.LoadTable(context.Background(), tx, "sqlite3", tb); err != nil {
+		if _, err := a.LoadTable(context.Background(), tx, "sqlite3", tb, true); err != nil {
 			return err
 		}
 	}

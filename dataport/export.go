@@ -363,19 +363,21 @@ func (a *Archive) Verify() error {
 }
 
 // LoadTable inserts the rows of an exported table into the table of the
-// same name in db (see Load).
-func (a *Archive) LoadTable(ctx context.Context, db Execer, dialect string, t TableInfo) (int64, error) {
+// same name in db (see Load and the package LoadTable).
+func (a *Archive) LoadTable(ctx context.Context, db Execer, dialect string, t TableInfo, resetSequences bool) (int64, error) {
 	r, err := a.parts[t.File].Open()
 	if err != nil {
 		return 0, err
 	}
 	defer r.Close()
-	return LoadTable(ctx, db, dialect, a.Format, t, r)
+	return LoadTable(ctx, db, dialect, a.Format, t, r, resetSequences)
 }
 
 // LoadTable inserts the rows of table t, read from r in format, into the
-// table of the same name in db.
-func LoadTable(ctx context.Context, db Execer, dialect, format string, t TableInfo, r io.Reader) (int64, error) {
+// table of the same name in db, and with resetSequences moves the
+// table's sequences past the rows loaded (not for tables whose sequences
+// other tenants share).
+func LoadTable(ctx context.Context, db Execer, dialect, format string, t TableInfo, r io.Reader, resetSequences bool) (int64, error) {
 	tr, err := newTableReader(format, t, r)
 	if err != nil {
 		return 0, err
@@ -390,6 +392,9 @@ func LoadTable(ctx context.Context, db Execer, dialect, format string, t TableIn
 	}
 	if n != t.Rows {
 		return n, fmt.Errorf("%w: table %s holds %d rows, the manifest says %d", ErrNotExport, t.Name, n, t.Rows)
+	}
+	if !resetSequences {
+		return n, nil
 	}
 	return n, ResetSequences(ctx, db, dialect, t.Name)
 }

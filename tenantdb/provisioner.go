@@ -72,3 +72,11 @@ type Snapshotter interface {
 	// error nothing of name is left.
 	CreateFrom(ctx context.Context, name, path string) error
 }
+
+// RowScoped is a Provisioner whose tenants share tables (row-level
+// security): every secured table has a column holding the tenant, which
+// the binding fills and the policies check. Copies of a tenant's rows
+// leave that column out.
+type RowScoped interface {
+	TenantColumn() string
+}

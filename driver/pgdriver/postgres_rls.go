@@ -128,6 +128,7 @@ type RLS struct {
 
 var (
 	_ tenantdb.Provisioner = (*RLS)(nil)
+	_ tenantdb.RowScoped   = (*RLS)(nil)
 	_ tenantdb.Sharded     = (*RLS)(nil)
 	_ tenantdb.Budgeted    = (*RLS)(nil)
 )
@@ -742,6 +743,10 @@ func (p *RLS) Size(ctx context.Context, name string) (size int64, err error) {
 	}
 	return size, nil
 }
+
+// TenantColumn implements tenantdb.RowScoped: the column of every
+// secured table that holds the tenant.
+func (p *RLS) TenantColumn() string { return RLSTenantColumn }
 
 // Wipe deletes the rows of the tenant db is bound to (a handle from Open)
 // from every secured table, in one transaction, leaving the shared tables
