@@ -13,6 +13,7 @@ import (
 	"filippo.io/age"
 	"github.com/spf13/cobra"
 
+	"github.com/gotenancy/tenancy"
 	"github.com/gotenancy/tenancy/backup/destination"
 	"github.com/gotenancy/tenancy/backups"
 	"github.com/gotenancy/tenancy/model"
@@ -31,6 +32,7 @@ func backupService(ctx context.Context, o *options, e *env) (*backups.Service, e
 		def = "file://" + filepath.ToSlash(dir)
 	}
 	engine, _, _ := strings.Cut(o.tenantDB, "-")
+	audit, _ := e.store.(model.AuditRecorder)
 	return backups.New(backups.Config{
 		Manager: e.mgr,
 		Open: func(ctx context.Context, url string) (backups.Destination, error) {
@@ -41,6 +43,8 @@ func backupService(ctx context.Context, o *options, e *env) (*backups.Service, e
 		Engine:      engine,
 		Mode:        o.tenantDB,
 		Unavailable: func(err error) bool { return errors.Is(err, destination.ErrUnavailable) },
+		ExportDir:   filepath.Join(o.dataDir, "exports"),
+		Audit:       audit,
 	})
 }
 
@@ -116,10 +120,12 @@ func newRestoreCmd(o *options) *cobra.Command {
 	var (
 		force    bool
 		identity string
+		into     string
+		name     string
 	)
 	cmd := &cobra.Command{
 		Use:   "restore TENANT BACKUP",
-		Short: "Restore a tenant from a backup (an id from backup-list, or an archive file)",
+		Short: "Restore a tenant from a backup (an id from backup-list, or an archive file), or with --into make a new tenant from it",
 		Args:  cobra.ExactArgs(2),
 		RunE: withEnv(o, true, func(ctx context.Context, cmd *cobra.Command, e *env, args []string) error {
 			t, err := e.mgr.Get(ctx, args[0])
@@ -137,6 +143,23 @@ func newRestoreCmd(o *options) *cobra.Command {
 				if err != nil {
 					return fmt.Errorf("--identity %s: %w", identity, err)
 				}
+			}
+			if into != "" {
+				svc, err := backupService(ctx, o, e)
+				if err != nil {
+					return err
+				}
+				if name == "" {
+					name = t.Name + " (restored)"
+				}
+				nt, err := svc.RestoreInto(ctx, tenancy.CreateRequest{Name: name, Domain: into}, args[1], backups.RestoreOptions{Identities: ids})
+				if err != nil {
+					return err
+				}
+				return printNewTenant(cmd, o, "Restored "+args[1]+" into", nt)
+			}
+			if name != "" {
+				return errors.New("--name goes with --into")
 			}
 			if !force {
 				if !o.interactive() {
@@ -166,6 +189,8 @@ func newRestoreCmd(o *options) *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&force, "force", false, "do not ask for confirmation")
 	cmd.Flags().StringVar(&identity, "identity", "", "age identity file that decrypts an encrypted backup")
+	cmd.Flags().StringVar(&into, "into", "", "make a new tenant with this domain from the backup instead of replacing TENANT's data")
+	cmd.Flags().StringVar(&name, "name", "", "with --into: the new tenant's name (default \"<TENANT's name> (restored)\")")
 	return cmd
 }
 

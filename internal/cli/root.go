@@ -160,7 +160,8 @@ func newRoot(stdin io.Reader) *cobra.Command {
 		newAuditCmd(o),
 		newAdminCmd(o),
 		newHealthCmd(o), newStatsCmd(o), newMonitorCmd(o), newReportCmd(o),
-		newBackupCmd(o), newBackupListCmd(o), newRestoreCmd(o),
+		newBackupCmd(o), newBackupListCmd(o), newRestoreCmd(o), newBackupAllCmd(o), newBackupScheduledCmd(o),
+		newExportCmd(o), newImportCmd(o), newEraseCmd(o), newCloneCmd(o),
 	)
 	return root
 }
