@@ -233,6 +233,7 @@ type Route struct {
 	body    any      // a value of the request body type, for the schema
 	query   []param  // the query parameters
 	reqBody bool     // the body is documented as required
+	form    []param  // the fields of a multipart/form-data body (typ "file" for a file)
 	tags    []string // OpenAPI tags
 }
 

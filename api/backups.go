@@ -81,6 +81,9 @@ func (a *API) listBackups(w http.ResponseWriter, r *http.Request) error {
 
 // restoreTenant serves POST /tenancy/tenants/{uuid}/restore.
 func (a *API) restoreTenant(w http.ResponseWriter, r *http.Request) error {
+	if isMultipart(r) {
+		return a.restoreUpload(w, r)
+	}
 	var b restoreBody
 	if err := decodeBody(w, r, &b); err != nil {
 		return err

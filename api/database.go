@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/gotenancy/tenancy"
+	"github.com/gotenancy/tenancy/backups"
+	"github.com/gotenancy/tenancy/model"
 )
 
 // referenceMigrationPath is the migration path the reference's clients
@@ -39,8 +41,8 @@ type seedBody struct {
 type resetBody struct {
 	Confirm     bool   `json:"confirm" api:"required" doc:"Must be true: every table of the tenant database is dropped."`
 	Seed        bool   `json:"seed" doc:"Run every seeder after migrating again."`
-	Backup      bool   `json:"backup" doc:"Not available through the API; true is refused."`
-	RestoreFrom string `json:"restore_from" doc:"Not available through the API; a value is refused."`
+	Backup      bool   `json:"backup" doc:"Back the tenant up first (compressed, to the server's destination); the reset does not run when the backup fails."`
+	RestoreFrom string `json:"restore_from" doc:"A backup id of the tenant: restore it instead of migrating from nothing."`
 }
 
 // tenantByPath loads the tenant of the {uuid} path value.
@@ -159,18 +161,46 @@ func (a *API) resetTenant(w http.ResponseWriter, r *http.Request) error {
 	if !b.Confirm {
 		errs.add("confirm", "must be true: resetting drops every table of the tenant database")
 	}
-	if b.Backup {
-		errs.add("backup", "backups are not available through the API; reset without backup=true")
+	from := strings.TrimSpace(b.RestoreFrom)
+	if from != "" && (strings.ContainsAny(from, `/\`) || strings.Contains(from, "..")) {
+		errs.add("restore_from", "is not a backup id")
 	}
-	if strings.TrimSpace(b.RestoreFrom) != "" {
-		errs.add("restore_from", "restoring from a backup is not available through the API")
+	if from != "" && b.Seed {
+		errs.add("seed", "does not go with restore_from: the backup's data is restored")
 	}
 	if err := errs.err(); err != nil {
 		return err
 	}
+	if (b.Backup || from != "") && a.cfg.Backups == nil {
+		return errNoBackups
+	}
 	t, err := a.tenantByPath(r)
 	if err != nil {
 		return err
+	}
+	ctx := r.Context()
+	if from != "" {
+		// An unknown backup is refused before a backup is taken.
+		list, err := a.cfg.Backups.List(ctx, t)
+		if err != nil {
+			return err
+		}
+		if !slices.ContainsFunc(list, func(b *model.Backup) bool { return b.ID == from }) {
+			return &apiError{Status: http.StatusNotFound, Message: "Unknown backup of this tenant: " + from + "."}
+		}
+	}
+	var taken any
+	if b.Backup {
+		if taken, err = a.backupFirst(ctx, t); err != nil {
+			return err
+		}
+	}
+	if from != "" {
+		after, err := a.cfg.Backups.Restore(ctx, t, from, backups.RestoreOptions{})
+		if err != nil {
+			return backupError(err)
+		}
+		return a.ok(w, map[string]any{"tenant": after, "restored_from": from, "backup": taken}, "Tenant database reset from backup "+from)
 	}
 	return a.runMigrate(w, r, t, tenancy.MigrateOptions{Fresh: true, Seed: b.Seed}, 0, "Tenant database reset")
 }

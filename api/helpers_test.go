@@ -96,6 +96,7 @@ func newFixture(tb testing.TB, fo fixtureOptions) *fixture {
 		},
 		Destination: "file://" + filepath.Join(dir, "backups"),
 		Files:       files.Path, Engine: "sqlite", Mode: "sqlite",
+		ExportDir: filepath.Join(dir, "exports"),
 	}); err != nil {
 		tb.Fatal(err)
 	}

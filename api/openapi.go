@@ -141,11 +141,23 @@ func operation(rt *Route) map[string]any {
 	if len(params) > 0 {
 		op["parameters"] = params
 	}
+	content := map[string]any{}
 	if rt.body != nil {
-		op["requestBody"] = map[string]any{
-			"required": rt.reqBody,
-			"content":  map[string]any{"application/json": map[string]any{"schema": schemaOf(reflect.TypeOf(rt.body))}},
+		content["application/json"] = map[string]any{"schema": schemaOf(reflect.TypeOf(rt.body))}
+	}
+	if len(rt.form) > 0 {
+		props := map[string]any{}
+		for _, f := range rt.form {
+			p := map[string]any{"type": "string", "description": f.desc}
+			if f.typ == "file" {
+				p["format"] = "binary"
+			}
+			props[f.name] = p
 		}
+		content["multipart/form-data"] = map[string]any{"schema": map[string]any{"type": "object", "properties": props, "required": []string{rt.form[0].name}}}
+	}
+	if len(content) > 0 {
+		op["requestBody"] = map[string]any{"required": rt.reqBody || len(rt.form) > 0, "content": content}
 	}
 	ref := func(name string) map[string]any {
 		return map[string]any{"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/" + name}}}
@@ -165,10 +177,10 @@ func operation(rt *Route) map[string]any {
 	if strings.Contains(rt.Path, "{") {
 		errs = append(errs, http.StatusNotFound)
 	}
-	if len(rt.query) > 0 || rt.body != nil {
+	if len(rt.query) > 0 || rt.body != nil || len(rt.form) > 0 {
 		errs = append(errs, http.StatusUnprocessableEntity)
 	}
-	if rt.body != nil {
+	if rt.body != nil || len(rt.form) > 0 {
 		errs = append(errs, http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType)
 	}
 	switch rt.Method + " " + rt.Path {

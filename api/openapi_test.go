@@ -98,6 +98,10 @@ func TestEveryDocumentedRouteAnswers(t *testing.T) {
 	tn := f.tenant("A", "a.example.test", true)
 	job := f.do(req{method: "POST", path: "/tenancy/migrate-all"}).expect(t, http.StatusAccepted).data(t)["job_id"].(string)
 	f.waitJob("/tenancy/jobs/" + job)
+	// An export job that fails, whose status answers JSON (a finished one
+	// answers its zip).
+	export := f.do(req{method: "POST", path: "/tenancy/tenants/" + tn.UUID + "/export", body: `{"tables": ["nope"]}`}).expect(t, http.StatusAccepted).data(t)["job_id"].(string)
+	f.waitJob("/tenancy/jobs/" + export)
 
 	var doc struct {
 		Paths map[string]map[string]any `json:"paths"`
@@ -125,7 +129,11 @@ func TestEveryDocumentedRouteAnswers(t *testing.T) {
 	slices.SortStableFunc(ops, func(a, b op) int { return rank(a) - rank(b) })
 	for _, o := range ops {
 		method := strings.ToUpper(o.method)
-		p := strings.NewReplacer("{uuid}", tn.UUID, "{domainId}", fmt.Sprint(tn.Domains[0].ID), "{id}", job).Replace(o.path)
+		id := job
+		if strings.Contains(o.path, "/export/") {
+			id = export
+		}
+		p := strings.NewReplacer("{uuid}", tn.UUID, "{domainId}", fmt.Sprint(tn.Domains[0].ID), "{id}", id).Replace(o.path)
 		body := ""
 		if method == "POST" || method == "PUT" {
 			body = "{}"

@@ -48,6 +48,9 @@ func (a *API) routeTable() []Route {
 			Summary: strings.ToUpper(verb[:1]) + verb[1:] + " a tenant (status " + string(st) + ")", body: reasonBody{}, handle: a.statusAction(st),
 			Description: "Sets the status to " + string(st) + ". The body is optional. Answers data {tenant, previous_status, notify}."}
 	}
+	importForm := []param{{name: "import_file", typ: "file", desc: "An export zip (tenancy export, or POST …/export)."},
+		{name: "name", typ: "string", desc: "The new tenant's name (default the exported tenant's)."},
+		{name: "domain", typ: "string", desc: "The new tenant's domain (default the exported tenant's)."}}
 	routes := []Route{
 		{Method: get, Path: "/tenancy/tenants", Scope: read, Summary: "List tenants", query: listQuery, handle: a.listTenants,
 			Description: "One page of tenants with their domains; data is the array, meta is {current_page, per_page, total, last_page}. Invalid parameters are 422."},
@@ -63,7 +66,7 @@ func (a *API) routeTable() []Route {
 		{Method: del, Path: "/tenancy/tenants/{uuid}", Scope: write, Summary: "Delete a tenant", handle: a.deleteTenant,
 			query: []param{
 				{name: "force", typ: "boolean", desc: "Needed to delete an active tenant; without it an active tenant is refused with 409. Tenants in other statuses are deleted without it."},
-				{name: "backup", typ: "boolean", desc: "Not available through the API: true is refused with 422."},
+				{name: "backup", typ: "boolean", desc: "Back the tenant up first (compressed, to the server's destination); the backup record is in meta.backup. When the backup fails nothing is deleted (503 when the destination is down or backups are not configured)."},
 			},
 			Description: "Drops the tenant's database and removes its records. An active tenant needs force=true."},
 
@@ -88,14 +91,27 @@ func (a *API) routeTable() []Route {
 		{Method: post, Path: "/tenancy/tenants/{uuid}/seed", Scope: write, tags: []string{"Tenant database"}, Summary: "Seed a tenant database", body: seedBody{}, handle: a.seedTenant,
 			Description: "Runs one seeder (class) or every seeder. An unknown seeder is 422; a seeder that fails (for example on tables not migrated yet) is 409 with the outcome in data."},
 		{Method: post, Path: "/tenancy/tenants/{uuid}/reset", Scope: write, tags: []string{"Tenant database"}, Summary: "Reset a tenant database", body: resetBody{}, reqBody: true, handle: a.resetTenant,
-			Description: "Drops every table and migrates again. confirm must be true (422 otherwise)."},
+			Description: "Drops every table and migrates again, or with restore_from restores that backup of the tenant instead; with backup=true a backup is taken first and nothing is reset when it fails. confirm must be true (422 otherwise)."},
 		{Method: post, Path: "/tenancy/tenants/{uuid}/backup", Scope: write, tags: []string{"Backups"}, Summary: "Back up a tenant", body: backupBody{}, status: http.StatusAccepted, handle: a.backupTenant,
 			Description: "Starts a backup of the tenant's database and files and answers 202 with data {job_id, status_url}; GET /tenancy/jobs/{id} shows the backup record as result when it is done. 503 when the server has no backups configured."},
 		{Method: get, Path: "/tenancy/tenants/{uuid}/backups", Scope: read, tags: []string{"Backups"}, Summary: "List a tenant's backups", handle: a.listBackups,
 			Description: "The tenant's backups from the catalog, newest first: id, state, destination, size, sha256, migration version."},
 		{Method: post, Path: "/tenancy/tenants/{uuid}/restore", Scope: admin, tags: []string{"Backups"}, Summary: "Restore a tenant from a backup", body: restoreBody{}, reqBody: true, handle: a.restoreTenant,
 			Description: "Replaces the tenant's database and files with those of the backup (checked whole first; restored into a new database swapped in under the tenant's lock). " +
-				"confirm must be true. An unknown backup is 404; a corrupt one, another tenant's, another engine's or a newer migration version's is 422; a destination that is down 503. Nothing changes on failure."},
+				"The body is JSON {backup_id, confirm}, or multipart/form-data with the archive as backup_file and confirm=true. " +
+				"confirm must be true. An unknown backup is 404; a corrupt one, another tenant's, another engine's or a newer migration version's is 422; a destination that is down 503. Nothing changes on failure.",
+			form: []param{{name: "backup_file", typ: "file", desc: "A backup archive (as written by a backup)."}, {name: "confirm", typ: "string", desc: "Must be true."}}},
+		{Method: post, Path: "/tenancy/tenants/{uuid}/export", Scope: read, tags: []string{"Backups"}, Summary: "Export a tenant's data", body: exportBody{}, status: http.StatusAccepted, handle: a.exportTenant,
+			Description: "Starts an export of the tenant's tables (in format, all or tables) and files as a zip with a manifest, and answers 202 with data {job_id, status_url}. " +
+				"An unknown format or table is 422 (the table's when the job runs: the job fails with it)."},
+		{Method: get, Path: "/tenancy/tenants/{uuid}/export/{id}", Scope: read, tags: []string{"Backups"}, Summary: "An export's state, then its file", handle: a.exportDownload,
+			Description: "While the export runs, and when it failed, the job (state, error); when it succeeded, the zip file itself (application/zip, as an attachment). Jobs are kept by the node that started them."},
+		{Method: post, Path: "/tenancy/import", Scope: write, tags: []string{"Backups"}, Summary: "Import a tenant from an export", status: http.StatusCreated, handle: a.importTenant,
+			Description: "multipart/form-data: import_file (an export, of any engine), name and domain (default the exported tenant's). Creates the tenant, migrates it and loads the rows and files, all or nothing; answers 201 with the tenant. " +
+				"A file that is not an export, a table the migrations do not make or a newer migration version is 422; a taken domain 409.",
+			form: importForm},
+		{Method: post, Path: "/tenancy/import-tenant", Scope: write, tags: []string{"Backups"}, Summary: "Import a tenant from an export", status: http.StatusCreated, handle: a.importTenant,
+			Description: "The same as POST /tenancy/import.", form: importForm},
 		{Method: get, Path: "/tenancy/tenants/{uuid}/resources", Scope: read, tags: []string{"System"}, Summary: "A tenant's resource use", handle: a.tenantResources,
 			Description: "Its database's size, tables and migration version, its storage on disk and its request metrics, as measured now."},
 

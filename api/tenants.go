@@ -295,9 +295,7 @@ func (a *API) deleteTenant(w http.ResponseWriter, r *http.Request) error {
 	}
 	q := newQuery(r)
 	force := q.bool("force")
-	if q.bool("backup") {
-		q.errs.add("backup", "backups before deletion are not available through the API; delete without backup=true")
-	}
+	withBackup := q.bool("backup")
 	if err := q.errs.err(); err != nil {
 		return err
 	}
@@ -310,11 +308,19 @@ func (a *API) deleteTenant(w http.ResponseWriter, r *http.Request) error {
 		return &apiError{Status: http.StatusConflict,
 			Message: fmt.Sprintf("Tenant %s is active: suspend or deactivate it first, or delete it with force=true.", t.UUID)}
 	}
+	var meta any
+	if withBackup {
+		rec, err := a.backupFirst(ctx, t)
+		if err != nil {
+			return err
+		}
+		meta = map[string]any{"backup": rec}
+	}
 	deleted, err := a.mgr.Delete(ctx, t.UUID)
 	if err != nil {
 		return err
 	}
-	return a.ok(w, deleted, "Tenant deleted successfully")
+	return a.respond(w, http.StatusOK, deleted, meta, "Tenant deleted successfully")
 }
 
 // statusChange is the answer of the status endpoints.

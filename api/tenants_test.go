@@ -254,7 +254,7 @@ func TestDeleteTenant(t *testing.T) {
 	if !strings.Contains(res.env["message"].(string), "force=true") {
 		t.Fatalf("409 explains force: %s", res.body)
 	}
-	f.do(req{method: "DELETE", path: "/tenancy/tenants/" + active.UUID + "?backup=true&force=true"}).expectField(t, "backup")
+	f.do(req{method: "DELETE", path: "/tenancy/tenants/" + active.UUID + "?backup=maybe&force=true"}).expectField(t, "backup")
 	f.do(req{method: "DELETE", path: "/tenancy/tenants/" + active.UUID + "?force=sure"}).expectField(t, "force")
 	if f.get(active.UUID) == nil {
 		t.Fatal("refused delete removed the tenant")
@@ -423,7 +423,8 @@ func TestTenantDatabaseEndpoints(t *testing.T) {
 
 	f.do(req{method: "POST", path: path + "/reset", body: `{}`}).expectField(t, "confirm")
 	f.do(req{method: "POST", path: path + "/reset"}).expectField(t, "confirm")
-	f.do(req{method: "POST", path: path + "/reset", body: `{"confirm": true, "backup": true, "restore_from": "backup_file.sql"}`}).expectField(t, "restore_from")
+	f.do(req{method: "POST", path: path + "/reset", body: `{"confirm": true, "backup": true, "restore_from": "../backup_file.sql"}`}).expectField(t, "restore_from")
+	f.do(req{method: "POST", path: path + "/reset", body: `{"confirm": true, "backup": true, "restore_from": "backup_file.sql"}`}).expect(t, http.StatusNotFound)
 	if notes() == 0 {
 		t.Fatal("a refused reset emptied the database")
 	}

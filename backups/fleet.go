@@ -192,3 +192,19 @@ func fileSHA256(path string) (string, error) {
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
+
+// ErrNoExportDir is returned when the service keeps no export files.
+var ErrNoExportDir = errors.New("backups: no export directory is configured")
+
+// ExportFile is the path under which the export file name of a tenant is
+// kept (in ExportDir), its directory made.
+func (s *Service) ExportFile(tenantUUID, name string) (string, error) {
+	dir := s.exportDir(tenantUUID)
+	if dir == "" {
+		return "", ErrNoExportDir
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, filepath.Base(name)), nil
+}
