@@ -28,11 +28,11 @@ type exportBody struct {
 
 // exportResult is the result of an export job.
 type exportResult struct {
-	Format      string `json:"format"`
-	Tables      int    `json:"tables"`
-	Rows        int64  `json:"rows"`
-	Files       int    `json:"files"`
-	Size        int64  `json:"size"`
+	Format string `json:"format"`
+	Tables int    `json:"tables"`
+	Rows   int64  `json:"rows"`
+	Files  int    `json:"files"`
+	Size   int64  `json:"size"`
 
 	tenantUUID, file string
 }
