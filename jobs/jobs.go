@@ -66,8 +66,14 @@ type Config struct {
 	// package does not expose (JobTimeout, MaxAttempts, retention, extra
 	// queues, middleware). Open copies it and then sets Workers, puts the
 	// tenant middleware first in Middleware, sets Queues when it is nil and
-	// Logger when it is nil. Periodic jobs carry no tenant and are refused.
+	// Logger when it is nil. Periodic jobs carry no tenant: they are
+	// refused unless their kind is one of Central.
 	River *river.Config
+	// Central lists the job kinds that belong to no tenant (fleet-wide
+	// work such as scheduled backups): they run without a tenant in their
+	// context, and only they may be periodic jobs. A job of another kind
+	// without a tenant is refused.
+	Central []string
 }
 
 // Client enqueues and works tenant-aware jobs. It is safe for concurrent use.
@@ -79,6 +85,8 @@ type Client struct {
 	mgr    *tenancy.Manager
 	log    *slog.Logger
 	stats  counters
+	// central holds the kinds of Config.Central.
+	central map[string]bool
 }
 
 // Open checks cfg, brings River's tables in cfg.DB up to date with River's
@@ -106,7 +114,10 @@ func Open(ctx context.Context, cfg *Config) (*Client, error) {
 		logger = slog.Default()
 	}
 
-	c := &Client{mgr: cfg.Manager, log: logger}
+	c := &Client{mgr: cfg.Manager, log: logger, central: map[string]bool{}}
+	for _, k := range cfg.Central {
+		c.central[k] = true
+	}
 	var rc river.Config
 	if cfg.River != nil {
 		rc = *cfg.River

@@ -23,9 +23,16 @@ type tenantMiddleware struct {
 var _ rivertype.WorkerMiddleware = (*tenantMiddleware)(nil)
 
 // Work runs doInner inside Manager.Run for the job's tenant, or cancels the
-// job with ErrTenantRefused.
+// job with ErrTenantRefused; jobs of a central kind run without a tenant.
 func (m *tenantMiddleware) Work(ctx context.Context, job *rivertype.JobRow, doInner func(ctx context.Context) error) error {
 	c := m.c
+	if c.central[job.Kind] {
+		c.stats.running.Add(1)
+		err := doInner(ctx)
+		c.stats.running.Add(-1)
+		c.stats.record(err)
+		return err
+	}
 	t, err := c.tenantOf(ctx, job)
 	if err != nil {
 		if errors.Is(err, ErrTenantRefused) {

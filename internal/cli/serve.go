@@ -16,6 +16,7 @@ import (
 	"github.com/gotenancy/tenancy"
 	"github.com/gotenancy/tenancy/alert"
 	"github.com/gotenancy/tenancy/api"
+	"github.com/gotenancy/tenancy/backups"
 	"github.com/gotenancy/tenancy/cache/rediscache"
 	"github.com/gotenancy/tenancy/controlplane"
 	"github.com/gotenancy/tenancy/feed"
@@ -133,6 +134,9 @@ func newServeCmd(o *options) *cobra.Command {
 			if cfg.Backups, err = backupService(ctx, o, e); err != nil {
 				return err
 			}
+			if cfg.BackupSchedule, err = backupSchedule(); err != nil {
+				return err
+			}
 			if o.redisURL != "" {
 				rc, err := rediscache.New(ctx, &rediscache.Config{URL: o.redisURL, Logger: logger})
 				if err != nil {
@@ -233,4 +237,27 @@ func alertsFromEnv(logger *slog.Logger) (*alert.Engine, error) {
 		logger.Warn("alert thresholds are set but no notification channel is: alerts show on the dashboard only")
 	}
 	return alert.New(&alert.Config{Thresholds: th, Notifiers: notifiers, Logger: logger})
+}
+
+// backupSchedule reads the scheduled backups' settings: on when
+// TENANCY_BACKUP_ENABLED=true, at TENANCY_BACKUP_SCHEDULE (cron, UTC;
+// default daily at 02:00), TENANCY_BACKUP_CONCURRENCY tenants at once,
+// pruning after TENANCY_BACKUP_RETENTION_DAYS (default 7).
+func backupSchedule() (*server.BackupSchedule, error) {
+	if !envBool("TENANCY_BACKUP_ENABLED", false) {
+		return nil, nil
+	}
+	expr := os.Getenv("TENANCY_BACKUP_SCHEDULE")
+	if expr == "" {
+		expr = server.DefaultBackupSchedule
+	}
+	if _, err := server.ParseBackupCron(expr); err != nil {
+		return nil, fmt.Errorf("TENANCY_BACKUP_SCHEDULE: %w", err)
+	}
+	days, concurrency := envInt("TENANCY_BACKUP_RETENTION_DAYS", 7), envInt("TENANCY_BACKUP_CONCURRENCY", 1)
+	if days < 1 || concurrency < 1 {
+		return nil, errors.New("TENANCY_BACKUP_RETENTION_DAYS and TENANCY_BACKUP_CONCURRENCY must be at least 1")
+	}
+	return &server.BackupSchedule{Cron: expr, Concurrency: concurrency, Retention: time.Duration(days) * 24 * time.Hour,
+		Options: backups.Options{Compress: envBool("TENANCY_BACKUP_COMPRESS", false)}}, nil
 }

@@ -40,6 +40,9 @@ type Config struct {
 	// Backups backs tenants up and restores them for the API; nil leaves
 	// the backup endpoints answering 503.
 	Backups *backups.Service
+	// BackupSchedule, with Backups, runs scheduled backups as a River
+	// periodic job (nil: none).
+	BackupSchedule *BackupSchedule
 	// ControlPlane holds API keys, admin users and the audit log; required.
 	ControlPlane *controlplane.ControlPlane
 	// Storage holds tenant files; required.
@@ -143,6 +146,15 @@ func New(ctx context.Context, cfg *Config) (*Server, error) {
 	}
 	jobsCfg := &jobs.Config{Manager: mgr, Pool: cfg.JobsPool, Workers: river.NewWorkers(), Concurrency: cfg.JobWorkers, Logger: s.log}
 	river.AddWorker(jobsCfg.Workers, demo.EchoWorker{})
+	if sb := cfg.BackupSchedule; sb != nil && cfg.Backups != nil {
+		sched, err := ParseBackupCron(sb.Cron)
+		if err != nil {
+			return nil, err
+		}
+		river.AddWorker(jobsCfg.Workers, &scheduledBackupWorker{svc: cfg.Backups, sched: *sb, log: s.log})
+		jobsCfg.Central = []string{scheduledBackupKind}
+		jobsCfg.River = &river.Config{PeriodicJobs: []*river.PeriodicJob{periodicBackup(sched, sb.RunOnStart)}}
+	}
 	if cfg.JobsPool == nil {
 		if s.jobsDB, err = jobs.OpenSQLite(ctx, filepath.Join(cfg.DataDir, "jobs.sqlite")); err != nil {
 			return nil, err
