@@ -131,6 +131,13 @@ func nextDatabaseName(t *Tenant) string {
 // the tenant is left as it was. A crash in between leaves a database no
 // tenant owns, which Repair drops.
 func (d DataOps) ReplaceDatabase(ctx context.Context, t *Tenant, action string, fill func(ctx context.Context, name string) error) (*Tenant, error) {
+	return d.ReplaceDatabaseOn(ctx, t, t.Shard, action, fill)
+}
+
+// ReplaceDatabaseOn is ReplaceDatabase with the new database on shard
+// (which fill creates it on, through tenantdb.WithShard in its context):
+// the catalog records the tenant on that shard after the swap.
+func (d DataOps) ReplaceDatabaseOn(ctx context.Context, t *Tenant, shard, action string, fill func(ctx context.Context, name string) error) (*Tenant, error) {
 	m := d.m
 	ds, err := d.Store()
 	if err != nil {
@@ -162,10 +169,10 @@ func (d DataOps) ReplaceDatabase(ctx context.Context, t *Tenant, action string, 
 		m.audit(ctx, action, &before, nil, err)
 		return nil, err
 	}
-	if err := fill(ctx, name); err != nil {
+	if err := fill(tenantdb.WithShard(ctx, shard), name); err != nil {
 		return undo(err)
 	}
-	if err := ds.ReplaceDatabase(ctx, t.ID, t.Generation, name); err != nil {
+	if err := ds.ReplaceDatabase(ctx, t.ID, t.Generation, name, shard); err != nil {
 		return undo(err)
 	}
 	m.conns.ForgetTenant(t.UUID)

@@ -281,7 +281,6 @@ func Load(ctx context.Context, db Execer, dialect, table string, cols []string, 
 	}
 	kinds := make([]kind, len(cols))
 	names := make([]string, len(cols))
-	marks := make([]string, len(cols))
 	for i, c := range cols {
 		j := slices.IndexFunc(target, func(t Column) bool { return t.Name == c })
 		if j < 0 {
@@ -289,38 +288,93 @@ func Load(ctx context.Context, db Execer, dialect, table string, cols []string, 
 		}
 		kinds[i] = kindOf(target[j].Type)
 		names[i] = QuoteIdent(dialect, c)
-		marks[i] = "?"
-		if dialect == "postgres" {
-			marks[i] = "$" + strconv.Itoa(i+1)
+	}
+	if len(cols) == 0 {
+		return 0, &Error{Table: table, Reason: "no columns"}
+	}
+	// Rows go batchSize to a statement (fewer round trips), within every
+	// engine's limit on parameters.
+	batchSize := max(1, min(500, 30000/len(cols)))
+	prefix := "INSERT INTO " + QuoteIdent(dialect, table) + " (" + strings.Join(names, ", ") + ") VALUES "
+	statement := func(rows int) string {
+		var b strings.Builder
+		b.WriteString(prefix)
+		for r := range rows {
+			if r > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteByte('(')
+			for c := range cols {
+				if c > 0 {
+					b.WriteString(", ")
+				}
+				if dialect == "postgres" {
+					b.WriteString("$" + strconv.Itoa(r*len(cols)+c+1))
+				} else {
+					b.WriteByte('?')
+				}
+			}
+			b.WriteByte(')')
 		}
+		return b.String()
 	}
-	stmt, err := db.PrepareContext(ctx, "INSERT INTO "+QuoteIdent(dialect, table)+" ("+strings.Join(names, ", ")+") VALUES ("+strings.Join(marks, ", ")+")")
-	if err != nil {
-		return 0, fmt.Errorf("table %s: %w", table, err)
+	var full *sql.Stmt
+	defer func() {
+		if full != nil {
+			full.Close()
+		}
+	}()
+	args := make([]any, 0, batchSize*len(cols))
+	var n, pending int64
+	flush := func() error {
+		if pending == 0 {
+			return nil
+		}
+		var err error
+		if pending == int64(batchSize) {
+			if full == nil {
+				if full, err = db.PrepareContext(ctx, statement(batchSize)); err != nil {
+					return fmt.Errorf("table %s: %w", table, err)
+				}
+			}
+			_, err = full.ExecContext(ctx, args...)
+		} else {
+			_, err = db.ExecContext(ctx, statement(int(pending)), args...)
+		}
+		if err != nil {
+			return fmt.Errorf("table %s, rows %d to %d: %w", table, n-pending+1, n, err)
+		}
+		args, pending = args[:0], 0
+		return nil
 	}
-	defer stmt.Close()
-	args := make([]any, len(cols))
-	var n int64
 	for {
 		row, ok, err := next()
 		if err != nil {
-			return n, err
+			return n - pending, err
 		}
 		if !ok {
+			if err := flush(); err != nil {
+				return n - pending, err
+			}
 			return n, nil
 		}
 		if len(row) != len(cols) {
 			return n, &Error{Table: table, Reason: fmt.Sprintf("row %d has %d values for %d columns", n+1, len(row), len(cols))}
 		}
 		for i, v := range row {
-			if args[i], err = convert(v, kinds[i]); err != nil {
+			a, err := convert(v, kinds[i])
+			if err != nil {
 				return n, &Error{Table: table, Reason: fmt.Sprintf("row %d, column %s: %v", n+1, cols[i], err)}
 			}
-		}
-		if _, err := stmt.ExecContext(ctx, args...); err != nil {
-			return n, fmt.Errorf("table %s, row %d: %w", table, n+1, err)
+			args = append(args, a)
 		}
 		n++
+		pending++
+		if pending == int64(batchSize) {
+			if err := flush(); err != nil {
+				return n - pending, err
+			}
+		}
 	}
 }
 
@@ -468,4 +522,53 @@ func decodeBinary(v any) (any, error) {
 		return nil, errors.New("a binary value is not base64")
 	}
 	return b, nil
+}
+
+// Copy copies every row of table from src to the table of the same name
+// in dst (both of dialect), leaving out the columns in omit, streaming:
+// rows are read and written at once, never all held. It returns the
+// number of rows copied.
+func Copy(ctx context.Context, src Querier, dst Execer, dialect, table string, omit []string) (int64, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	colsCh := make(chan []Column, 1)
+	rows := make(chan []any, 256)
+	var dumpErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer close(rows)
+		_, dumpErr = Dump(ctx, src, dialect, table, omit, func(c []Column) error {
+			colsCh <- c
+			return nil
+		}, func(v []any) error {
+			select {
+			case rows <- slices.Clone(v):
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+		close(colsCh)
+	}()
+	cols, ok := <-colsCh
+	if !ok {
+		<-done
+		return 0, dumpErr
+	}
+	names := make([]string, len(cols))
+	for i, c := range cols {
+		names[i] = c.Name
+	}
+	n, err := Load(ctx, dst, dialect, table, names, func() ([]any, bool, error) {
+		v, ok := <-rows
+		if !ok {
+			<-done
+			return nil, false, dumpErr
+		}
+		return v, true, nil
+	})
+	cancel()
+	<-done
+	return n, err
 }

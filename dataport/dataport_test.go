@@ -263,3 +263,22 @@ func TestLoadIntoMismatchedTable(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// TestCopyInBatches copies more rows than one statement carries (full
+// batches and a remainder), streaming.
+func TestCopyInBatches(t *testing.T) {
+	src := openSQLite(t, "src.db")
+	if _, err := src.Exec(`WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g WHERE i < 1234)
+		INSERT INTO notes (id, body, score) SELECT i, 'note ' || i, i * 0.5 FROM g`); err != nil {
+		t.Fatal(err)
+	}
+	dst := openSQLite(t, "dst.db")
+	n, err := dataport.Copy(context.Background(), src, dst, "sqlite3", "notes", nil)
+	if err != nil || n != 1234 {
+		t.Fatalf("copied %d: %v", n, err)
+	}
+	q := `SELECT count(*), sum(id), group_concat(body, ','), sum(score) FROM notes`
+	if got, want := rows(t, dst, q), rows(t, src, q); !reflect.DeepEqual(got, want) {
+		t.Fatalf("copy differs: %v, want %v", got, want)
+	}
+}

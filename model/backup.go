@@ -69,8 +69,8 @@ type DataStore interface {
 	// DeleteBackup removes a backup's record; a missing one is no error.
 	DeleteBackup(ctx context.Context, id string) error
 	// ReplaceDatabase points the tenant with this id at another database
-	// and bumps its generation, if its generation is still generation
-	// (else ErrGenerationChanged), so that every process drops the
-	// handles it holds on the old one.
-	ReplaceDatabase(ctx context.Context, tenantID, generation int64, databaseName string) error
+	// (on shard, which may be the same) and bumps its generation, if its
+	// generation is still generation (else ErrGenerationChanged), so that
+	// every process drops the handles it holds on the old one.
+	ReplaceDatabase(ctx context.Context, tenantID, generation int64, databaseName, shard string) error
 }

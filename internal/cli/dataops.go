@@ -330,3 +330,37 @@ func envBool(name string, def bool) bool {
 	}
 	return def
 }
+
+func newMoveCmd(o *options) *cobra.Command {
+	var shard string
+	cmd := &cobra.Command{
+		Use:   "move TENANT --shard NAME",
+		Short: "Move a tenant's database to another shard (copied in maintenance, switched in the catalog, the old copy dropped)",
+		Args:  cobra.ExactArgs(1),
+		RunE: withEnv(o, true, func(ctx context.Context, cmd *cobra.Command, e *env, args []string) error {
+			if shard == "" {
+				return errors.New("--shard is required")
+			}
+			t, err := e.mgr.Get(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			svc, err := backupService(ctx, o, e)
+			if err != nil {
+				return err
+			}
+			moved, rep, err := svc.Move(ctx, t, shard)
+			if err != nil {
+				return err
+			}
+			if o.outputJSON() {
+				return printJSON(cmd.OutOrStdout(), map[string]any{"tenant": moved, "move": rep})
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Moved %s from shard %s to %s: database %s, %d tables, %d rows in %.3f s (in maintenance %.3f s)\n",
+				moved.Name, rep.From, rep.To, rep.Database, rep.Tables, rep.Rows, rep.Seconds, rep.MaintenanceSeconds)
+			return nil
+		}),
+	}
+	cmd.Flags().StringVar(&shard, "shard", "", "the shard to move to (see --shards)")
+	return cmd
+}

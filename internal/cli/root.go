@@ -161,7 +161,7 @@ func newRoot(stdin io.Reader) *cobra.Command {
 		newAdminCmd(o),
 		newHealthCmd(o), newStatsCmd(o), newMonitorCmd(o), newReportCmd(o),
 		newBackupCmd(o), newBackupListCmd(o), newRestoreCmd(o), newBackupAllCmd(o), newBackupScheduledCmd(o),
-		newExportCmd(o), newImportCmd(o), newEraseCmd(o), newCloneCmd(o),
+		newExportCmd(o), newImportCmd(o), newEraseCmd(o), newCloneCmd(o), newMoveCmd(o),
 	)
 	return root
 }

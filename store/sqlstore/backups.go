@@ -74,9 +74,9 @@ func (s *Store) DeleteBackup(ctx context.Context, id string) error {
 }
 
 // ReplaceDatabase implements model.DataStore.
-func (s *Store) ReplaceDatabase(ctx context.Context, tenantID, generation int64, databaseName string) error {
-	n, err := s.run().affected(ctx, `UPDATE tenants SET database_name = ?, generation = generation + 1, updated_at = ?
-		WHERE id = ? AND generation = ?`, databaseName, s.d.time(s.now()), tenantID, generation)
+func (s *Store) ReplaceDatabase(ctx context.Context, tenantID, generation int64, databaseName, shard string) error {
+	n, err := s.run().affected(ctx, `UPDATE tenants SET database_name = ?, shard = ?, generation = generation + 1, updated_at = ?
+		WHERE id = ? AND generation = ?`, databaseName, shard, s.d.time(s.now()), tenantID, generation)
 	if err != nil || n == 1 {
 		return err
 	}

@@ -66,20 +66,20 @@ func testBackups(t *testing.T, s model.Store) {
 	}
 
 	tn := mustCreate(t, s, NewTenant("Replaced", "replaced.test"))
-	if err := ds.ReplaceDatabase(ctx, tn.ID, tn.Generation, "replaced_db_2"); err != nil {
+	if err := ds.ReplaceDatabase(ctx, tn.ID, tn.Generation, "replaced_db_2", "b"); err != nil {
 		t.Fatal(err)
 	}
 	after, err := s.TenantByUUID(ctx, tn.UUID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if after.DatabaseName != "replaced_db_2" || after.Generation != tn.Generation+1 {
-		t.Errorf("after ReplaceDatabase: %s generation %d", after.DatabaseName, after.Generation)
+	if after.DatabaseName != "replaced_db_2" || after.Generation != tn.Generation+1 || after.Shard != "b" {
+		t.Errorf("after ReplaceDatabase: %s generation %d shard %q", after.DatabaseName, after.Generation, after.Shard)
 	}
-	if err := ds.ReplaceDatabase(ctx, tn.ID, tn.Generation, "replaced_3"); !errors.Is(err, model.ErrGenerationChanged) {
+	if err := ds.ReplaceDatabase(ctx, tn.ID, tn.Generation, "replaced_3", ""); !errors.Is(err, model.ErrGenerationChanged) {
 		t.Errorf("stale generation: %v, want ErrGenerationChanged", err)
 	}
-	if err := ds.ReplaceDatabase(ctx, tn.ID+1000, 1, "x"); !errors.Is(err, model.ErrNotFound) {
+	if err := ds.ReplaceDatabase(ctx, tn.ID+1000, 1, "x", ""); !errors.Is(err, model.ErrNotFound) {
 		t.Errorf("missing tenant: %v, want ErrNotFound", err)
 	}
 }
