@@ -109,6 +109,10 @@ func (d DataOps) CheckNew(ctx context.Context, name string, version int64) error
 	return nil
 }
 
+// dataOpMaintenance is the maintenance message of a restore or move, by
+// which Repair knows a maintenance that a dead one left on.
+const dataOpMaintenance = "Restoring or moving this site's data; back shortly."
+
 // generationSuffix ends a database name made by ReplaceDatabase.
 var generationSuffix = regexp.MustCompile(`_g[0-9]+$`)
 
@@ -147,7 +151,7 @@ func (d DataOps) ReplaceDatabaseOn(ctx context.Context, t *Tenant, shard, action
 	name := nextDatabaseName(t)
 	if !t.Maintenance {
 		on := *t
-		on.Maintenance, on.MaintenanceMessage = true, "Restoring data; back shortly."
+		on.Maintenance, on.MaintenanceMessage = true, dataOpMaintenance
 		if err := m.store.UpdateTenant(ctx, &on); err != nil {
 			return nil, err
 		}

@@ -22,6 +22,14 @@ const (
 	// RepairDroppedOrphan: a tenant database that no tenant owns was
 	// dropped.
 	RepairDroppedOrphan = "dropped orphan database"
+	// RepairEndedMaintenance: a restore or move whose process died had
+	// left its tenant in maintenance; the maintenance was ended (the
+	// tenant's database is the one the catalog names: the old one when
+	// the swap had not committed, the new one when it had).
+	RepairEndedMaintenance = "ended maintenance of a dead data operation"
+	// RepairRemovedLeftover: a work file of a database copy that a killed
+	// restore left was removed.
+	RepairRemovedLeftover = "removed leftover copy"
 )
 
 // RepairAction is one thing Repair did or found.
@@ -96,20 +104,60 @@ func (m *Manager) Repair(ctx context.Context) (*RepairReport, error) {
 		for _, t := range stuck {
 			owned[t.DatabaseName] = true // repaired above, or in progress
 		}
+		// A database of a tenant's next generation (name_gN) is an orphan
+		// only when no restore or move of that tenant runs: it is made
+		// before the catalog names it.
+		byBase := make(map[string]*Tenant, len(all))
 		for _, t := range all {
 			owned[t.DatabaseName] = true
+			byBase[generationSuffix.ReplaceAllString(t.DatabaseName, "")] = t
 		}
 		for _, name := range dbs {
 			if owned[name] {
 				continue
 			}
 			a := RepairAction{Database: name, Action: RepairDroppedOrphan}
+			if t := byBase[generationSuffix.ReplaceAllString(name, "")]; t != nil {
+				a.Tenant = t.UUID
+				dropped, holder, err := m.dropOrphanOf(ctx, t, name)
+				switch {
+				case err != nil:
+					a.Action, a.Error = "failed", err.Error()
+					report.Failed++
+				case holder != "":
+					a.Action, a.Holder = RepairInProgress, holder
+				case !dropped:
+					continue // the catalog names it now
+				}
+				report.Actions = append(report.Actions, a)
+				continue
+			}
 			if err := m.prov.Drop(ctx, name); err != nil {
 				a.Error = err.Error()
 				report.Failed++
 			}
 			report.Actions = append(report.Actions, a)
 		}
+	}
+	if sw, ok := m.prov.(tenantdb.Sweeper); ok {
+		removed, err := sw.Sweep(ctx)
+		for _, name := range removed {
+			report.Actions = append(report.Actions, RepairAction{Database: name, Action: RepairRemovedLeftover})
+		}
+		if err != nil {
+			report.Actions = append(report.Actions, RepairAction{Action: "failed", Error: err.Error()})
+			report.Failed++
+		}
+	}
+	ended, err := m.endDeadMaintenance(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range ended {
+		if a.Error != "" {
+			report.Failed++
+		}
+		report.Actions = append(report.Actions, a)
 	}
 	if len(report.Actions) > 0 {
 		m.recordAudit(ctx, "tenancy.repair", "", nil, jsonValue(report), nil)
@@ -220,4 +268,66 @@ func (m *Manager) getReady(ctx context.Context, ref string) (*Tenant, error) {
 		return nil, err
 	}
 	return m.ready(ctx, t)
+}
+
+// dropOrphanOf drops the database name, another generation of tenant t's,
+// under t's lock (taken without waiting) unless the catalog names it by
+// then. A held lock (a restore or move running) returns its holder.
+func (m *Manager) dropOrphanOf(ctx context.Context, t *Tenant, name string) (dropped bool, holder string, err error) {
+	lctx, lock, err := m.lockTenant(ctx, t.UUID, "repair", 0, nil)
+	if err != nil {
+		var le *LockedError
+		if errors.As(err, &le) {
+			return false, le.Holder, nil
+		}
+		return false, "", err
+	}
+	defer lock.release()
+	cur, err := m.store.TenantByUUID(lctx, t.UUID)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return false, "", err
+	}
+	if err == nil && cur.DatabaseName == name {
+		return false, "", nil
+	}
+	return true, "", m.prov.Drop(lctx, name)
+}
+
+// endDeadMaintenance ends the maintenance that a restore or move left on
+// when its process died: the tenants in maintenance with the data
+// operations' message whose lock is free.
+func (m *Manager) endDeadMaintenance(ctx context.Context) ([]RepairAction, error) {
+	all, err := m.store.AllTenants(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []RepairAction
+	for _, t := range all {
+		if !t.Maintenance || t.MaintenanceMessage != dataOpMaintenance {
+			continue
+		}
+		a := RepairAction{Tenant: t.UUID, Name: t.Name, Domain: t.PrimaryDomain(), Database: t.DatabaseName, Action: RepairEndedMaintenance}
+		lctx, lock, err := m.lockTenant(ctx, t.UUID, "repair", 0, nil)
+		var le *LockedError
+		switch {
+		case errors.As(err, &le):
+			a.Action, a.Holder = RepairInProgress, le.Holder
+		case err != nil:
+			a.Action, a.Error = "failed", err.Error()
+		default:
+			cur, gerr := m.store.TenantByUUID(lctx, t.UUID)
+			if gerr == nil && cur.Maintenance && cur.MaintenanceMessage == dataOpMaintenance {
+				cur.Maintenance, cur.MaintenanceMessage = false, ""
+				if gerr = m.store.UpdateTenant(lctx, cur); gerr == nil {
+					m.emit(lctx, Event{Kind: EventUpdated, Tenant: cur})
+				}
+			}
+			lock.release()
+			if gerr != nil {
+				a.Action, a.Error = "failed", gerr.Error()
+			}
+		}
+		out = append(out, a)
+	}
+	return out, nil
 }

@@ -80,3 +80,11 @@ type Snapshotter interface {
 type RowScoped interface {
 	TenantColumn() string
 }
+
+// Sweeper is a Provisioner that leaves work files while it makes
+// databases (SQLite's CreateFrom copies): Sweep removes those that a
+// process killed midway left, never one in use, and returns their names.
+// Repair calls it.
+type Sweeper interface {
+	Sweep(ctx context.Context) ([]string, error)
+}

@@ -446,6 +446,48 @@ func (s *Provisioner) List(ctx context.Context) ([]string, error) {
 
 var _ tenantdb.Lister = (*Provisioner)(nil)
 
+// restorePrefix begins the names of the copies CreateFrom makes.
+const restorePrefix = ".restore-"
+
+// Sweep implements tenantdb.Sweeper: it removes the copies that a
+// CreateFrom killed midway left (those no running CreateFrom holds
+// locked) and returns their names.
+func (s *Provisioner) Sweep(ctx context.Context) ([]string, error) {
+	entries, err := os.ReadDir(s.dir)
+	if err != nil {
+		return nil, fmt.Errorf("tenantdb: sweep sqlite databases: %w", err)
+	}
+	var removed []string
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), restorePrefix) || !strings.HasSuffix(e.Name(), sqliteExt) || !e.Type().IsRegular() {
+			continue
+		}
+		path := filepath.Join(s.dir, e.Name())
+		f, err := os.OpenFile(path, os.O_RDWR, 0)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return removed, err
+		}
+		unlock, err := tryLockExclusive(f)
+		if err != nil { // held: a CreateFrom is making it
+			f.Close()
+			continue
+		}
+		err = removeSQLiteFiles(path)
+		unlock()
+		f.Close()
+		if err != nil {
+			return removed, err
+		}
+		removed = append(removed, e.Name())
+	}
+	return removed, nil
+}
+
+var _ tenantdb.Sweeper = (*Provisioner)(nil)
+
 var _ tenantdb.Snapshotter = (*Provisioner)(nil)
 
 // Snapshot writes a consistent copy of the database to path with VACUUM
@@ -483,18 +525,27 @@ func (s *Provisioner) CreateFrom(ctx context.Context, name, path string) (err er
 		return fmt.Errorf("tenantdb: create sqlite database %q from a snapshot: %w", name, err)
 	}
 	defer src.Close()
-	tmp, err := os.CreateTemp(s.dir, ".restore-*"+sqliteExt)
+	tmp, err := os.CreateTemp(s.dir, restorePrefix+"*"+sqliteExt)
 	if err != nil {
 		return fmt.Errorf("tenantdb: create sqlite database %q from a snapshot: %w", name, err)
 	}
 	tmpPath := tmp.Name()
-	defer func() { err = errors.Join(err, removeSQLiteFiles(tmpPath)) }()
+	// The copy is locked while it is made, so that Sweep tells the copy of
+	// a running CreateFrom from one a dead process left.
+	unlock, err := lockExclusive(tmp)
+	if err != nil {
+		tmp.Close()
+		os.Remove(tmpPath)
+		return fmt.Errorf("tenantdb: create sqlite database %q from a snapshot: %w", name, err)
+	}
+	defer func() {
+		err = errors.Join(err, removeSQLiteFiles(tmpPath))
+		unlock()
+		tmp.Close()
+	}()
 	_, err = io.Copy(tmp, src)
 	if err == nil {
 		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
 	}
 	if err == nil {
 		err = checkSnapshot(ctx, s.dsnPrefix+filepath.Base(tmpPath)+s.dsnQuery)
