@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gotenancy/tenancy"
+	"github.com/gotenancy/tenancy/backups"
 	"github.com/gotenancy/tenancy/controlplane"
 )
 
@@ -37,6 +38,10 @@ type Config struct {
 	ControlPlane *controlplane.ControlPlane
 	// Metrics are the per-tenant request metrics shown on a tenant's page.
 	Metrics *tenancy.RequestMetrics
+	// Backups lists, takes, restores and downloads a tenant's backups and
+	// exports its data on the tenant's page; nil: the page says backups
+	// are not configured.
+	Backups *backups.Service
 	// Monitoring serves the live monitoring routes under
 	// /admin/monitoring/ (see monitor.Monitor.AdminHandler); nil leaves
 	// them out.

@@ -31,8 +31,8 @@ const (
 	maxSearchBytes = 255
 )
 
-// registerTenantRoutes adds the tenant management pages and the fleet
-// migrations pages.
+// registerTenantRoutes adds the tenant management pages (with a tenant's
+// backups) and the fleet migrations pages.
 func (a *Admin) registerTenantRoutes(mux *http.ServeMux) {
 	mux.Handle("GET /admin/tenants", a.signedIn(a.listTenants))
 	mux.Handle("POST /admin/tenants", a.signedIn(a.createTenant))
@@ -47,6 +47,7 @@ func (a *Admin) registerTenantRoutes(mux *http.ServeMux) {
 	mux.Handle("POST /admin/tenants/{uuid}/domains/primary", a.signedIn(a.primaryDomain))
 	mux.Handle("GET /admin/tenants/{uuid}/delete", a.signedIn(a.confirmDelete))
 	mux.Handle("POST /admin/tenants/{uuid}/delete", a.signedIn(a.deleteTenant))
+	a.registerBackupRoutes(mux)
 	a.registerMigrationRoutes(mux)
 }
 

@@ -8,14 +8,19 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/pressly/goose/v3"
 
 	"github.com/gotenancy/tenancy"
+	"github.com/gotenancy/tenancy/backup/destination"
+	"github.com/gotenancy/tenancy/backups"
 	"github.com/gotenancy/tenancy/controlplane"
+	"github.com/gotenancy/tenancy/internal/testclock"
 	"github.com/gotenancy/tenancy/internal/testenv"
 )
 
@@ -28,15 +33,18 @@ const (
 // dashFixture is the dashboard over a Manager on a temporary data
 // directory (a SQLite catalog and SQLite tenant databases with the demo
 // migrations and seeders), served by a real HTTP server, and a browser-like
-// client that is signed in and keeps its cookies.
+// client that is signed in and keeps its cookies. Its backup service keeps
+// archives under dir/backups, on its own clock (backupClock).
 type dashFixture struct {
-	t       testing.TB
-	mgr     *tenancy.Manager
-	metrics *tenancy.RequestMetrics
-	admin   *Admin
-	srv     *httptest.Server
-	client  *http.Client
-	dir     string
+	t           testing.TB
+	mgr         *tenancy.Manager
+	metrics     *tenancy.RequestMetrics
+	backups     *backups.Service
+	backupClock *testclock.Clock
+	admin       *Admin
+	srv         *httptest.Server
+	client      *http.Client
+	dir         string
 }
 
 // dashManager builds a Manager on dir; extra Go migrations are added to
@@ -61,11 +69,24 @@ func cpOf(mgr *tenancy.Manager) *controlplane.ControlPlane {
 // newDashFixture starts the dashboard and signs in.
 func newDashFixture(tb testing.TB, extra ...*goose.Migration) *dashFixture {
 	tb.Helper()
+	return newDashFixtureWith(tb, nil, extra...)
+}
+
+// newDashFixtureWith is newDashFixture with the dashboard's Config
+// changed by adjust (which may replace or remove the backup service).
+func newDashFixtureWith(tb testing.TB, adjust func(f *dashFixture, c *Config), extra ...*goose.Migration) *dashFixture {
+	tb.Helper()
 	dir := tb.TempDir()
 	mgr := dashManager(tb, dir, extra...)
-	f := &dashFixture{t: tb, mgr: mgr, metrics: tenancy.NewRequestMetrics(), dir: dir}
+	f := &dashFixture{t: tb, mgr: mgr, metrics: tenancy.NewRequestMetrics(), dir: dir,
+		backupClock: testclock.New(time.Date(2026, 3, 1, 2, 0, 0, 0, time.UTC))}
+	f.backups = f.backupService(backups.Config{})
+	cfg := &Config{Manager: mgr, ControlPlane: cpOf(mgr), Metrics: f.metrics, Backups: f.backups, Logger: slog.New(slog.DiscardHandler)}
+	if adjust != nil {
+		adjust(f, cfg)
+	}
 	var err error
-	f.admin, err = New(&Config{Manager: mgr, ControlPlane: cpOf(mgr), Metrics: f.metrics, Logger: slog.New(slog.DiscardHandler)})
+	f.admin, err = New(cfg)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -79,14 +100,39 @@ func newDashFixture(tb testing.TB, extra ...*goose.Migration) *dashFixture {
 	return f
 }
 
+// backupService is a backup service over the fixture's Manager: c with
+// the defaults filled in (SQLite tenants, archives under dir/backups, the
+// fixture's backup clock).
+func (f *dashFixture) backupService(c backups.Config) *backups.Service {
+	f.t.Helper()
+	c.Manager = f.mgr
+	if c.Open == nil {
+		c.Open = func(ctx context.Context, url string) (backups.Destination, error) { return destination.Open(ctx, url) }
+	}
+	if c.Destination == "" {
+		c.Destination = "file://" + filepath.Join(f.dir, "backups")
+	}
+	c.Engine, c.Mode, c.TempDir = "sqlite", "sqlite", f.dir
+	if c.Now == nil {
+		c.Now = f.backupClock.Now
+	}
+	svc, err := backups.New(c)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return svc
+}
+
 // newBrowser returns a client that keeps cookies and does not follow
-// redirects, so tests see each answer.
+// redirects, so tests see each answer. Each has its own cookies: it is a
+// copy of the server's client (which srv.Client returns shared).
 func newBrowser(tb testing.TB, srv *httptest.Server) *http.Client {
 	jar, err := cookiejar.New(nil)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	c := srv.Client()
+	c := new(http.Client)
+	*c = *srv.Client()
 	c.Jar = jar
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	return c

@@ -14,7 +14,9 @@ import (
 
 	"github.com/gotenancy/tenancy"
 	"github.com/gotenancy/tenancy/controlplane"
+	"github.com/gotenancy/tenancy/dataport"
 	"github.com/gotenancy/tenancy/migrate"
+	"github.com/gotenancy/tenancy/model"
 	"github.com/gotenancy/tenancy/tenantdb"
 )
 
@@ -50,18 +52,28 @@ type tenantView struct {
 	Audit      []auditRow
 	AuditError string
 
+	// BackupsOn is set when the dashboard has a backup service; Backups
+	// are the tenant's, newest first.
+	BackupsOn     bool
+	Backups       []*model.Backup
+	BackupsError  string
+	ExportFormats []string
+
 	Form actionForm
 }
 
 // actionForm holds the values and the error of the action form that
 // failed, so the page can show them again. Errors is keyed by form:
-// status, maintenance, domain_add, domains.
+// status, maintenance, domain_add, domains, backups, restore (the form of
+// backup RestoreID), export.
 type actionForm struct {
 	Status, Reason     string
 	VisitorMessage     string
 	MaintenanceMessage string
 	Domain             string
 	Primary            bool
+	RestoreID, Confirm string
+	ExportFormat       string
 	Errors             formErrors
 }
 
@@ -85,9 +97,13 @@ func (a *Admin) showTenant(w http.ResponseWriter, r *http.Request) {
 // renderTenant renders a tenant's page with its figures. A database that
 // cannot be opened or measured shows its error in its card.
 func (a *Admin) renderTenant(w http.ResponseWriter, r *http.Request, status int, t *tenancy.Tenant, form actionForm) {
-	v := tenantView{T: t, LastAccess: a.lastAccess(t), Statuses: tenancy.Statuses, Form: form, MetricsOn: a.cfg.Metrics != nil}
+	v := tenantView{T: t, LastAccess: a.lastAccess(t), Statuses: tenancy.Statuses, Form: form, MetricsOn: a.cfg.Metrics != nil,
+		BackupsOn: a.cfg.Backups != nil, ExportFormats: dataport.Formats}
 	if v.Form.Status == "" {
 		v.Form.Status = string(t.Status)
+	}
+	if v.Form.ExportFormat == "" {
+		v.Form.ExportFormat = dataport.FormatJSON
 	}
 	if t.Maintenance && t.MaintenanceSecret != "" && t.PrimaryDomain() != "" {
 		v.BypassURL = siteURL(t) + tenancy.MaintenanceBypassPrefix + t.MaintenanceSecret
@@ -135,6 +151,16 @@ func (a *Admin) renderTenant(w http.ResponseWriter, r *http.Request, status int,
 			v.Audit[i] = auditRow{AuditEntry: e, When: &e.At, Changes: auditChanges(e.Before, e.After)}
 		}
 	})
+	if a.cfg.Backups != nil {
+		wg.Go(func() {
+			list, err := a.cfg.Backups.List(ctx, t)
+			if err != nil {
+				v.BackupsError = a.figureProblem(ctx, "listing a tenant's backups", t, err, "the catalog could not be read; see the server log.")
+				return
+			}
+			v.Backups = list
+		})
+	}
 	wg.Wait()
 	a.render(w, r, status, "tenant", page{Title: t.Name, Nav: "tenants", Data: v})
 }

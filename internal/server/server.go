@@ -214,7 +214,7 @@ func New(ctx context.Context, cfg *Config) (*Server, error) {
 	}
 	if s.monitor, err = monitor.New(monCfg); err == nil {
 		s.admin, err = admin.New(&admin.Config{
-			Manager: mgr, ControlPlane: cfg.ControlPlane, Metrics: s.metrics, Monitoring: s.monitor.AdminHandler(), APIKeyAllows: s.api.Allows,
+			Manager: mgr, ControlPlane: cfg.ControlPlane, Metrics: s.metrics, Backups: cfg.Backups, Monitoring: s.monitor.AdminHandler(), APIKeyAllows: s.api.Allows,
 			SecureCookies: cfg.SecureCookies, Logger: s.log,
 		})
 	}
