@@ -41,6 +41,13 @@ type Config struct {
 	Now func() time.Time
 	// Logger receives hook failures and other diagnostics; default slog.Default().
 	Logger *slog.Logger
+	// AutoMigrate applies the tenant migrations to every tenant Create
+	// makes, and AutoSeed also runs every seeder (TENANT_AUTO_MIGRATE,
+	// TENANT_AUTO_SEED), unless the request is Bare.
+	AutoMigrate, AutoSeed bool
+	// DatabasePrefix begins generated database names (default "tenant_";
+	// TENANT_DB_PREFIX); see tenantdb.ValidatePrefix.
+	DatabasePrefix string
 	// Audit receives an entry for every change the Manager makes (and every
 	// fleet run, repair and failed change). When nil, the Store is used if
 	// it implements AuditRecorder (the project's catalog stores do);
@@ -66,6 +73,10 @@ type Config struct {
 // dashboard and jobs all go through it, so validation, events and
 // bookkeeping live in one place. It is safe for concurrent use.
 type Manager struct {
+	// autoMigrate, autoSeed and dbPrefix are Config's.
+	autoMigrate, autoSeed bool
+	dbPrefix              string
+
 	store      Store
 	prov       tenantdb.Provisioner
 	conns      *tenantdb.ConnManager
@@ -104,19 +115,28 @@ func NewManager(cfg *Config) (*Manager, error) {
 	if err := cfg.Migrations.Err(); err != nil {
 		return nil, fmt.Errorf("tenancy: %w", err)
 	}
+	prefix := cfg.DatabasePrefix
+	if prefix == "" {
+		prefix = "tenant_"
+	} else if err := tenantdb.ValidatePrefix(prefix); err != nil {
+		return nil, fmt.Errorf("tenancy: Config.DatabasePrefix: %w", err)
+	}
 	m := &Manager{
-		store:      cfg.Store,
-		prov:       cfg.Provisioner,
-		conns:      cfg.Connections,
-		migrations: cfg.Migrations,
-		seeders:    cfg.Seeders,
-		log:        cfg.Logger,
-		now:        cfg.Now,
-		auditor:    cfg.Audit,
-		lockTTL:    cfg.LockTTL,
-		lockWait:   cfg.LockWait,
-		central:    centralSet(cfg.CentralDomains),
-		hooks:      map[EventKind][]*hookEntry{},
+		autoMigrate: cfg.AutoMigrate,
+		autoSeed:    cfg.AutoSeed,
+		dbPrefix:    prefix,
+		store:       cfg.Store,
+		prov:        cfg.Provisioner,
+		conns:       cfg.Connections,
+		migrations:  cfg.Migrations,
+		seeders:     cfg.Seeders,
+		log:         cfg.Logger,
+		now:         cfg.Now,
+		auditor:     cfg.Audit,
+		lockTTL:     cfg.LockTTL,
+		lockWait:    cfg.LockWait,
+		central:     centralSet(cfg.CentralDomains),
+		hooks:       map[EventKind][]*hookEntry{},
 
 		bootstrappers: slices.Clone(cfg.Bootstrappers),
 	}
@@ -237,6 +257,9 @@ type CreateRequest struct {
 	Data     map[string]any
 	// Migrate applies the tenant migrations after creating the database.
 	Migrate bool
+	// Bare leaves out Config.AutoMigrate and AutoSeed: the caller fills
+	// the database otherwise (an import, a restore).
+	Bare bool
 	// Seed runs Seeders (every seeder when empty) after migrating.
 	Seed    bool
 	Seeders []string
@@ -347,9 +370,13 @@ func (m *Manager) Create(ctx context.Context, req CreateRequest) (*Tenant, error
 			return nil, err
 		}
 	}
+	if !req.Bare {
+		req.Migrate = req.Migrate || m.autoMigrate || m.autoSeed
+		req.Seed = req.Seed || m.autoSeed
+	}
 	dbName := req.DatabaseName
 	if dbName == "" {
-		dbName = tenantdb.GenerateName(name)
+		dbName = tenantdb.GenerateNameWithPrefix(m.dbPrefix, name)
 	} else if err := validateDatabaseName(dbName); err != nil {
 		return nil, err
 	}

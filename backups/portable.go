@@ -137,7 +137,7 @@ func (s *Service) Import(ctx context.Context, file string, opts ImportOptions) (
 // its lock and activates it; when anything fails the tenant is deleted.
 func (s *Service) intoNewTenant(ctx context.Context, req tenancy.CreateRequest, op string, fill func(ctx context.Context, t *tenancy.Tenant) error) (*tenancy.Tenant, error) {
 	mgr := s.cfg.Manager
-	req.Status = tenancy.StatusInactive
+	req.Status, req.Bare = tenancy.StatusInactive, true
 	t, err := mgr.Create(ctx, req)
 	if err != nil {
 		return nil, err

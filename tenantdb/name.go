@@ -78,16 +78,40 @@ func shorten(s string) string {
 // ValidateName; the random suffix makes collisions between tenants with the
 // same name unlikely, but callers still rely on Create's ErrExists.
 func GenerateName(tenantName string) string {
+	return GenerateNameWithPrefix(namePrefix, tenantName)
+}
+
+// MaxPrefixLen is the longest prefix GenerateNameWithPrefix takes.
+const MaxPrefixLen = 24
+
+// ValidatePrefix checks a database name prefix: a lower-case ASCII letter,
+// then lower-case letters, digits or underscores, at most MaxPrefixLen
+// bytes. The error wraps ErrInvalidName.
+func ValidatePrefix(prefix string) error {
+	if len(prefix) > MaxPrefixLen {
+		return fmt.Errorf("%w: prefix %q is %d bytes long, at most %d allowed", ErrInvalidName, shorten(prefix), len(prefix), MaxPrefixLen)
+	}
+	if err := ValidateName(prefix); err != nil {
+		return fmt.Errorf("prefix: %w", err)
+	}
+	return nil
+}
+
+// GenerateNameWithPrefix is GenerateName with another prefix than
+// "tenant_" (one that passes ValidatePrefix).
+func GenerateNameWithPrefix(prefix, tenantName string) string {
 	var rnd [randHexLen / 2]byte
 	_, _ = rand.Read(rnd[:]) // crypto/rand.Read never returns an error
 	suffix := hex.EncodeToString(rnd[:])
-
-	maxSlug := MaxNameLen - len(namePrefix) - 1 - randHexLen
+	if !strings.HasSuffix(prefix, "_") {
+		prefix += "_"
+	}
+	maxSlug := MaxNameLen - len(prefix) - 1 - randHexLen
 	slug := slugify(tenantName, maxSlug)
 	if slug == "" {
-		return namePrefix + suffix
+		return prefix + suffix
 	}
-	return namePrefix + slug + "_" + suffix
+	return prefix + slug + "_" + suffix
 }
 
 // slugify lower-cases s, collapses runs of characters outside [a-z0-9] into a

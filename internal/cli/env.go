@@ -50,7 +50,14 @@ func openEnv(ctx context.Context, o *options, withMigrations bool) (*env, error)
 	if !o.maxOpenSet && (o.tenantDB == modePostgresSchema || o.tenantDB == modePostgresRLS) {
 		maxOpen = 0 // the provisioner's MaxOpenTenants: handles hold no connection
 	}
-	cfg := &tenancy.Config{ConnConfig: &tenantdb.ConnConfig{MaxOpen: maxOpen}, CentralDomains: o.centralDomains}
+	cfg := &tenancy.Config{ConnConfig: &tenantdb.ConnConfig{MaxOpen: maxOpen}, CentralDomains: o.centralDomains,
+		AutoMigrate: envBool("TENANT_AUTO_MIGRATE", false), AutoSeed: envBool("TENANT_AUTO_SEED", false),
+		DatabasePrefix: os.Getenv("TENANT_DB_PREFIX")}
+	if p := cfg.DatabasePrefix; p != "" {
+		if err := tenantdb.ValidatePrefix(p); err != nil {
+			return nil, fmt.Errorf("TENANT_DB_PREFIX: %w", err)
+		}
+	}
 	var err error
 	if withMigrations {
 		if cfg.Migrations, err = loadMigrations(o); err != nil {

@@ -85,6 +85,7 @@ func newRoot(stdin io.Reader) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			warnUnknownVariables(cmd.ErrOrStderr())
 			// Secrets come from the environment here rather than as flag
 			// defaults, so that --help never prints them.
 			for env, dst := range map[string]*string{
