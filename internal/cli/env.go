@@ -175,7 +175,11 @@ func install(ctx context.Context, o *options) ([]string, error) {
 	}
 	e.Close()
 	var report []string
-	report = append(report, "catalog    "+dir.catalog())
+	catalogAt := dir.catalog()
+	if o.databaseURL != "" {
+		catalogAt = tenantdb.RedactURL(o.databaseURL)
+	}
+	report = append(report, "catalog    "+catalogAt)
 	for _, part := range []struct {
 		dir  string
 		fsys fs.FS
