@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/gotenancy/tenancy/alert"
 )
 
 // knownVariables are the environment variables the command reads; the
@@ -19,6 +21,10 @@ var knownVariables = []string{
 	"TENANCY_REDIS_URL", "TENANCY_RLS_APP_PASSWORD", "TENANCY_RLS_APP_ROLE", "TENANCY_SERVICES_DIR", "TENANCY_SHARDS",
 	"TENANCY_TENANT_DB", "TENANCY_TRUSTED_PROXIES",
 	"TENANT_API_KEY", "TENANT_BEARER_TOKEN", "TENANT_AUTO_MIGRATE", "TENANT_AUTO_SEED", "TENANT_DB_PREFIX",
+	alert.EnvDatabaseSize, alert.EnvP95Latency, alert.EnvErrorRate, alert.EnvMinRequests, alert.EnvMemoryUse,
+	alert.EnvConnectionBudget, alert.EnvWebhookURL, alert.EnvSlackWebhookURL, alert.EnvTelegramBotToken,
+	alert.EnvTelegramChatID, alert.EnvSMTPAddr, alert.EnvSMTPUsername, alert.EnvSMTPPassword, alert.EnvEmailFrom,
+	alert.EnvEmailTo,
 }
 
 var warnUnknownOnce sync.Once
