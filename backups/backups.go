@@ -237,35 +237,42 @@ var ErrUnknownBackup = errors.New("unknown backup")
 // database swapped in under the tenant's lock, with the tenant in
 // maintenance meanwhile. A failed restore leaves the tenant as it was.
 func (s *Service) Restore(ctx context.Context, t *tenancy.Tenant, ref string, opts RestoreOptions) (*tenancy.Tenant, error) {
-	tmp, err := os.MkdirTemp(s.cfg.TempDir, "tenancy-restore-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(tmp)
-	m, err := s.fetch(ctx, t, ref, filepath.Join(tmp, "archive"), opts)
-	if err != nil {
-		return nil, s.classify(err)
-	}
 	var out *tenancy.Tenant
-	err = s.ops.Locked(ctx, t, "restore", func(ctx context.Context, t *tenancy.Tenant) error {
-		out, err = s.apply(ctx, t, filepath.Join(tmp, "archive"), m)
-		return err
+	err := s.fetched(ctx, t, ref, opts, func(dir string, m *backup.Manifest) error {
+		return s.ops.Locked(ctx, t, "restore", func(ctx context.Context, t *tenancy.Tenant) error {
+			var err error
+			out, err = s.apply(ctx, t, dir, m)
+			return err
+		})
 	})
 	return out, err
 }
 
 // restoreLocked is Restore for a caller that holds t's lock.
 func (s *Service) restoreLocked(ctx context.Context, t *tenancy.Tenant, ref string, opts RestoreOptions) (*tenancy.Tenant, error) {
+	var out *tenancy.Tenant
+	err := s.fetched(ctx, t, ref, opts, func(dir string, m *backup.Manifest) error {
+		var err error
+		out, err = s.apply(ctx, t, dir, m)
+		return err
+	})
+	return out, err
+}
+
+// fetched fetches and checks the archive of ref into a temporary
+// directory and runs fn on it, removing the directory afterwards.
+func (s *Service) fetched(ctx context.Context, t *tenancy.Tenant, ref string, opts RestoreOptions, fn func(dir string, m *backup.Manifest) error) error {
 	tmp, err := os.MkdirTemp(s.cfg.TempDir, "tenancy-restore-")
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer os.RemoveAll(tmp)
-	m, err := s.fetch(ctx, t, ref, filepath.Join(tmp, "archive"), opts)
+	dir := filepath.Join(tmp, "archive")
+	m, err := s.fetch(ctx, t, ref, dir, opts)
 	if err != nil {
-		return nil, s.classify(err)
+		return s.classify(err)
 	}
-	return s.apply(ctx, t, filepath.Join(tmp, "archive"), m)
+	return fn(dir, m)
 }
 
 // apply restores the archive extracted into dir onto t (under its lock).

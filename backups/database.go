@@ -188,13 +188,7 @@ func (s *Service) restoreDatabase(ctx context.Context, t *tenancy.Tenant, dir st
 		})
 	}
 	return s.ops.ReplaceDatabase(ctx, t, "tenant.restore", func(ctx context.Context, name string) error {
-		if err := s.ops.Provisioner().Create(ctx, name); err != nil {
-			return err
-		}
-		if err := s.ops.MigrateNew(ctx, name, version); err != nil {
-			return err
-		}
-		db, err := s.ops.OpenNew(ctx, name)
+		db, err := s.createMigrated(ctx, name, version)
 		if err != nil {
 			return err
 		}
@@ -204,6 +198,18 @@ func (s *Service) restoreDatabase(ctx context.Context, t *tenancy.Tenant, dir st
 		}
 		return s.ops.CheckNew(ctx, name, version)
 	})
+}
+
+// createMigrated creates the database name (on the context's shard),
+// migrates it to version and opens it; the caller closes it.
+func (s *Service) createMigrated(ctx context.Context, name string, version int64) (*sql.DB, error) {
+	if err := s.ops.Provisioner().Create(ctx, name); err != nil {
+		return nil, err
+	}
+	if err := s.ops.MigrateNew(ctx, name, version); err != nil {
+		return nil, err
+	}
+	return s.ops.OpenNew(ctx, name)
 }
 
 // loadTables loads the tables of a logical copy in dir.

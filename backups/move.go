@@ -61,13 +61,7 @@ func (s *Service) Move(ctx context.Context, t *tenancy.Tenant, shard string) (*t
 		dialect := s.ops.Dialect()
 		begun := time.Now()
 		out, err = s.ops.ReplaceDatabaseOn(ctx, t, shard, "tenant.move", func(ctx context.Context, name string) error {
-			if err := s.ops.Provisioner().Create(ctx, name); err != nil {
-				return err
-			}
-			if err := s.ops.MigrateNew(ctx, name, version); err != nil {
-				return err
-			}
-			db, err := s.ops.OpenNew(ctx, name)
+			db, err := s.createMigrated(ctx, name, version)
 			if err != nil {
 				return err
 			}

@@ -48,6 +48,22 @@ func backupService(ctx context.Context, o *options, e *env) (*backups.Service, e
 	})
 }
 
+// withTenantData is withEnv for the data commands of the tenant named by
+// the first argument: it loads the tenant and the backups service.
+func withTenantData(o *options, withMigrations bool, fn func(ctx context.Context, cmd *cobra.Command, svc *backups.Service, t *tenancy.Tenant, args []string) error) func(*cobra.Command, []string) error {
+	return withEnv(o, withMigrations, func(ctx context.Context, cmd *cobra.Command, e *env, args []string) error {
+		t, err := e.mgr.Get(ctx, args[0])
+		if err != nil {
+			return err
+		}
+		svc, err := backupService(ctx, o, e)
+		if err != nil {
+			return err
+		}
+		return fn(ctx, cmd, svc, t, args)
+	})
+}
+
 func newBackupCmd(o *options) *cobra.Command {
 	var (
 		compress  bool
@@ -58,15 +74,7 @@ func newBackupCmd(o *options) *cobra.Command {
 		Use:   "backup TENANT",
 		Short: "Back up a tenant's database and files to a destination (default <data-dir>/backups)",
 		Args:  cobra.ExactArgs(1),
-		RunE: withEnv(o, true, func(ctx context.Context, cmd *cobra.Command, e *env, args []string) error {
-			t, err := e.mgr.Get(ctx, args[0])
-			if err != nil {
-				return err
-			}
-			svc, err := backupService(ctx, o, e)
-			if err != nil {
-				return err
-			}
+		RunE: withTenantData(o, true, func(ctx context.Context, cmd *cobra.Command, svc *backups.Service, t *tenancy.Tenant, args []string) error {
 			b, err := svc.Backup(ctx, t, backups.Options{Destination: disk, Compress: compress, Recipients: recipient})
 			if err != nil {
 				return err
@@ -91,15 +99,7 @@ func newBackupListCmd(o *options) *cobra.Command {
 		Use:   "backup-list TENANT",
 		Short: "List a tenant's backups, newest first",
 		Args:  cobra.ExactArgs(1),
-		RunE: withEnv(o, false, func(ctx context.Context, cmd *cobra.Command, e *env, args []string) error {
-			t, err := e.mgr.Get(ctx, args[0])
-			if err != nil {
-				return err
-			}
-			svc, err := backupService(ctx, o, e)
-			if err != nil {
-				return err
-			}
+		RunE: withTenantData(o, false, func(ctx context.Context, cmd *cobra.Command, svc *backups.Service, t *tenancy.Tenant, args []string) error {
 			list, err := svc.List(ctx, t)
 			if err != nil {
 				return err

@@ -29,15 +29,7 @@ func newExportCmd(o *options) *cobra.Command {
 		Use:   "export TENANT --format json|csv|sql",
 		Short: "Export a tenant's tables and files in a portable format (a zip), for its owner or for import",
 		Args:  cobra.ExactArgs(1),
-		RunE: withEnv(o, false, func(ctx context.Context, cmd *cobra.Command, e *env, args []string) error {
-			t, err := e.mgr.Get(ctx, args[0])
-			if err != nil {
-				return err
-			}
-			svc, err := backupService(ctx, o, e)
-			if err != nil {
-				return err
-			}
+		RunE: withTenantData(o, false, func(ctx context.Context, cmd *cobra.Command, svc *backups.Service, t *tenancy.Tenant, args []string) error {
 			if output == "" {
 				output = fmt.Sprintf("%s-%s.%s.zip", t.PrimaryDomain(), time.Now().UTC().Format("20060102T150405Z"), format)
 			}
@@ -160,15 +152,7 @@ func newCloneCmd(o *options) *cobra.Command {
 		Use:   "clone SRC DOMAIN",
 		Short: "Make a new tenant from SRC's latest backup (for staging copies)",
 		Args:  cobra.ExactArgs(2),
-		RunE: withEnv(o, true, func(ctx context.Context, cmd *cobra.Command, e *env, args []string) error {
-			src, err := e.mgr.Get(ctx, args[0])
-			if err != nil {
-				return err
-			}
-			svc, err := backupService(ctx, o, e)
-			if err != nil {
-				return err
-			}
+		RunE: withTenantData(o, true, func(ctx context.Context, cmd *cobra.Command, svc *backups.Service, src *tenancy.Tenant, args []string) error {
 			if name == "" {
 				name = src.Name + " (copy)"
 			}
