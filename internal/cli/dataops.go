@@ -118,18 +118,13 @@ func newEraseCmd(o *options) *cobra.Command {
 		Use:   "erase TENANT --confirm",
 		Short: "Erase a tenant for good (GDPR): its backups everywhere, exports, files, database and records; audited",
 		Args:  cobra.ExactArgs(1),
-		RunE: withEnv(o, false, func(ctx context.Context, cmd *cobra.Command, e *env, args []string) error {
+		PreRunE: func(*cobra.Command, []string) error {
 			if !confirm {
 				return errors.New("erase deletes the tenant and every backup of it for good: pass --confirm")
 			}
-			t, err := e.mgr.Get(ctx, args[0])
-			if err != nil {
-				return err
-			}
-			svc, err := backupService(ctx, o, e)
-			if err != nil {
-				return err
-			}
+			return nil
+		},
+		RunE: withTenantData(o, false, func(ctx context.Context, cmd *cobra.Command, svc *backups.Service, t *tenancy.Tenant, args []string) error {
 			er, err := svc.Erase(ctx, t)
 			if err != nil {
 				return fmt.Errorf("erase stopped (run it again to finish): %w", err)
@@ -321,18 +316,13 @@ func newMoveCmd(o *options) *cobra.Command {
 		Use:   "move TENANT --shard NAME",
 		Short: "Move a tenant's database to another shard (copied in maintenance, switched in the catalog, the old copy dropped)",
 		Args:  cobra.ExactArgs(1),
-		RunE: withEnv(o, true, func(ctx context.Context, cmd *cobra.Command, e *env, args []string) error {
+		PreRunE: func(*cobra.Command, []string) error {
 			if shard == "" {
 				return errors.New("--shard is required")
 			}
-			t, err := e.mgr.Get(ctx, args[0])
-			if err != nil {
-				return err
-			}
-			svc, err := backupService(ctx, o, e)
-			if err != nil {
-				return err
-			}
+			return nil
+		},
+		RunE: withTenantData(o, true, func(ctx context.Context, cmd *cobra.Command, svc *backups.Service, t *tenancy.Tenant, args []string) error {
 			moved, rep, err := svc.Move(ctx, t, shard)
 			if err != nil {
 				return err
