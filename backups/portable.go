@@ -144,15 +144,15 @@ func (s *Service) intoNewTenant(ctx context.Context, req tenancy.CreateRequest, 
 	}
 	err = s.ops.Locked(ctx, t, op, fill)
 	if err == nil {
-		t, err = mgr.ChangeStatus(ctx, t.UUID, tenancy.StatusChange{Status: tenancy.StatusActive, Reason: op})
-	}
-	if err != nil {
-		if _, derr := mgr.Delete(context.WithoutCancel(ctx), t.UUID); derr != nil {
-			err = errors.Join(err, fmt.Errorf("delete the half-made tenant %s: %w", t.UUID, derr))
+		var active *tenancy.Tenant
+		if active, err = mgr.ChangeStatus(ctx, t.UUID, tenancy.StatusChange{Status: tenancy.StatusActive, Reason: op}); err == nil {
+			return active, nil
 		}
-		return nil, err
 	}
-	return t, nil
+	if _, derr := mgr.Delete(context.WithoutCancel(ctx), t.UUID); derr != nil {
+		err = errors.Join(err, fmt.Errorf("delete the half-made tenant %s: %w", t.UUID, derr))
+	}
+	return nil, err
 }
 
 // RestoreInto makes a new tenant (named by req) from a backup of another

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	mathrand "math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -253,14 +254,24 @@ func (d *dataDir) checkDatabase(tn tenant) {
 }
 
 // freeAddr returns a free loopback address.
+//
+// The port is below Linux's ephemeral range (32768–60999): one the kernel
+// hands out for port 0 is also what it gives the outgoing connections of
+// every process (to PostgreSQL, Redis…), which could take it between this
+// check and the server binding it.
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 1000 {
+		addr := fmt.Sprintf("127.0.0.1:%d", 20000+mathrand.IntN(12000))
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			continue
+		}
+		ln.Close()
+		return addr
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	t.Fatal("no free port below the ephemeral range")
+	return ""
 }
 
 // server is a running `tenancy serve`.
